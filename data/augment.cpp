@@ -1,0 +1,131 @@
+// Training augmentation as one affine warp plus a brightness/contrast lookup table; the
+// evaluation resize/centre crop.
+#include "data/augment.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "engine/error.h"
+
+namespace busi::data {
+
+AugmentOptions AugmentOptions::none() {
+  AugmentOptions options;
+  options.random_resized_crop = false;
+  options.horizontal_flip = false;
+  options.rotation = false;
+  options.brightness_contrast = false;
+  return options;
+}
+
+namespace {
+
+// The source rectangle that becomes the output: centre and size in source pixels.
+struct CropBox {
+  double center_x, center_y, width, height;
+};
+
+CropBox draw_crop(const Image& image, const AugmentOptions& options, Generator& gen) {
+  const double W = static_cast<double>(image.width), H = static_cast<double>(image.height);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double area = W * H * gen.uniform(options.crop_scale_min, options.crop_scale_max);
+    const double ratio =
+        std::exp(gen.uniform(std::log(options.crop_ratio_min), std::log(options.crop_ratio_max)));
+    // w h = area and w / h = ratio.
+    const double w = std::sqrt(area * ratio), h = std::sqrt(area / ratio);
+    if (w <= W && h <= H)
+      return {gen.uniform(w / 2, W - w / 2), gen.uniform(h / 2, H - h / 2), w, h};
+  }
+  return {W / 2, H / 2, W, H};
+}
+
+// Writes the bilinear sample of every channel at source coordinates (x, y) to `out`, where
+// pixel i has its centre at i. Points outside the image's area ([-0.5, W - 0.5]) stay black;
+// inside it the border pixels repeat.
+void sample_bilinear(const Image& image, double x, double y, uint8_t* out) {
+  const double W = static_cast<double>(image.width), H = static_cast<double>(image.height);
+  if (x < -0.5 || x > W - 0.5 || y < -0.5 || y > H - 0.5) return;
+  x = std::clamp(x, 0.0, W - 1);
+  y = std::clamp(y, 0.0, H - 1);
+  const int64_t x0 = static_cast<int64_t>(x), y0 = static_cast<int64_t>(y);
+  const int64_t x1 = std::min(x0 + 1, image.width - 1), y1 = std::min(y0 + 1, image.height - 1);
+  const float fx = static_cast<float>(x - static_cast<double>(x0));
+  const float fy = static_cast<float>(y - static_cast<double>(y0));
+  // The four neighbours' weights: (1 - fx)(1 - fy), fx (1 - fy), (1 - fx) fy, fx fy.
+  const float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+  const uint8_t* p00 = &image.pixels[(y0 * image.width + x0) * image.channels];
+  const uint8_t* p01 = &image.pixels[(y0 * image.width + x1) * image.channels];
+  const uint8_t* p10 = &image.pixels[(y1 * image.width + x0) * image.channels];
+  const uint8_t* p11 = &image.pixels[(y1 * image.width + x1) * image.channels];
+  for (int64_t c = 0; c < image.channels; ++c) {
+    const float v = w00 * p00[c] + w01 * p01[c] + w10 * p10[c] + w11 * p11[c];
+    out[c] = static_cast<uint8_t>(std::min(v + 0.5f, 255.0f));
+  }
+}
+
+void jitter_brightness_contrast(Image& image, double contrast, double brightness) {
+  uint64_t sum = 0;
+  for (uint8_t v : image.pixels) sum += v;
+  const double mean = static_cast<double>(sum) / static_cast<double>(image.pixels.size());
+  std::array<uint8_t, 256> table;
+  for (int v = 0; v < 256; ++v) {
+    const double out = ((v - mean) * contrast + mean) * brightness;
+    table[v] = static_cast<uint8_t>(std::clamp(std::lround(out), 0L, 255L));
+  }
+  for (uint8_t& v : image.pixels) v = table[v];
+}
+
+}  // namespace
+
+Image augment_image(const Image& image, int64_t height, int64_t width,
+                    const AugmentOptions& options, Generator& gen) {
+  BUSI_CHECK(height > 0 && width > 0 && image.height > 0 && image.width > 0,
+             "augment_image: empty image or output size");
+  const CropBox crop = options.random_resized_crop ? draw_crop(image, options, gen)
+                                                   : CropBox{image.width / 2.0, image.height / 2.0,
+                                                             static_cast<double>(image.width),
+                                                             static_cast<double>(image.height)};
+  const bool flip = options.horizontal_flip && gen.uniform() < options.flip_probability;
+  const double degrees =
+      options.rotation ? gen.uniform(-options.rotation_degrees, options.rotation_degrees) : 0.0;
+
+  // Output pixel (ox, oy) -> offset (u, v) from the crop centre in source pixels:
+  //   u = ((ox + 0.5) / width - 0.5) crop.width  (negated when flipped), likewise v,
+  // rotated by the angle t and moved to the crop centre (pixel centres at integer + 0.5):
+  //   x = cx + u cos t - v sin t - 0.5,   y = cy + u sin t + v cos t - 0.5.
+  // Along a row u grows by du = crop.width / width each pixel, so x and y grow by du cos t and
+  // du sin t: the loop adds those instead of recomputing the map.
+  const double t = degrees * M_PI / 180.0, cos_t = std::cos(t), sin_t = std::sin(t);
+  const double sign = flip ? -1.0 : 1.0;
+  const double du = sign * crop.width / static_cast<double>(width);
+  const double u_first = sign * (0.5 / static_cast<double>(width) - 0.5) * crop.width;
+  Image out(height, width, image.channels);
+  for (int64_t oy = 0; oy < height; ++oy) {
+    const double v = ((oy + 0.5) / static_cast<double>(height) - 0.5) * crop.height;
+    double x = crop.center_x + u_first * cos_t - v * sin_t - 0.5;
+    double y = crop.center_y + u_first * sin_t + v * cos_t - 0.5;
+    for (int64_t ox = 0; ox < width; ++ox, x += du * cos_t, y += du * sin_t)
+      sample_bilinear(image, x, y, &out.at(oy, ox, 0));
+  }
+
+  if (options.brightness_contrast) {
+    const double contrast = gen.uniform(1 - options.contrast, 1 + options.contrast);
+    const double brightness = gen.uniform(1 - options.brightness, 1 + options.brightness);
+    jitter_brightness_contrast(out, contrast, brightness);
+  }
+  return out;
+}
+
+Image eval_image(const Image& image, int64_t height, int64_t width, double crop_fraction) {
+  BUSI_CHECK(crop_fraction > 0 && crop_fraction <= 1,
+             "eval_image: crop_fraction must be in (0, 1], got ", crop_fraction);
+  if (crop_fraction == 1.0) return resize_image(image, height, width);
+  const int64_t crop_h = std::max<int64_t>(1, std::lround(image.height * crop_fraction));
+  const int64_t crop_w = std::max<int64_t>(1, std::lround(image.width * crop_fraction));
+  const Image center =
+      crop_image(image, (image.height - crop_h) / 2, (image.width - crop_w) / 2, crop_h, crop_w);
+  return resize_image(center, height, width);
+}
+
+}  // namespace busi::data

@@ -1,0 +1,61 @@
+// DatasetIndex: the images of a folder-per-class dataset (BUSI: benign/, malignant/, normal/),
+// found by scan_folder, with their labels, the byte-identical duplicates and what was skipped.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace busi::data {
+
+struct Sample {
+  std::string path;           // the file as opened: root + "/" + relative_path
+  std::string relative_path;  // "benign/benign (12).png": '/'-separated, relative to the root
+  int64_t label = 0;          // index into DatasetIndex::classes
+  int64_t height = 0, width = 0, channels = 0;  // as stored in the file
+};
+
+struct DatasetIndex {
+  std::string root;
+  std::vector<std::string> classes;  // the sub-folder names, sorted: label i is classes[i]
+  std::vector<Sample> samples;       // sorted by (label, file name): sample id = position here
+  // Groups (2 or more sample ids, ascending) of byte-identical files. Splits keep each group in
+  // one subset, so that a copy of a test image never sits in the training set.
+  std::vector<std::vector<int64_t>> duplicate_groups;
+  int64_t skipped_masks = 0;  // "<name>_mask.png", "<name>_mask_1.png": segmentation masks
+  int64_t skipped_other = 0;  // files that are not PNG/JPEG by name, hidden files, sub-folders
+  int64_t skipped_bad = 0;    // unreadable, empty, corrupt or truncated (only with skip_bad)
+  std::vector<std::string> warnings;  // one line per skipped bad file, per cross-class duplicate
+
+  int64_t size() const { return static_cast<int64_t>(samples.size()); }
+  int64_t num_classes() const { return static_cast<int64_t>(classes.size()); }
+  // Images per class over all samples, or over the given sample ids.
+  std::vector<int64_t> class_counts() const;
+  std::vector<int64_t> class_counts(const std::vector<int64_t>& sample_ids) const;
+  // One line: images per class, sizes seen, duplicates, skipped files.
+  std::string summary() const;
+};
+
+struct ScanOptions {
+  // Unreadable, zero-byte, corrupt or truncated files: false = throw busi::Error naming the
+  // file and the problem; true = leave the file out, count it and add a warning.
+  bool skip_bad = false;
+  // Decode every image once during the scan, so that a truncated file is found here (before a
+  // split or a training run), not halfway through an epoch. Off: only headers are checked.
+  bool verify_decode = true;
+  // Hash every file to find byte-identical duplicates (reads each file once).
+  bool find_duplicates = true;
+  int threads = 0;  // threads that read, hash and verify the files; 0 = all cores
+};
+
+// Lists `root`'s class sub-folders and their PNG/JPEG images. Throws busi::Error when the folder
+// is missing, holds no class folders, or a class folder holds no images.
+DatasetIndex scan_folder(const std::string& root, const ScanOptions& options = {});
+
+// Weight of class c for the loss: N / (K n_c) over the given samples (N samples, K classes, n_c
+// of class c), so that every class contributes the same total weight and the mean weight per
+// sample is 1. A class absent from the samples gets weight 0.
+std::vector<float> class_weights_inverse_frequency(const DatasetIndex& index,
+                                                   const std::vector<int64_t>& sample_ids);
+
+}  // namespace busi::data

@@ -1,0 +1,161 @@
+// Reading, decoding (stb_image, compiled here and nowhere else) and resizing of 8-bit images.
+#include "data/image.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "engine/error.h"
+
+// stb_image's implementation lives in this file only. STB_IMAGE_STATIC keeps its symbols private
+// to this file, so linking the prebuilt libstb as well can never give duplicate symbols; the
+// formats are limited to the two the dataset may hold.
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_STATIC
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#include <stb/stb_image.h>
+
+namespace busi::data {
+
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  BUSI_CHECK(file != nullptr, path, ": cannot open file (", std::strerror(errno), ")");
+  std::vector<uint8_t> bytes;
+  uint8_t chunk[1 << 16];
+  size_t got;
+  while ((got = std::fread(chunk, 1, sizeof(chunk), file.get())) > 0)
+    bytes.insert(bytes.end(), chunk, chunk + got);
+  BUSI_CHECK(!std::ferror(file.get()), path, ": cannot read file (", std::strerror(errno), ")");
+  return bytes;
+}
+
+// stb_image's reason for its last failure on this thread (it does not always give one).
+static const char* stb_reason() {
+  const char* reason = stbi_failure_reason();
+  return reason != nullptr && reason[0] != '\0' ? reason : "no reason given";
+}
+
+static void check_not_empty(const std::vector<uint8_t>& bytes, const std::string& name) {
+  BUSI_CHECK(!bytes.empty(), name, ": zero-byte file (not an image)");
+  BUSI_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), name, ": file too large for stb_image");
+}
+
+ImageInfo read_image_info(const std::vector<uint8_t>& bytes, const std::string& name) {
+  check_not_empty(bytes, name);
+  int width = 0, height = 0, channels = 0;
+  const int ok = stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width,
+                                       &height, &channels);
+  BUSI_CHECK(ok, name, ": not a PNG or JPEG image (stb_image: ", stb_reason(), ")");
+  return {height, width, channels};
+}
+
+Image decode_image(const std::vector<uint8_t>& bytes, int64_t channels, const std::string& name) {
+  BUSI_CHECK(channels == 1 || channels == 3, "decode_image: channels must be 1 or 3, got ",
+             channels);
+  check_not_empty(bytes, name);
+  int width = 0, height = 0, stored_channels = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height,
+                            &stored_channels, static_cast<int>(channels)),
+      &stbi_image_free);
+  BUSI_CHECK(decoded != nullptr, name,
+             ": cannot decode image, corrupt or truncated (stb_image: ", stb_reason(), ")");
+  Image image(height, width, channels);
+  std::copy_n(decoded.get(), image.pixels.size(), image.pixels.begin());
+  return image;
+}
+
+Image decode_image_file(const std::string& path, int64_t channels) {
+  return decode_image(read_file_bytes(path), channels, path);
+}
+
+namespace {
+
+// One source pixel read by an output pixel, and its weight.
+struct Tap {
+  int64_t index;
+  float weight;
+};
+// For each output position along one axis, its taps (weights sum to 1).
+using AxisFilter = std::vector<std::vector<Tap>>;
+
+// Pixel i covers [i, i + 1) and has its centre at i + 0.5; an output pixel o covers
+// [o s, (o + 1) s) of the source, with s = in / out source pixels per output pixel.
+AxisFilter make_axis_filter(int64_t in, int64_t out) {
+  AxisFilter filter(out);
+  const double s = static_cast<double>(in) / static_cast<double>(out);
+  for (int64_t o = 0; o < out; ++o) {
+    if (out > in) {
+      // Bilinear: the output centre (o + 0.5) s falls between the two nearest source centres
+      // i0 + 0.5 and i0 + 1.5 at fraction f; edges repeat the border pixel.
+      const double x = std::clamp((o + 0.5) * s - 0.5, 0.0, static_cast<double>(in - 1));
+      const int64_t i0 = static_cast<int64_t>(x);
+      const double f = x - static_cast<double>(i0);
+      filter[o] = {{i0, static_cast<float>(1.0 - f)},
+                   {std::min(i0 + 1, in - 1), static_cast<float>(f)}};
+    } else {
+      // Box: weight of source pixel i = |[i, i+1) ∩ [o s, (o+1) s)| / s.
+      const double lo = o * s, hi = (o + 1) * s;
+      for (int64_t i = static_cast<int64_t>(lo); i < in && static_cast<double>(i) < hi; ++i) {
+        const double overlap = std::min(hi, i + 1.0) - std::max(lo, static_cast<double>(i));
+        if (overlap > 1e-12) filter[o].push_back({i, static_cast<float>(overlap / s)});
+      }
+    }
+  }
+  return filter;
+}
+
+uint8_t round_to_u8(float v) {
+  return static_cast<uint8_t>(std::clamp(v + 0.5f, 0.0f, 255.0f));
+}
+
+}  // namespace
+
+Image resize_image(const Image& image, int64_t height, int64_t width) {
+  BUSI_CHECK(height > 0 && width > 0, "resize_image: size must be positive, got ", height, "x",
+             width);
+  if (height == image.height && width == image.width) return image;
+  const int64_t C = image.channels;
+  const AxisFilter along_x = make_axis_filter(image.width, width);
+  const AxisFilter along_y = make_axis_filter(image.height, height);
+
+  // Pass 1, along x: (H_in, W_out, C) in float, so pass 2 rounds only once.
+  std::vector<float> rows(image.height * width * C, 0.0f);
+  for (int64_t y = 0; y < image.height; ++y)
+    for (int64_t x = 0; x < width; ++x)
+      for (const Tap& tap : along_x[x])
+        for (int64_t c = 0; c < C; ++c)
+          rows[(y * width + x) * C + c] += tap.weight * image.at(y, tap.index, c);
+
+  // Pass 2, along y: (H_out, W_out, C).
+  Image out(height, width, C);
+  std::vector<float> line(width * C);
+  for (int64_t y = 0; y < height; ++y) {
+    std::fill(line.begin(), line.end(), 0.0f);
+    for (const Tap& tap : along_y[y]) {
+      const float* src = &rows[tap.index * width * C];
+      for (int64_t i = 0; i < width * C; ++i) line[i] += tap.weight * src[i];
+    }
+    for (int64_t i = 0; i < width * C; ++i) out.pixels[y * width * C + i] = round_to_u8(line[i]);
+  }
+  return out;
+}
+
+Image crop_image(const Image& image, int64_t top, int64_t left, int64_t height, int64_t width) {
+  BUSI_CHECK(top >= 0 && left >= 0 && height > 0 && width > 0 && top + height <= image.height &&
+                 left + width <= image.width,
+             "crop_image: rectangle ", height, "x", width, " at (", top, ", ", left,
+             ") is not inside the ", image.height, "x", image.width, " image");
+  Image out(height, width, image.channels);
+  const int64_t row_bytes = width * image.channels;
+  for (int64_t y = 0; y < height; ++y)
+    std::copy_n(&image.pixels[((top + y) * image.width + left) * image.channels], row_bytes,
+                &out.pixels[y * row_bytes]);
+  return out;
+}
+
+}  // namespace busi::data

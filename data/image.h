@@ -1,0 +1,51 @@
+// Image: an 8-bit picture in memory, (H, W, C) interleaved; reading files, decoding PNG/JPEG with
+// stb_image, and resizing (bilinear when enlarging, area/box average when shrinking).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace busi::data {
+
+struct Image {
+  int64_t height = 0, width = 0, channels = 0;  // channels: 1 grey, 3 RGB (4 RGBA when stored so)
+  std::vector<uint8_t> pixels;                  // (H, W, C), row-major, channels interleaved
+
+  Image() = default;
+  Image(int64_t h, int64_t w, int64_t c) : height(h), width(w), channels(c), pixels(h * w * c) {}
+
+  uint8_t& at(int64_t y, int64_t x, int64_t c) { return pixels[(y * width + x) * channels + c]; }
+  uint8_t at(int64_t y, int64_t x, int64_t c) const {
+    return pixels[(y * width + x) * channels + c];
+  }
+};
+
+// What a file's header says, without decoding the pixels.
+struct ImageInfo {
+  int64_t height = 0, width = 0, channels = 0;  // channels as stored (1 grey, 2 grey+alpha, 3, 4)
+};
+
+// The whole file as bytes. Throws busi::Error naming the file if it cannot be opened or read.
+std::vector<uint8_t> read_file_bytes(const std::string& path);
+
+// Header of an encoded PNG/JPEG held in memory; `name` is used in the error message.
+// Throws busi::Error("<name>: not a PNG or JPEG image (<stb_image's reason>)").
+ImageInfo read_image_info(const std::vector<uint8_t>& bytes, const std::string& name);
+
+// Decodes an encoded PNG/JPEG held in memory to `channels` (1 or 3) channels: stb_image turns
+// RGB into grey as (77 R + 150 G + 29 B) / 256, repeats grey into R=G=B, and drops alpha.
+// A corrupt or truncated file throws busi::Error naming `name` and stb_image's reason.
+Image decode_image(const std::vector<uint8_t>& bytes, int64_t channels, const std::string& name);
+// read_file_bytes + decode_image.
+Image decode_image_file(const std::string& path, int64_t channels);
+
+// Resizes to (height, width). Each axis on its own: bilinear interpolation when it grows,
+// area (box) averaging when it shrinks (every source pixel counts in proportion to how much of it
+// an output pixel covers, so shrinking does not alias). Equal sizes return an exact copy.
+Image resize_image(const Image& image, int64_t height, int64_t width);
+
+// The rectangle [top, top + height) x [left, left + width), which must lie inside the image.
+Image crop_image(const Image& image, int64_t top, int64_t left, int64_t height, int64_t width);
+
+}  // namespace busi::data

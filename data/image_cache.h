@@ -1,0 +1,42 @@
+// ImageCache: every image of a DatasetIndex decoded once (in parallel), resized to one size and
+// channel count, kept as uint8 in memory so that epochs never decode again.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/image.h"
+
+namespace busi::data {
+
+struct CacheOptions {
+  int64_t height = 256, width = 256;  // every image is resized to this (aspect not kept)
+  int64_t channels = 3;               // 1 grey, or 3 (grey repeated into R=G=B)
+  int threads = 0;                    // decoding threads; 0 = all cores
+};
+
+class ImageCache {
+ public:
+  // Decodes all of index's images. Throws busi::Error naming the first file (in sample order)
+  // that cannot be decoded. The cache keeps its own copy of the labels; it does not refer to
+  // `index` afterwards.
+  ImageCache(const DatasetIndex& index, const CacheOptions& options);
+
+  int64_t size() const { return static_cast<int64_t>(images_.size()); }
+  int64_t num_classes() const { return num_classes_; }
+  int64_t height() const { return options_.height; }
+  int64_t width() const { return options_.width; }
+  int64_t channels() const { return options_.channels; }
+  const Image& image(int64_t sample_id) const { return images_.at(sample_id); }
+  int64_t label(int64_t sample_id) const { return labels_.at(sample_id); }
+  size_t bytes() const;  // memory held by the pixels
+
+ private:
+  CacheOptions options_;
+  int64_t num_classes_ = 0;
+  std::vector<Image> images_;    // by sample id, each (height, width, channels)
+  std::vector<int64_t> labels_;  // by sample id
+};
+
+}  // namespace busi::data

@@ -1,0 +1,87 @@
+// The public controls of the CUDA backend for tools and tests: device information, the caching
+// allocator's statistics, math and backend switches. Plain C++ (no CUDA headers), so any file can
+// include it; the functions exist only in a CUDA build (BUSI_WITH_CUDA), so callers guard their
+// calls with #ifdef BUSI_WITH_CUDA (or busi::cuda_compiled()) and busi::cuda_available().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace busi::cuda {
+
+// ---- Device -------------------------------------------------------------------------------------
+
+struct DeviceInfo {
+  int index = 0;
+  std::string name;                // "NVIDIA H100 80GB HBM3"
+  int cc_major = 0, cc_minor = 0;  // compute capability
+  int sm_count = 0;                // streaming multiprocessors
+  size_t total_bytes = 0;          // device memory
+  size_t l2_bytes = 0;             // L2 cache
+  double clock_ghz = 0.0;          // peak SM clock (0 if the driver does not say)
+  double fp32_peak_tflops = 0.0;   // SMs x FP32 lanes x 2 (FMA) x clock; 0 if unknown
+  double memory_peak_gbs = 0.0;    // bus width x memory clock x 2 (DDR); 0 if unknown
+};
+// The current device (device 0 unless the program selected another).
+DeviceInfo device_info();
+// Waits until every kernel and copy queued on the compute stream has finished.
+void synchronize();
+// One line for the start of every tool's log: device, math mode and backends, e.g.
+// "cuda:0 NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB), TF32 on, GEMM cublas, conv cudnn,
+// deterministic off, cuDNN 91900".
+std::string runtime_description();
+
+// ---- Caching allocator (engine/cuda/allocator.cu) -----------------------------------------------
+
+struct AllocatorStats {
+  size_t allocated_bytes = 0;    // in blocks handed out now (sizes rounded up to their bin)
+  size_t peak_bytes = 0;         // the largest allocated_bytes since start (or reset_peak_bytes)
+  size_t cached_bytes = 0;       // in free blocks kept for reuse
+  int64_t num_allocs = 0;        // device_malloc calls
+  int64_t num_cache_hits = 0;    // ... served from the cache
+  int64_t num_cuda_mallocs = 0;  // cudaMalloc calls (a training step's steady state makes none)
+  int64_t num_cuda_frees = 0;    // cudaFree calls (only empty_cache and the out-of-memory retry)
+};
+AllocatorStats allocator_stats();
+void reset_peak_bytes();
+// Returns every cached (free) block to the driver.
+void empty_cache();
+
+// ---- Math and backend switches (engine/cuda/backend_options.cpp) --------------------------------
+// Each starts from an environment variable, read once on first use, and can be changed at any
+// time by its setter (the parity tests switch TF32 off; tools map --deterministic).
+
+// TF32 tensor-core math in cuBLAS GEMMs and cuDNN convolutions: on by default (like PyTorch's
+// convolutions), BUSI_TF32=0 turns it off. TF32 rounds the inputs of each product to 10 mantissa
+// bits (relative error about 1e-3 instead of 1e-7).
+void set_tf32(bool on);
+bool tf32_enabled();
+
+// Which GEMM runs matmul, linear and cuda::gemm: cuBLAS (default) or the hand-written tiled
+// SGEMM of kernels/cuda/gemm.cu. Environment: BUSI_GEMM=cublas|handwritten.
+enum class GemmBackend { Cublas, Handwritten };
+void set_gemm_backend(GemmBackend backend);
+GemmBackend gemm_backend();
+
+// Which convolution runs conv2d: cuDNN (default) or the hand-written implicit-GEMM kernels of
+// kernels/cuda/conv_direct.cu. Environment: BUSI_CONV=cudnn|handwritten.
+enum class ConvBackend { Cudnn, Handwritten };
+void set_conv_backend(ConvBackend backend);
+ConvBackend conv_backend();
+
+// Deterministic algorithms only (tools' --deterministic; environment BUSI_DETERMINISTIC=1):
+// cuDNN is restricted to its deterministic algorithms, chosen by heuristics rather than by
+// timing. The engine's own kernels are deterministic whatever this switch says.
+void set_deterministic(bool on);
+bool deterministic();
+
+// Synchronise after every kernel launch, so an asynchronous error is reported by the launch that
+// caused it (environment BUSI_CUDA_SYNC=1). Slow: for debugging only.
+void set_sync_after_launch(bool on);
+bool sync_after_launch();
+
+const char* gemm_backend_name(GemmBackend backend);  // "cublas" / "handwritten"
+const char* conv_backend_name(ConvBackend backend);  // "cudnn" / "handwritten"
+
+}  // namespace busi::cuda

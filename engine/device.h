@@ -1,0 +1,34 @@
+// Where a tensor's memory lives (CPU or a CUDA GPU), and the questions every tool asks about it:
+// was the CUDA backend compiled in, is a usable GPU present, and which device does --device pick.
+#pragma once
+
+#include <string>
+
+namespace busi {
+
+enum class DeviceType { CPU, CUDA };
+
+struct Device {
+  DeviceType type = DeviceType::CPU;
+  int index = 0;
+
+  static Device cpu() { return {DeviceType::CPU, 0}; }
+  static Device cuda(int i = 0) { return {DeviceType::CUDA, i}; }
+  bool is_cpu() const { return type == DeviceType::CPU; }
+  bool is_cuda() const { return type == DeviceType::CUDA; }
+  bool operator==(const Device&) const = default;
+  std::string str() const;  // "cpu" or "cuda:0"
+};
+
+// True when this build contains the CUDA backend (BUSI_WITH_CUDA).
+bool cuda_compiled();
+// True when the CUDA backend is compiled in and a GPU with a working driver is present.
+bool cuda_available();
+// One line describing why CUDA is not available (empty when it is).
+std::string cuda_unavailable_reason();
+
+// Parses a --device flag: "auto" (CUDA when available, else CPU with one line on stderr saying
+// why), "cpu", "cuda" or "cuda:N". Asking for CUDA without a usable GPU throws a clear error.
+Device choose_device(const std::string& flag);
+
+}  // namespace busi

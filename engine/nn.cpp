@@ -1,0 +1,154 @@
+// Module bookkeeping (names, state dict, modes, devices, freezing) and the standard layers.
+#include "engine/nn.h"
+
+#include "engine/init.h"
+
+namespace busi::nn {
+
+// ---- Module -----------------------------------------------------------------------------------
+
+void Module::register_parameter(const std::string& name, Tensor* tensor) {
+  BUSI_CHECK(tensor && tensor->defined(), "register_parameter: '", name, "' is undefined");
+  tensor->set_requires_grad(true);
+  parameters_.emplace_back(name, tensor);
+}
+
+void Module::register_buffer(const std::string& name, Tensor* tensor) {
+  BUSI_CHECK(tensor && tensor->defined(), "register_buffer: '", name, "' is undefined");
+  buffers_.emplace_back(name, tensor);
+}
+
+void Module::register_module(const std::string& name, std::shared_ptr<Module> child) {
+  BUSI_CHECK(child != nullptr, "register_module: '", name, "' is null");
+  for (const auto& [existing, unused] : children_)
+    BUSI_CHECK(existing != name, "register_module: a child named '", name, "' already exists");
+  children_.emplace_back(name, std::move(child));
+}
+
+void Module::collect(const std::string& prefix, bool params, bool buffers,
+                     StateDict& out) const {
+  if (params)
+    for (const auto& [name, t] : parameters_) out.push_back({prefix + name, *t});
+  if (buffers)
+    for (const auto& [name, t] : buffers_) out.push_back({prefix + name, *t});
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", params, buffers, out);
+}
+
+StateDict Module::named_parameters() const {
+  StateDict out;
+  collect("", true, false, out);
+  return out;
+}
+
+StateDict Module::named_buffers() const {
+  StateDict out;
+  collect("", false, true, out);
+  return out;
+}
+
+StateDict Module::state_dict() const {
+  StateDict out;
+  collect("", true, true, out);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (const NamedTensor& p : named_parameters()) out.push_back(p.tensor);
+  return out;
+}
+
+int64_t Module::num_parameters(bool trainable_only) const {
+  int64_t n = 0;
+  for (const NamedTensor& p : named_parameters())
+    if (!trainable_only || p.tensor.requires_grad()) n += p.tensor.numel();
+  return n;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+void Module::to(Device device) {
+  for (auto& [name, t] : parameters_) {
+    const bool trainable = t->requires_grad();
+    *t = t->to(device).detach();
+    t->set_requires_grad(trainable);
+  }
+  for (auto& [name, t] : buffers_) *t = t->to(device);
+  for (auto& [name, child] : children_) child->to(device);
+}
+
+void Module::set_requires_grad(bool on) {
+  for (auto& [name, t] : parameters_) t->set_requires_grad(on);
+  for (auto& [name, child] : children_) child->set_requires_grad(on);
+}
+
+// ---- Sequential -------------------------------------------------------------------------------
+
+Sequential& Sequential::add(std::shared_ptr<Module> child) {
+  return add(std::to_string(children().size()), std::move(child));
+}
+
+Sequential& Sequential::add(const std::string& name, std::shared_ptr<Module> child) {
+  register_module(name, std::move(child));
+  return *this;
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor h = x;
+  for (const auto& [name, child] : children()) h = child->forward(h);
+  return h;
+}
+
+// ---- Layers -----------------------------------------------------------------------------------
+
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride_,
+               int64_t padding_, bool with_bias, Generator& gen)
+    : stride(stride_), padding(padding_) {
+  BUSI_CHECK(in_channels > 0 && out_channels > 0 && kernel > 0, "Conv2d: invalid sizes in=",
+             in_channels, " out=", out_channels, " kernel=", kernel);
+  weight = Tensor::empty({out_channels, in_channels, kernel, kernel});
+  init::kaiming_normal_(weight, gen);
+  register_parameter("weight", &weight);
+  if (with_bias) {
+    bias = Tensor::zeros({out_channels});
+    register_parameter("bias", &bias);
+  }
+}
+
+Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, stride, padding); }
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias, Generator& gen) {
+  BUSI_CHECK(in_features > 0 && out_features > 0, "Linear: invalid sizes in=", in_features,
+             " out=", out_features);
+  weight = Tensor::empty({out_features, in_features});
+  init::xavier_uniform_(weight, gen);
+  register_parameter("weight", &weight);
+  if (with_bias) {
+    bias = Tensor::zeros({out_features});
+    register_parameter("bias", &bias);
+  }
+}
+
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+
+BatchNorm2d::BatchNorm2d(int64_t channels, float momentum_, float eps_)
+    : momentum(momentum_), eps(eps_) {
+  BUSI_CHECK(channels > 0, "BatchNorm2d: invalid channel count ", channels);
+  weight = Tensor::ones({channels});
+  bias = Tensor::zeros({channels});
+  running_mean = Tensor::zeros({channels});
+  running_var = Tensor::ones({channels});
+  register_parameter("weight", &weight);
+  register_parameter("bias", &bias);
+  register_buffer("running_mean", &running_mean);
+  register_buffer("running_var", &running_var);
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  return batch_norm2d(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
+}  // namespace busi::nn

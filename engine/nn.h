@@ -1,0 +1,146 @@
+// Neural-network modules: a Module owns named parameters (trained) and buffers (running
+// statistics), and child modules; names are dotted paths ("block1_conv1.weight") as in PyTorch,
+// and the state-dict view (name -> tensor) is what weight files and checkpoints read and write.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/ops.h"
+#include "engine/random.h"
+#include "engine/state_dict.h"
+
+namespace busi::nn {
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  Module(const Module&) = delete;  // modules hold tensors by address: never copied
+  Module& operator=(const Module&) = delete;
+
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  // Parameters / buffers / both, with full dotted names, in registration order (a module's own
+  // tensors first, then each child's, recursively).
+  StateDict named_parameters() const;
+  StateDict named_buffers() const;
+  StateDict state_dict() const;  // parameters and buffers
+  std::vector<Tensor> parameters() const;
+  // Number of parameter values (all, or only those that currently require a gradient).
+  int64_t num_parameters(bool trainable_only = false) const;
+
+  // Train/eval mode (batch norm statistics, dropout), applied to the whole subtree.
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  // Moves every parameter and buffer to `device` (do this before creating the optimiser).
+  void to(Device device);
+  // Freezes (false) or unfreezes (true) every parameter of the subtree.
+  void set_requires_grad(bool on);
+
+  // Direct children with their names, in registration order.
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {
+    return children_;
+  }
+
+ protected:
+  // Registers a tensor member of the subclass: the module keeps its address, so the member must
+  // live as long as the module (a plain field). Parameters get requires_grad = true.
+  void register_parameter(const std::string& name, Tensor* tensor);
+  void register_buffer(const std::string& name, Tensor* tensor);
+  void register_module(const std::string& name, std::shared_ptr<Module> child);
+  // Called by train(); layers with mode-dependent behaviour read is_training().
+  bool training_ = true;
+
+ private:
+  void collect(const std::string& prefix, bool params, bool buffers, StateDict& out) const;
+  std::vector<std::pair<std::string, Tensor*>> parameters_;
+  std::vector<std::pair<std::string, Tensor*>> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+};
+
+// Applies its children in order. Children get the names given to add() ("block1_conv1"), or
+// their index ("0", "1", ...) when added without a name.
+class Sequential : public Module {
+ public:
+  Sequential& add(std::shared_ptr<Module> child);
+  Sequential& add(const std::string& name, std::shared_ptr<Module> child);
+  Tensor forward(const Tensor& x) override;
+  size_t size() const { return children().size(); }
+};
+
+// 2-d convolution, square kernel. weight (out, in, k, k) He-normal initialised (the layers are
+// followed by ReLU), bias zero.
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride = 1,
+         int64_t padding = 0, bool bias = true, Generator& gen = default_generator());
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;
+  int64_t stride, padding;
+};
+
+// y = x W^T + b; weight (out, in) Glorot-uniform initialised, bias zero.
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias = true,
+         Generator& gen = default_generator());
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;
+};
+
+// Batch normalisation over channels: weight (gamma) ones, bias (beta) zeros; buffers
+// running_mean zeros and running_var ones (PyTorch's names and defaults).
+class BatchNorm2d : public Module {
+ public:
+  explicit BatchNorm2d(int64_t channels, float momentum = 0.1f, float eps = 1e-5f);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias, running_mean, running_var;
+  float momentum, eps;
+};
+
+// Inverted dropout with its own seeded generator, so a run's masks depend only on its seed.
+class Dropout : public Module {
+ public:
+  explicit Dropout(float probability, uint64_t seed = 0) : p(probability), gen(seed) {}
+  Tensor forward(const Tensor& x) override { return dropout(x, p, is_training(), gen); }
+  float p;
+  Generator gen;
+};
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return relu(x); }
+};
+
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(int64_t kernel_size, int64_t stride_ = 0, int64_t padding_ = 0)
+      : kernel(kernel_size), stride(stride_), padding(padding_) {}
+  Tensor forward(const Tensor& x) override { return max_pool2d(x, kernel, stride, padding); }
+  int64_t kernel, stride, padding;
+};
+
+class AvgPool2d : public Module {
+ public:
+  explicit AvgPool2d(int64_t kernel_size, int64_t stride_ = 0, int64_t padding_ = 0)
+      : kernel(kernel_size), stride(stride_), padding(padding_) {}
+  Tensor forward(const Tensor& x) override { return avg_pool2d(x, kernel, stride, padding); }
+  int64_t kernel, stride, padding;
+};
+
+class GlobalAvgPool2d : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return global_avg_pool2d(x); }
+};
+
+class Flatten : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return flatten(x); }
+};
+
+}  // namespace busi::nn

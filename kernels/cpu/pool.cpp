@@ -1,0 +1,155 @@
+// CPU pooling kernels (see pool.h): max, average and global average, forward and backward.
+// Every (n, c) plane is independent, so threads split the N*C planes.
+#include "kernels/cpu/pool.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace busi::cpu {
+
+namespace {
+
+// Below this many input elements a loop runs on one thread: forking and joining threads costs
+// microseconds, and far more when other processes compete for the cores.
+constexpr int64_t kParallelWork = int64_t{1} << 15;
+
+// The input coordinates [begin, end) covered by window `out_index` along one axis, with the
+// padding clipped off: the window starts at out_index * stride - pad and is `kernel` long.
+struct Span {
+  int64_t begin, end;
+  int64_t size() const { return end - begin; }
+};
+inline Span window_span(int64_t out_index, int64_t stride, int64_t pad, int64_t kernel,
+                        int64_t in) {
+  const int64_t start = out_index * stride - pad;
+  return {std::max<int64_t>(start, 0), std::min(start + kernel, in)};
+}
+
+// Index h * W + v (in the plane) of the first maximum of the window rows x cols, scanning in
+// row-major order; padding is never visited, which is the same as counting it as -infinity.
+// Returns -1 for an empty window (which the op's argument checks rule out).
+template <typename T>
+int64_t first_max_index(const T* plane, int64_t W, Span rows, Span cols) {
+  int64_t best = -1;
+  T best_value = -std::numeric_limits<T>::infinity();
+  for (int64_t h = rows.begin; h < rows.end; ++h)
+    for (int64_t v = cols.begin; v < cols.end; ++v)
+      if (best < 0 || plane[h * W + v] > best_value) {  // strict >: ties keep the first
+        best = h * W + v;
+        best_value = plane[best];
+      }
+  return best;
+}
+
+}  // namespace
+
+template <typename T>
+void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y) {
+#pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
+  for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
+    const T* x_p = x + plane * s.H * s.W;  // (H, W)
+    T* y_p = y + plane * s.Ho * s.Wo;      // (Ho, Wo)
+    for (int64_t i = 0; i < s.Ho; ++i) {
+      const Span rows = window_span(i, s.stride, s.pad, s.kernel, s.H);
+      for (int64_t j = 0; j < s.Wo; ++j) {
+        const Span cols = window_span(j, s.stride, s.pad, s.kernel, s.W);
+        const int64_t at = first_max_index(x_p, s.W, rows, cols);
+        y_p[i * s.Wo + j] = at >= 0 ? x_p[at] : -std::numeric_limits<T>::infinity();
+      }
+    }
+  }
+}
+
+// y = x[argmax], so dL/dx[argmax] = dy for each window and 0 elsewhere; overlapping windows
+// (stride < kernel) add up. dx is overwritten.
+template <typename T>
+void max_pool2d_backward(const Pool2dShape& s, const T* x, const T* dy, T* dx) {
+#pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
+  for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
+    const T* x_p = x + plane * s.H * s.W;      // (H, W)
+    const T* dy_p = dy + plane * s.Ho * s.Wo;  // (Ho, Wo)
+    T* dx_p = dx + plane * s.H * s.W;          // (H, W)
+    std::fill(dx_p, dx_p + s.H * s.W, T(0));
+    for (int64_t i = 0; i < s.Ho; ++i) {
+      const Span rows = window_span(i, s.stride, s.pad, s.kernel, s.H);
+      for (int64_t j = 0; j < s.Wo; ++j) {
+        const Span cols = window_span(j, s.stride, s.pad, s.kernel, s.W);
+        const int64_t at = first_max_index(x_p, s.W, rows, cols);
+        if (at >= 0) dx_p[at] += dy_p[i * s.Wo + j];
+      }
+    }
+  }
+}
+
+template <typename T>
+void avg_pool2d_forward(const Pool2dShape& s, const T* x, T* y) {
+#pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
+  for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
+    const T* x_p = x + plane * s.H * s.W;  // (H, W)
+    T* y_p = y + plane * s.Ho * s.Wo;      // (Ho, Wo)
+    for (int64_t i = 0; i < s.Ho; ++i) {
+      const Span rows = window_span(i, s.stride, s.pad, s.kernel, s.H);
+      for (int64_t j = 0; j < s.Wo; ++j) {
+        const Span cols = window_span(j, s.stride, s.pad, s.kernel, s.W);
+        T total = T(0);
+        for (int64_t h = rows.begin; h < rows.end; ++h)
+          for (int64_t v = cols.begin; v < cols.end; ++v) total += x_p[h * s.W + v];
+        y_p[i * s.Wo + j] = total / static_cast<T>(std::max<int64_t>(rows.size() * cols.size(), 1));
+      }
+    }
+  }
+}
+
+// y = (1 / count) sum of the window, so each real element of the window receives dy / count;
+// overlapping windows add up. dx is overwritten.
+template <typename T>
+void avg_pool2d_backward(const Pool2dShape& s, const T* dy, T* dx) {
+#pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
+  for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
+    const T* dy_p = dy + plane * s.Ho * s.Wo;  // (Ho, Wo)
+    T* dx_p = dx + plane * s.H * s.W;          // (H, W)
+    std::fill(dx_p, dx_p + s.H * s.W, T(0));
+    for (int64_t i = 0; i < s.Ho; ++i) {
+      const Span rows = window_span(i, s.stride, s.pad, s.kernel, s.H);
+      for (int64_t j = 0; j < s.Wo; ++j) {
+        const Span cols = window_span(j, s.stride, s.pad, s.kernel, s.W);
+        const T share =
+            dy_p[i * s.Wo + j] / static_cast<T>(std::max<int64_t>(rows.size() * cols.size(), 1));
+        for (int64_t h = rows.begin; h < rows.end; ++h)
+          for (int64_t v = cols.begin; v < cols.end; ++v) dx_p[h * s.W + v] += share;
+      }
+    }
+  }
+}
+
+template <typename T>
+void global_avg_pool2d_forward(int64_t N, int64_t C, int64_t HW, const T* x, T* y) {
+#pragma omp parallel for schedule(static) if (N * C * HW > kParallelWork)
+  for (int64_t plane = 0; plane < N * C; ++plane) {
+    const T* x_p = x + plane * HW;  // (H*W)
+    T total = T(0);
+    for (int64_t k = 0; k < HW; ++k) total += x_p[k];
+    y[plane] = total / static_cast<T>(HW);
+  }
+}
+
+// y[n,c] = (1 / HW) sum_k x[n,c,k], so dx[n,c,k] = dy[n,c] / HW.
+template <typename T>
+void global_avg_pool2d_backward(int64_t N, int64_t C, int64_t HW, const T* dy, T* dx) {
+#pragma omp parallel for schedule(static) if (N * C * HW > kParallelWork)
+  for (int64_t plane = 0; plane < N * C; ++plane)
+    std::fill(dx + plane * HW, dx + (plane + 1) * HW, dy[plane] / static_cast<T>(HW));
+}
+
+#define BUSI_INSTANTIATE(T)                                                            \
+  template void max_pool2d_forward<T>(const Pool2dShape&, const T*, T*);               \
+  template void max_pool2d_backward<T>(const Pool2dShape&, const T*, const T*, T*);    \
+  template void avg_pool2d_forward<T>(const Pool2dShape&, const T*, T*);               \
+  template void avg_pool2d_backward<T>(const Pool2dShape&, const T*, T*);              \
+  template void global_avg_pool2d_forward<T>(int64_t, int64_t, int64_t, const T*, T*); \
+  template void global_avg_pool2d_backward<T>(int64_t, int64_t, int64_t, const T*, T*);
+BUSI_INSTANTIATE(float)
+BUSI_INSTANTIATE(double)
+#undef BUSI_INSTANTIATE
+
+}  // namespace busi::cpu

@@ -1,0 +1,200 @@
+// CUDA pooling kernels, twins of kernels/cpu/pool.cpp with the same rules: padding is never
+// visited (for max pooling that is the same as -infinity), the max is the FIRST maximum in
+// row-major window order, averages divide by the number of real elements in the window.
+// Backward kernels gather instead of scatter: each input element sums the windows that contain it
+// (recomputing each window's argmax for max pooling), in the same window order as the CPU loop,
+// so no atomics are needed and the results match the CPU bit for bit.
+#include <cuda_runtime.h>
+
+#include <cfloat>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pool.h"
+
+namespace busi::cuda {
+
+namespace {
+
+// The real input rows (or columns) [begin, end) of window `out_index` along one axis.
+struct Span {
+  int64_t begin, end;
+};
+__device__ __forceinline__ Span window_span(int64_t out_index, int64_t stride, int64_t pad,
+                                            int64_t kernel, int64_t in) {
+  const int64_t start = out_index * stride - pad;
+  return {start > 0 ? start : 0, start + kernel < in ? start + kernel : in};
+}
+
+// Plane index h * W + v of the first maximum of the window (strict >, so ties keep the first;
+// the first real element is taken as it is, so a NaN there propagates as on the CPU).
+__device__ __forceinline__ int64_t first_max_index(const float* plane, int64_t W, Span rows,
+                                                   Span cols) {
+  int64_t best = -1;
+  float best_value = -FLT_MAX;
+  for (int64_t h = rows.begin; h < rows.end; ++h)
+    for (int64_t v = cols.begin; v < cols.end; ++v) {
+      const float value = plane[h * W + v];
+      if (best < 0 || value > best_value) {
+        best = h * W + v;
+        best_value = value;
+      }
+    }
+  return best;
+}
+
+// The output windows [first, last] along one axis that contain input coordinate `x`: window i
+// covers [i*stride - pad, i*stride - pad + kernel), so i*stride <= x + pad < i*stride + kernel.
+__device__ __forceinline__ Span windows_containing(int64_t x, int64_t stride, int64_t pad,
+                                                   int64_t kernel, int64_t out) {
+  const int64_t lowest = x + pad - kernel + 1;  // i*stride >= lowest
+  const int64_t first = lowest <= 0 ? 0 : (lowest + stride - 1) / stride;
+  const int64_t last = (x + pad) / stride;            // i*stride <= x + pad
+  return {first, (last + 1 < out ? last + 1 : out)};  // as [begin, end)
+}
+
+// Output element i -> (plane, oh, ow).
+__device__ __forceinline__ void split_output(const Pool2dShape& s, int64_t i, int64_t& plane,
+                                             int64_t& oh, int64_t& ow) {
+  ow = i % s.Wo;
+  const int64_t t = i / s.Wo;
+  oh = t % s.Ho;
+  plane = t / s.Ho;
+}
+
+__global__ void max_pool_forward_kernel(Pool2dShape s, const float* x, float* y) {
+  const int64_t total = s.N * s.C * s.Ho * s.Wo;
+  for (int64_t i = global_thread_index(); i < total; i += grid_thread_count()) {
+    int64_t plane, oh, ow;
+    split_output(s, i, plane, oh, ow);
+    const float* x_p = x + plane * s.H * s.W;  // (H, W)
+    const int64_t at = first_max_index(x_p, s.W, window_span(oh, s.stride, s.pad, s.kernel, s.H),
+                                       window_span(ow, s.stride, s.pad, s.kernel, s.W));
+    y[i] = at >= 0 ? x_p[at] : -INFINITY;
+  }
+}
+
+// dx[h, v] = sum of dy over the windows whose first maximum is (h, v).
+__global__ void max_pool_backward_kernel(Pool2dShape s, const float* x, const float* dy,
+                                         float* dx) {
+  const int64_t total = s.N * s.C * s.H * s.W;
+  for (int64_t i = global_thread_index(); i < total; i += grid_thread_count()) {
+    const int64_t v = i % s.W, h = (i / s.W) % s.H, plane = i / (s.H * s.W);
+    const float* x_p = x + plane * s.H * s.W;      // (H, W)
+    const float* dy_p = dy + plane * s.Ho * s.Wo;  // (Ho, Wo)
+    const Span rows = windows_containing(h, s.stride, s.pad, s.kernel, s.Ho);
+    const Span cols = windows_containing(v, s.stride, s.pad, s.kernel, s.Wo);
+    float total_grad = 0.0f;
+    for (int64_t oh = rows.begin; oh < rows.end; ++oh)
+      for (int64_t ow = cols.begin; ow < cols.end; ++ow) {
+        const int64_t at =
+            first_max_index(x_p, s.W, window_span(oh, s.stride, s.pad, s.kernel, s.H),
+                            window_span(ow, s.stride, s.pad, s.kernel, s.W));
+        if (at == h * s.W + v) total_grad += dy_p[oh * s.Wo + ow];
+      }
+    dx[i] = total_grad;
+  }
+}
+
+__global__ void avg_pool_forward_kernel(Pool2dShape s, const float* x, float* y) {
+  const int64_t total = s.N * s.C * s.Ho * s.Wo;
+  for (int64_t i = global_thread_index(); i < total; i += grid_thread_count()) {
+    int64_t plane, oh, ow;
+    split_output(s, i, plane, oh, ow);
+    const float* x_p = x + plane * s.H * s.W;  // (H, W)
+    const Span rows = window_span(oh, s.stride, s.pad, s.kernel, s.H);
+    const Span cols = window_span(ow, s.stride, s.pad, s.kernel, s.W);
+    float sum = 0.0f;
+    for (int64_t h = rows.begin; h < rows.end; ++h)
+      for (int64_t v = cols.begin; v < cols.end; ++v) sum += x_p[h * s.W + v];
+    const int64_t count = (rows.end - rows.begin) * (cols.end - cols.begin);
+    y[i] = sum / static_cast<float>(count > 1 ? count : 1);
+  }
+}
+
+// dx[h, v] = sum over the windows containing (h, v) of dy / (real elements of that window).
+__global__ void avg_pool_backward_kernel(Pool2dShape s, const float* dy, float* dx) {
+  const int64_t total = s.N * s.C * s.H * s.W;
+  for (int64_t i = global_thread_index(); i < total; i += grid_thread_count()) {
+    const int64_t v = i % s.W, h = (i / s.W) % s.H, plane = i / (s.H * s.W);
+    const float* dy_p = dy + plane * s.Ho * s.Wo;  // (Ho, Wo)
+    const Span rows = windows_containing(h, s.stride, s.pad, s.kernel, s.Ho);
+    const Span cols = windows_containing(v, s.stride, s.pad, s.kernel, s.Wo);
+    float total_grad = 0.0f;
+    for (int64_t oh = rows.begin; oh < rows.end; ++oh) {
+      const Span wr = window_span(oh, s.stride, s.pad, s.kernel, s.H);
+      for (int64_t ow = cols.begin; ow < cols.end; ++ow) {
+        const Span wc = window_span(ow, s.stride, s.pad, s.kernel, s.W);
+        const int64_t count = (wr.end - wr.begin) * (wc.end - wc.begin);
+        total_grad += dy_p[oh * s.Wo + ow] / static_cast<float>(count > 1 ? count : 1);
+      }
+    }
+    dx[i] = total_grad;
+  }
+}
+
+// y[plane] = mean of the HW values of the plane: one warp per plane, lanes striding through it,
+// a double accumulator and the fixed shuffle tree.
+__global__ void global_avg_forward_kernel(int64_t planes, int64_t HW, const float* x, float* y) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warp = global_thread_index() / 32, warps = grid_thread_count() / 32;
+  for (int64_t plane = warp; plane < planes; plane += warps) {
+    const float* x_p = x + plane * HW;
+    double acc = 0.0;
+    for (int64_t k = lane; k < HW; k += 32) acc += x_p[k];
+    acc = warp_sum(acc);
+    if (lane == 0) y[plane] = static_cast<float>(acc) / static_cast<float>(HW);
+  }
+}
+
+// dx[plane, k] = dy[plane] / HW
+__global__ void global_avg_backward_kernel(int64_t planes, int64_t HW, const float* dy, float* dx) {
+  const int64_t total = planes * HW;
+  for (int64_t i = global_thread_index(); i < total; i += grid_thread_count())
+    dx[i] = dy[i / HW] / static_cast<float>(HW);
+}
+
+}  // namespace
+
+void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
+  const int64_t total = s.N * s.C * s.Ho * s.Wo;
+  if (total == 0) return;
+  max_pool_forward_kernel<<<grid_for(total), kThreads, 0, stream()>>>(s, x, y);
+  BUSI_LAUNCH_CHECK("max_pool_forward_kernel");
+}
+
+void max_pool2d_backward(const Pool2dShape& s, const float* x, const float* dy, float* dx) {
+  const int64_t total = s.N * s.C * s.H * s.W;
+  if (total == 0) return;
+  max_pool_backward_kernel<<<grid_for(total), kThreads, 0, stream()>>>(s, x, dy, dx);
+  BUSI_LAUNCH_CHECK("max_pool_backward_kernel");
+}
+
+void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
+  const int64_t total = s.N * s.C * s.Ho * s.Wo;
+  if (total == 0) return;
+  avg_pool_forward_kernel<<<grid_for(total), kThreads, 0, stream()>>>(s, x, y);
+  BUSI_LAUNCH_CHECK("avg_pool_forward_kernel");
+}
+
+void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
+  const int64_t total = s.N * s.C * s.H * s.W;
+  if (total == 0) return;
+  avg_pool_backward_kernel<<<grid_for(total), kThreads, 0, stream()>>>(s, dy, dx);
+  BUSI_LAUNCH_CHECK("avg_pool_backward_kernel");
+}
+
+void global_avg_pool2d_forward(int64_t N, int64_t C, int64_t HW, const float* x, float* y) {
+  const int64_t planes = N * C;
+  if (planes == 0 || HW == 0) return;
+  global_avg_forward_kernel<<<grid_for(planes * 32), kThreads, 0, stream()>>>(planes, HW, x, y);
+  BUSI_LAUNCH_CHECK("global_avg_forward_kernel");
+}
+
+void global_avg_pool2d_backward(int64_t N, int64_t C, int64_t HW, const float* dy, float* dx) {
+  const int64_t planes = N * C;
+  if (planes == 0 || HW == 0) return;
+  global_avg_backward_kernel<<<grid_for(planes * HW), kThreads, 0, stream()>>>(planes, HW, dy, dx);
+  BUSI_LAUNCH_CHECK("global_avg_backward_kernel");
+}
+
+}  // namespace busi::cuda

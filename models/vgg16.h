@@ -1,0 +1,54 @@
+// VGG16 (Simonyan & Zisserman 2015): 13 conv3x3 layers (padding 1) with ReLU in five blocks,
+// each block ending in a 2x2 max-pool, named block1_conv1 ... block5_conv3 as in Keras (the
+// torchvision file's features.N are mapped to these names when loading). A new head for the
+// classes: global average pooling -> dropout -> linear (see models/README.md for why).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/nn.h"
+
+namespace busi::models {
+
+struct VGG16Config {
+  int64_t num_classes = 3;
+  float dropout = 0.5f;
+  uint64_t seed = 0;  // He initialisation of layers not loaded from a file, head, dropout
+};
+
+class VGG16 : public nn::Module {
+ public:
+  static constexpr const char* kModelName = "vgg16";
+  explicit VGG16(const VGG16Config& config = {});
+
+  Tensor forward(const Tensor& x) override { return forward_head(forward_features(x)); }
+  // Up to block5_conv3's ReLU output (N, 512, H/16, W/16), the layer Grad-CAM explains.
+  Tensor forward_features(const Tensor& x);
+  // block5_pool -> global average pooling -> dropout -> linear.
+  Tensor forward_head(const Tensor& features);
+  std::string last_conv_name() const { return "block5_conv3"; }
+
+  // The 13 conv layers' names in order, and the block ("block3") of a conv layer name.
+  static const std::vector<std::string>& conv_layer_names();
+  // Freezes every conv layer of the blocks before `block` ("block4": blocks 1-3 frozen, 4-5 and
+  // the head trainable); "head" freezes all 13 conv layers; "block1" freezes none.
+  void freeze_until(const std::string& block);
+  // The conv layers, by name (for loading, freezing, parameter groups).
+  std::shared_ptr<nn::Conv2d> conv(const std::string& name) const;
+  std::shared_ptr<nn::Linear> head_fc() const { return fc_; }
+
+  const VGG16Config& config() const { return config_; }
+
+ private:
+  VGG16Config config_;
+  std::vector<std::shared_ptr<nn::Conv2d>> convs_;  // in order, block1_conv1 first
+  std::shared_ptr<nn::Dropout> dropout_;
+  std::shared_ptr<nn::Linear> fc_;
+};
+
+// Number of parameters of the 13 conv layers: 14,714,688.
+constexpr int64_t kVGG16ConvParameters = 14714688;
+
+}  // namespace busi::models

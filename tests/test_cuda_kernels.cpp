@@ -1,0 +1,274 @@
+// Kernel-level CUDA tests, below the op API: the hand-written SGEMM against cuBLAS and the CPU
+// GEMM (every transpose, odd sizes, leading dimensions, alpha and beta, split-K), the hand-written
+// convolution against cuDNN, the fused optimiser updates against the CPU updates, the Philox
+// dropout mask, and the determinism of the reductions (same input, same bits).
+#include <doctest/doctest.h>
+
+#include <tuple>
+#include <vector>
+
+#include "tests/cuda_parity.h"
+
+#ifdef BUSI_WITH_CUDA
+
+#include "engine/cuda_runtime.h"
+#include "kernels/cpu/dropout.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/optim.h"
+#include "kernels/cuda/conv_variants.h"
+#include "kernels/cuda/dropout.h"
+#include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/gemm_variants.h"
+#include "kernels/cuda/optim.h"
+#include "kernels/cuda/reduce.h"
+
+using namespace busi;
+using test::uniform_tensor;
+
+namespace {
+
+const Device kGpu = Device::cuda();
+
+// ---- GEMM ---------------------------------------------------------------------------------------
+
+struct GemmCase {
+  bool ta, tb;
+  int64_t M, N, K;
+  int64_t pad;  // extra elements at the end of every row (leading dimension > row length)
+  float alpha, beta;
+};
+
+void check_gemm(const GemmCase& g) {
+  test::Tf32Off tf32_off;
+  // Stored shapes: A is (M, K) or, transposed, (K, M); likewise B; rows padded by g.pad.
+  const int64_t a_rows = g.ta ? g.K : g.M, a_cols = g.ta ? g.M : g.K;
+  const int64_t b_rows = g.tb ? g.N : g.K, b_cols = g.tb ? g.K : g.N;
+  const int64_t lda = a_cols + g.pad, ldb = b_cols + g.pad, ldc = g.N + g.pad;
+  const Tensor A = uniform_tensor({std::max<int64_t>(a_rows, 1), lda}, 1);
+  const Tensor B = uniform_tensor({std::max<int64_t>(b_rows, 1), ldb}, 2);
+  const Tensor C0 = uniform_tensor({std::max<int64_t>(g.M, 1), ldc}, 3);
+  Tensor C_cpu = C0.clone();
+  cpu::gemm<float>(g.ta, g.tb, g.M, g.N, g.K, g.alpha, A.data(), lda, B.data(), ldb, g.beta,
+                   C_cpu.data(), ldc);
+  const Tensor A_gpu = A.to(kGpu), B_gpu = B.to(kGpu);
+  Tensor C_cublas = C0.to(kGpu), C_hand = C0.to(kGpu);
+  cuda::gemm_cublas(g.ta, g.tb, g.M, g.N, g.K, g.alpha, A_gpu.data(), lda, B_gpu.data(), ldb,
+                    g.beta, C_cublas.data(), ldc);
+  cuda::gemm_handwritten(g.ta, g.tb, g.M, g.N, g.K, g.alpha, A_gpu.data(), lda, B_gpu.data(), ldb,
+                         g.beta, C_hand.data(), ldc);
+  const std::string name = std::string("gemm ") + (g.ta ? "T" : "N") + (g.tb ? "T" : "N") + " " +
+                           std::to_string(g.M) + "x" + std::to_string(g.N) + "x" +
+                           std::to_string(g.K) + " pad " + std::to_string(g.pad) + " alpha " +
+                           std::to_string(g.alpha) + " beta " + std::to_string(g.beta);
+  // Whole C, padding included: the padding columns must be left untouched by both.
+  test::expect_close(name + " hand-written vs CPU", C_hand, C_cpu, 1e-5);
+  test::expect_close(name + " cuBLAS vs CPU", C_cublas, C_cpu, 1e-5);
+  test::expect_close(name + " hand-written vs cuBLAS", C_hand, C_cublas, 1e-5);
+}
+
+}  // namespace
+
+TEST_CASE("cuda gemm: hand-written SGEMM matches cuBLAS and the CPU") {
+  BUSI_REQUIRE_GPU();
+  const std::vector<std::tuple<int64_t, int64_t, int64_t>> sizes = {
+      {1, 1, 1},       {7, 9, 13},      {128, 128, 8},
+      {129, 257, 65},  {32, 256, 3000},  // few tiles, long K: split-K
+      {300, 20, 1000}, {2, 2000, 3},    {1, 1, 5000}};
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (const auto& [M, N, K] : sizes) {
+        check_gemm({ta, tb, M, N, K, 0, 1.0f, 0.0f});
+        check_gemm({ta, tb, M, N, K, 3, 1.5f, 0.5f});
+      }
+  // Degenerate products: K = 0 or alpha = 0 leave C = beta C.
+  check_gemm({false, false, 5, 6, 0, 1, 1.0f, 0.5f});
+  check_gemm({true, false, 5, 6, 7, 0, 0.0f, 2.0f});
+  check_gemm({false, true, 5, 6, 7, 0, 0.0f, 0.0f});
+}
+
+// ---- Convolution: hand-written vs cuDNN
+// -------------------------------------------------------------
+
+TEST_CASE("cuda conv2d: hand-written implicit GEMM matches cuDNN") {
+  BUSI_REQUIRE_GPU();
+  test::Tf32Off tf32_off;
+  // VGG- and SimpleCNN-like layers at a small batch and image size, plus stride 2 and 1x1.
+  const std::vector<Conv2dShape> shapes = {
+      {2, 3, 32, 32, 16, 3, 3, 1, 1, 32, 32},   {2, 16, 16, 16, 32, 3, 3, 1, 1, 16, 16},
+      {1, 32, 9, 11, 8, 3, 3, 2, 1, 5, 6},      {3, 8, 7, 7, 12, 1, 1, 1, 0, 7, 7},
+      {2, 64, 14, 14, 128, 3, 3, 1, 1, 14, 14}, {4, 1, 28, 28, 8, 5, 5, 2, 2, 14, 14}};
+  for (const Conv2dShape& s : shapes) {
+    const std::string name = "conv N" + std::to_string(s.N) + " C" + std::to_string(s.C) + " " +
+                             std::to_string(s.H) + "x" + std::to_string(s.W) + " O" +
+                             std::to_string(s.O) + " k" + std::to_string(s.kH) + " s" +
+                             std::to_string(s.stride) + " p" + std::to_string(s.pad);
+    const Tensor x = uniform_tensor({s.N, s.C, s.H, s.W}, 1).to(kGpu);
+    const Tensor w = uniform_tensor({s.O, s.C, s.kH, s.kW}, 2).to(kGpu);
+    const Tensor b = uniform_tensor({s.O}, 3).to(kGpu);
+    const Tensor dy = uniform_tensor({s.N, s.O, s.Ho, s.Wo}, 4).to(kGpu);
+    Tensor y1 = Tensor::empty(dy.shape(), kGpu), y2 = Tensor::empty(dy.shape(), kGpu);
+    Tensor dx1 = Tensor::empty(x.shape(), kGpu), dx2 = Tensor::empty(x.shape(), kGpu);
+    Tensor dw1 = Tensor::empty(w.shape(), kGpu), dw2 = Tensor::empty(w.shape(), kGpu);
+    Tensor db1 = Tensor::empty({s.O}, kGpu), db2 = Tensor::empty({s.O}, kGpu);
+    cuda::conv2d_forward_handwritten(s, x.data(), w.data(), b.data(), y1.data());
+    cuda::conv2d_forward_cudnn(s, x.data(), w.data(), b.data(), y2.data());
+    cuda::conv2d_backward_handwritten(s, x.data(), w.data(), dy.data(), dx1.data(), dw1.data(),
+                                      db1.data());
+    cuda::conv2d_backward_cudnn(s, x.data(), w.data(), dy.data(), dx2.data(), dw2.data(),
+                                db2.data());
+    // 1e-4: cuDNN's FFT / Winograd algorithms round differently (see test_cuda_ops.cpp).
+    test::expect_close(name + " y", y1, y2, 1e-4);
+    test::expect_close(name + " dx", dx1, dx2, 1e-4);
+    test::expect_close(name + " dw", dw1, dw2, 1e-4);
+    test::expect_close(name + " db", db1, db2, 1e-5);  // both paths use channel_sums
+  }
+}
+
+// ---- Optimisers
+// --------------------------------------------------------------------------------------
+
+namespace {
+
+// Parameters, gradients and state buffers for the optimiser tests: sizes that cross the
+// kernel's 16384-element chunks, on both devices.
+struct OptimTensors {
+  std::vector<Tensor> cpu, gpu;  // per slot: param, grad, state1, state2 (4 tensors each)
+  std::vector<int64_t> sizes{1, 1000, 16389, 70000, 3};
+
+  OptimTensors() {
+    uint64_t seed = 100;
+    for (int64_t n : sizes) {
+      for (int k = 0; k < 4; ++k) {
+        // state2 (Adam's v) must be non-negative.
+        const Tensor t = uniform_tensor({n}, seed++, k == 3 ? 0.0f : -1.0f, 1.0f);
+        cpu.push_back(t.clone());
+        gpu.push_back(t.to(kGpu));
+      }
+    }
+  }
+  std::vector<ParamSlot> slots(std::vector<Tensor>& ts) const {
+    std::vector<ParamSlot> out;
+    for (size_t i = 0; i < sizes.size(); ++i)
+      out.push_back({ts[4 * i].data(), ts[4 * i + 1].data(), ts[4 * i + 2].data(),
+                     ts[4 * i + 3].data(), sizes[i]});
+    return out;
+  }
+  void expect_equal_state(const std::string& what) const {
+    // Same float formulas on both devices; nvcc may fuse a multiply and an add into one FMA
+    // where the CPU rounds twice, so values can differ in the last bit: 1e-6 normwise.
+    for (size_t i = 0; i < cpu.size(); ++i)
+      test::expect_close(what + " tensor " + std::to_string(i), gpu[i], cpu[i], 1e-6);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("cuda optimisers: fused multi-tensor SGD and Adam match the CPU updates") {
+  BUSI_REQUIRE_GPU();
+  struct SgdCase {
+    float momentum, wd;
+    bool nesterov;
+  };
+  for (const SgdCase& sc :
+       {SgdCase{0.0f, 0.0f, false}, SgdCase{0.9f, 1e-4f, false}, SgdCase{0.9f, 5e-4f, true}}) {
+    OptimTensors t;
+    SgdHyper h;
+    h.lr = 0.05f;
+    h.momentum = sc.momentum;
+    h.weight_decay = sc.wd;
+    h.nesterov = sc.nesterov;
+    for (int step = 0; step < 3; ++step) {
+      const bool first = step == 0;
+      for (const ParamSlot& s : t.slots(t.cpu))
+        cpu::sgd_update<float>(s.n, s.param, s.grad, s.state1, h, first);
+      cuda::sgd_update_multi(t.slots(t.gpu), h, first);
+    }
+    t.expect_equal_state("sgd momentum " + std::to_string(sc.momentum) +
+                         (sc.nesterov ? " nesterov" : ""));
+  }
+  for (bool decoupled : {false, true}) {
+    OptimTensors t;
+    AdamHyper h;
+    h.lr = 1e-3f;
+    h.weight_decay = 0.01f;
+    h.decoupled = decoupled;
+    for (int64_t step = 1; step <= 5; ++step) {
+      h.step = step;
+      for (const ParamSlot& s : t.slots(t.cpu))
+        cpu::adam_update<float>(s.n, s.param, s.grad, s.state1, s.state2, h);
+      cuda::adam_update_multi(t.slots(t.gpu), h);
+    }
+    t.expect_equal_state(decoupled ? "adamw" : "adam");
+  }
+  cuda::sgd_update_multi({}, SgdHyper{}, false);  // nothing to do is not an error
+}
+
+// ---- Dropout
+// -----------------------------------------------------------------------------------------
+
+TEST_CASE("cuda dropout: the Philox mask is the CPU's, bit for bit") {
+  BUSI_REQUIRE_GPU();
+  for (uint64_t counter : {uint64_t(0), uint64_t(12345), uint64_t(1) << 40}) {
+    const int64_t n = 4099;
+    const Tensor x = uniform_tensor({n}, 21);
+    Tensor y_cpu = Tensor::empty({n});
+    cpu::dropout_forward<float>(n, x.data(), 0.3f, 99, counter, y_cpu.data());
+    const Tensor x_gpu = x.to(kGpu);
+    Tensor y_gpu = Tensor::empty({n}, kGpu);
+    cuda::dropout_forward(n, x_gpu.data(), 0.3f, 99, counter, y_gpu.data());
+    CHECK(y_gpu.to_vector() == y_cpu.to_vector());
+    int64_t kept = 0;
+    for (float v : y_cpu.to_vector()) kept += v != 0.0f;
+    CHECK(kept > n / 2);  // about 70 % survive
+  }
+}
+
+// ---- Reductions: determinism and the per-channel sums
+// -------------------------------------------------
+
+TEST_CASE("cuda reductions are deterministic and match the CPU") {
+  BUSI_REQUIRE_GPU();
+  const Tensor x = uniform_tensor({3000001}, 31).to(kGpu);
+  Tensor s1 = Tensor::empty({}, kGpu), s2 = Tensor::empty({}, kGpu);
+  cuda::sum_all(x.data(), s1.data(), x.numel());
+  cuda::sum_all(x.data(), s2.data(), x.numel());
+  CHECK(s1.item() == s2.item());  // bit-identical
+  // A broadcast gradient (per-channel bias) twice: same bits.
+  const Tensor a = uniform_tensor({8, 16, 20, 20}, 32).to(kGpu);
+  const Tensor b = uniform_tensor({1, 16, 1, 1}, 33).to(kGpu);
+  Tensor a_req = a.clone(), b_req = b.clone();
+  a_req.set_requires_grad(true);
+  b_req.set_requires_grad(true);
+  std::vector<float> first_db;
+  for (int run = 0; run < 2; ++run) {
+    b_req.zero_grad();
+    mul(a_req, b_req).backward(a);
+    if (run == 0)
+      first_db = b_req.grad().to_vector();
+    else
+      CHECK(b_req.grad().to_vector() == first_db);
+  }
+  // channel_sums against a plain CPU loop in double.
+  const int64_t N = 5, C = 7, HW = 300;
+  const Tensor v = uniform_tensor({N, C, HW}, 34);
+  std::vector<float> want(C, 0.0f);
+  const std::vector<float> host = v.to_vector();
+  for (int64_t c = 0; c < C; ++c) {
+    double total = 0.0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < HW; ++i) total += host[(n * C + c) * HW + i];
+    want[c] = static_cast<float>(total);
+  }
+  Tensor got = Tensor::empty({C}, kGpu);
+  const Tensor v_gpu = v.to(kGpu);
+  cuda::channel_sums(N, C, HW, v_gpu.data(), got.data());
+  test::expect_close("channel_sums", got, Tensor::from_vector(want, {C}), 1e-6);
+}
+
+#else  // no CUDA backend in this build
+
+TEST_CASE("cuda kernels") {
+  BUSI_REQUIRE_GPU();
+}
+
+#endif

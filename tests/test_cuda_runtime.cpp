@@ -1,0 +1,179 @@
+// The CUDA runtime layer: the device chooser (its error without a GPU runs everywhere), the
+// caching allocator (reuse without cudaMalloc, statistics, empty_cache, the out-of-memory
+// message), host/device copies and fill, the switches, and the start-up description line.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "engine/device.h"
+#include "engine/error.h"
+#include "engine/tensor.h"
+#include "tests/cuda_parity.h"
+#ifdef BUSI_WITH_CUDA
+#include "engine/cuda_api.h"
+#include "engine/cuda_runtime.h"
+#endif
+
+using namespace busi;
+
+TEST_CASE("choose_device: cpu always works, cuda without a usable GPU is a clear error") {
+  CHECK(choose_device("cpu") == Device::cpu());
+  CHECK_THROWS_WITH_AS(choose_device("gpu"), doctest::Contains("--device: unknown value 'gpu'"),
+                       Error);
+  if (cuda_available()) {
+    CHECK(choose_device("cuda") == Device::cuda(0));
+    CHECK(choose_device("cuda:0") == Device::cuda(0));
+    CHECK(choose_device("auto") == Device::cuda(0));
+    CHECK(cuda_unavailable_reason().empty());
+  } else {
+    const std::string reason = cuda_unavailable_reason();
+    CHECK(!reason.empty());
+    CHECK_THROWS_WITH_AS(
+        choose_device("cuda"),
+        doctest::Contains(
+            ("--device cuda was asked for, but CUDA is not usable: " + reason).c_str()),
+        Error);
+    CHECK_THROWS_WITH_AS(choose_device("cuda:0"), doctest::Contains("Use --device cpu"), Error);
+    CHECK(choose_device("auto") == Device::cpu());
+  }
+}
+
+#ifdef BUSI_WITH_CUDA
+
+TEST_CASE("cuda allocator: a freed block is reused without cudaMalloc") {
+  BUSI_REQUIRE_GPU();
+  void* first = cuda::device_malloc(1000);
+  const cuda::AllocatorStats after_first = cuda::allocator_stats();
+  cuda::device_free(first);
+  const cuda::AllocatorStats after_free = cuda::allocator_stats();
+  // 1000 bytes are served from the 1024-byte bin; the freed block waits in the cache.
+  CHECK(after_free.allocated_bytes == after_first.allocated_bytes - 1024);
+  CHECK(after_free.cached_bytes >= 1024);
+  void* second = cuda::device_malloc(1000);
+  const cuda::AllocatorStats after_second = cuda::allocator_stats();
+  CHECK(after_second.num_cuda_mallocs == after_first.num_cuda_mallocs);
+  CHECK(after_second.num_cache_hits == after_free.num_cache_hits + 1);
+  CHECK(second == first);  // the only 1024-byte block in the cache
+  cuda::device_free(second);
+
+  // Tensors: a loop creating and dropping same-sized tensors mallocs only on its first pass.
+  int64_t mallocs_after_first_pass = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    {
+      Tensor a = Tensor::zeros({64, 1000}, Device::cuda());
+      Tensor b = Tensor::ones({3, 7}, Device::cuda());
+      CHECK(b.to_vector() == std::vector<float>(21, 1.0f));
+    }
+    if (pass == 0) mallocs_after_first_pass = cuda::allocator_stats().num_cuda_mallocs;
+  }
+  CHECK(cuda::allocator_stats().num_cuda_mallocs == mallocs_after_first_pass);
+}
+
+TEST_CASE("cuda allocator: statistics, peak and empty_cache") {
+  BUSI_REQUIRE_GPU();
+  cuda::empty_cache();
+  cuda::reset_peak_bytes();
+  const cuda::AllocatorStats start = cuda::allocator_stats();
+  CHECK(start.cached_bytes == 0);
+  CHECK(start.peak_bytes == start.allocated_bytes);
+  const size_t big = size_t(3) << 20;  // 3 MiB: exactly a bin (eight steps per power of two)
+  void* p = cuda::device_malloc(big);
+  void* q = cuda::device_malloc(100);  // rounded to 512 bytes
+  const cuda::AllocatorStats during = cuda::allocator_stats();
+  CHECK(during.allocated_bytes == start.allocated_bytes + big + 512);
+  CHECK(during.peak_bytes == during.allocated_bytes);
+  CHECK(during.num_cuda_mallocs == start.num_cuda_mallocs + 2);
+  cuda::device_free(p);
+  cuda::device_free(q);
+  const cuda::AllocatorStats freed = cuda::allocator_stats();
+  CHECK(freed.allocated_bytes == start.allocated_bytes);
+  CHECK(freed.peak_bytes == during.peak_bytes);  // the peak is remembered
+  CHECK(freed.cached_bytes == big + 512);
+  cuda::empty_cache();
+  const cuda::AllocatorStats emptied = cuda::allocator_stats();
+  CHECK(emptied.cached_bytes == 0);
+  CHECK(emptied.num_cuda_frees == freed.num_cuda_frees + 2);
+  cuda::reset_peak_bytes();
+  CHECK(cuda::allocator_stats().peak_bytes == emptied.allocated_bytes);
+  // Bins: 5,000,000 bytes is between 2^22 and 2^23, whose steps are 2^19 = 524,288 bytes: it is
+  // served from the 5,242,880-byte bin.
+  void* r = cuda::device_malloc(5000000);
+  CHECK(cuda::allocator_stats().allocated_bytes == emptied.allocated_bytes + 5242880);
+  cuda::device_free(r);
+  cuda::device_free(nullptr);  // a no-op, like free(nullptr)
+}
+
+TEST_CASE("cuda allocator: out of memory names the size asked for and what is in use") {
+  BUSI_REQUIRE_GPU();
+  const size_t one_tib = size_t(1) << 40;
+  CHECK_THROWS_WITH_AS(cuda::device_malloc(one_tib),
+                       doctest::Contains("CUDA out of memory: asked for 1048576.0 MiB; in use"),
+                       Error);
+  try {
+    cuda::device_malloc(one_tib);
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("cached") != std::string::npos);
+    CHECK(what.find("device total") != std::string::npos);
+  }
+  // Through a tensor, and the allocator still works afterwards.
+  CHECK_THROWS_WITH_AS(Tensor::empty({int64_t(1) << 38}, Device::cuda()),
+                       doctest::Contains("CUDA out of memory"), Error);
+  Tensor t = Tensor::full({10}, 2.0f, Device::cuda());
+  CHECK(t.to_vector() == std::vector<float>(10, 2.0f));
+}
+
+TEST_CASE("cuda memory: copies between devices, fill and views") {
+  BUSI_REQUIRE_GPU();
+  std::vector<float> values(1003);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.5f - 7.0f;
+  const Tensor host = Tensor::from_vector(values, {1003});
+  const Tensor device = host.to(Device::cuda());
+  CHECK(device.is_cuda());
+  CHECK(device.to_vector() == values);
+  const Tensor copy = device.clone();  // device to device
+  CHECK(copy.to(Device::cpu()).to_vector() == values);
+  Tensor filled = Tensor::empty({1001}, Device::cuda());
+  filled.fill_(-0.0f);  // not all-zero bytes: the fill kernel, not memset
+  for (float v : filled.to_vector()) CHECK((v == 0.0f && std::signbit(v)));
+  filled.fill_(3.25f);
+  CHECK(filled.to_vector() == std::vector<float>(1001, 3.25f));
+  filled.zero_();
+  CHECK(filled.to_vector() == std::vector<float>(1001, 0.0f));
+  // A view starting inside the storage copies from the right place.
+  Tensor rows = Tensor::from_vector(values, {17, 59}).to(Device::cuda());
+  const std::vector<float> row3 = rows.narrow0(3, 1).to_vector();
+  CHECK(row3 == std::vector<float>(values.begin() + 3 * 59, values.begin() + 4 * 59));
+  Tensor target = Tensor::zeros({59}, Device::cuda());
+  target.copy_(rows.narrow0(3, 1));
+  CHECK(target.to_vector() == row3);
+  cuda::synchronize();
+}
+
+TEST_CASE("cuda runtime: switches and the start-up line") {
+  BUSI_REQUIRE_GPU();
+  const bool tf32 = cuda::tf32_enabled();
+  cuda::set_tf32(false);
+  CHECK(!cuda::tf32_enabled());
+  CHECK(cuda::runtime_description().find("TF32 off") != std::string::npos);
+  cuda::set_tf32(true);
+  CHECK(cuda::runtime_description().find("TF32 on") != std::string::npos);
+  cuda::set_tf32(tf32);
+  const cuda::GemmBackend gemm = cuda::gemm_backend();
+  cuda::set_gemm_backend(cuda::GemmBackend::Handwritten);
+  CHECK(cuda::runtime_description().find("GEMM handwritten") != std::string::npos);
+  cuda::set_gemm_backend(gemm);
+  const cuda::DeviceInfo info = cuda::device_info();
+  CHECK(!info.name.empty());
+  CHECK(info.sm_count > 0);
+  CHECK(info.total_bytes > 0);
+  MESSAGE("device: " << cuda::runtime_description());
+}
+
+#else  // no CUDA backend in this build
+
+TEST_CASE("cuda allocator, copies and switches") { BUSI_REQUIRE_GPU(); }
+
+#endif  // BUSI_WITH_CUDA

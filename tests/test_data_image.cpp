@@ -1,0 +1,155 @@
+// Decoding (grey, RGB, RGBA, JPEG, odd sizes, bad files) and resizing of data/image.h.
+#include <doctest/doctest.h>
+
+#include "data/image.h"
+#include "engine/error.h"
+#include "test_data_helpers.h"
+
+using namespace busi::data;
+using namespace busi::data::testing;
+
+namespace {
+
+// A pattern where every pixel and channel differs: value = (11 y + 5 x + 80 c) mod 256.
+uint8_t pattern(int y, int x, int c) {
+  return static_cast<uint8_t>((11 * y + 5 * x + 80 * c) % 256);
+}
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const busi::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("decode: grey, RGB and RGBA PNGs to 1 or 3 channels, odd sizes") {
+  TempDir dir("image_decode");
+  write_png(dir.path() / "grey.png", 7, 13, 1, pattern);
+  write_png(dir.path() / "rgb.png", 9, 5, 3, pattern);
+  write_png(dir.path() / "rgba.png", 3, 11, 4, pattern);
+
+  const Image grey = decode_image_file((dir.path() / "grey.png").string(), 1);
+  CHECK(grey.height == 7);
+  CHECK(grey.width == 13);
+  CHECK(grey.channels == 1);
+  CHECK(grey.at(6, 12, 0) == pattern(6, 12, 0));
+
+  // Grey repeated into R = G = B.
+  const Image grey3 = decode_image_file((dir.path() / "grey.png").string(), 3);
+  CHECK(grey3.channels == 3);
+  for (int c = 0; c < 3; ++c) CHECK(grey3.at(4, 2, c) == pattern(4, 2, 0));
+
+  const Image rgb = decode_image_file((dir.path() / "rgb.png").string(), 3);
+  CHECK(rgb.height == 9);
+  CHECK(rgb.width == 5);
+  bool all_equal = true;
+  for (int y = 0; y < 9; ++y)
+    for (int x = 0; x < 5; ++x)
+      for (int c = 0; c < 3; ++c) all_equal &= rgb.at(y, x, c) == pattern(y, x, c);
+  CHECK(all_equal);
+
+  // RGB -> grey is stb_image's (77 R + 150 G + 29 B) >> 8.
+  const Image rgb_as_grey = decode_image_file((dir.path() / "rgb.png").string(), 1);
+  const int expected =
+      (77 * pattern(2, 3, 0) + 150 * pattern(2, 3, 1) + 29 * pattern(2, 3, 2)) >> 8;
+  CHECK(rgb_as_grey.at(2, 3, 0) == expected);
+
+  // RGBA: alpha dropped, colour kept.
+  const Image rgba = decode_image_file((dir.path() / "rgba.png").string(), 3);
+  CHECK(rgba.channels == 3);
+  CHECK(rgba.at(2, 10, 2) == pattern(2, 10, 2));
+}
+
+TEST_CASE("decode: JPEG is accepted (lossy, so values are close, not equal)") {
+  TempDir dir("image_jpeg");
+  write_jpeg(dir.path() / "flat.jpg", 16, 16, 3, [](int, int, int) { return uint8_t{120}; });
+  const Image image = decode_image_file((dir.path() / "flat.jpg").string(), 1);
+  CHECK(image.height == 16);
+  CHECK(image.width == 16);
+  CHECK(std::abs(int(image.at(8, 8, 0)) - 120) <= 2);
+}
+
+TEST_CASE("decode: bad files give an error naming the file and the problem") {
+  TempDir dir("image_bad");
+  const fs::path zero = dir.path() / "zero.png", junk = dir.path() / "junk.png",
+                 cut = dir.path() / "cut.png", missing = dir.path() / "missing.png";
+  write_bytes(zero, {});
+  write_bytes(junk, std::vector<uint8_t>(300, 0x5a));
+  write_truncated_png(cut, 32);
+
+  const std::string zero_error = error_of([&] { decode_image_file(zero.string(), 3); });
+  CHECK(zero_error.find(zero.string()) != std::string::npos);
+  CHECK(zero_error.find("zero-byte") != std::string::npos);
+
+  const std::string junk_error = error_of([&] { decode_image_file(junk.string(), 3); });
+  CHECK(junk_error.find(junk.string()) != std::string::npos);
+  CHECK(junk_error.find("cannot decode") != std::string::npos);
+
+  const std::string cut_error = error_of([&] { decode_image_file(cut.string(), 3); });
+  CHECK(cut_error.find(cut.string()) != std::string::npos);
+  CHECK(cut_error.find("corrupt or truncated") != std::string::npos);
+
+  // A JPEG cut in half fails too (stb_image expects the end-of-image marker).
+  const fs::path cut_jpeg = dir.path() / "cut.jpg";
+  write_jpeg(cut_jpeg, 32, 32, 3, pattern);
+  std::vector<uint8_t> jpeg_bytes = read_bytes(cut_jpeg);
+  jpeg_bytes.resize(jpeg_bytes.size() / 2);
+  write_bytes(cut_jpeg, jpeg_bytes);
+  const std::string cut_jpeg_error = error_of([&] { decode_image_file(cut_jpeg.string(), 1); });
+  CHECK(cut_jpeg_error.find(cut_jpeg.string()) != std::string::npos);
+
+  const std::string missing_error = error_of([&] { decode_image_file(missing.string(), 3); });
+  CHECK(missing_error.find(missing.string()) != std::string::npos);
+  CHECK(missing_error.find("cannot open") != std::string::npos);
+
+  // The header check alone already rejects junk.
+  CHECK_THROWS_AS(read_image_info(read_file_bytes(junk.string()), "junk"), busi::Error);
+}
+
+TEST_CASE("resize: equal size is an exact copy") {
+  Image image(5, 7, 3);
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>(i * 37);
+  CHECK(resize_image(image, 5, 7).pixels == image.pixels);
+}
+
+TEST_CASE("resize: bilinear when enlarging") {
+  // Row [0, 100] to 4 pixels: output centres fall at source x = -0.25, 0.25, 0.75, 1.25
+  // (edges clamp), so the values are 0, 25, 75, 100.
+  Image image(1, 2, 1);
+  image.pixels = {0, 100};
+  const Image out = resize_image(image, 1, 4);
+  CHECK(out.pixels == std::vector<uint8_t>{0, 25, 75, 100});
+}
+
+TEST_CASE("resize: area average when shrinking") {
+  // 4x4 -> 2x2: each output is the mean of a 2x2 block.
+  Image image(4, 4, 1);
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) image.at(y, x, 0) = static_cast<uint8_t>(10 * (4 * y + x));
+  const Image half = resize_image(image, 2, 2);
+  CHECK(half.pixels == std::vector<uint8_t>{25, 45, 105, 125});
+
+  // 3 -> 2 pixels: output 0 covers pixel 0 and half of pixel 1: (2 a + b) / 3.
+  Image row(1, 3, 1);
+  row.pixels = {0, 30, 60};
+  CHECK(resize_image(row, 1, 2).pixels == std::vector<uint8_t>{10, 50});
+
+  // A flat image stays flat at any size, up or down, in both axes at once.
+  Image flat(40, 30, 3);
+  std::fill(flat.pixels.begin(), flat.pixels.end(), 77);
+  const Image mixed = resize_image(flat, 17, 61);
+  CHECK(std::all_of(mixed.pixels.begin(), mixed.pixels.end(), [](uint8_t v) { return v == 77; }));
+}
+
+TEST_CASE("crop: copies the rectangle, rejects one outside the image") {
+  Image image(4, 5, 1);
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 5; ++x) image.at(y, x, 0) = static_cast<uint8_t>(10 * y + x);
+  const Image crop = crop_image(image, 1, 2, 2, 3);
+  CHECK(crop.pixels == std::vector<uint8_t>{12, 13, 14, 22, 23, 24});
+  CHECK_THROWS_AS(crop_image(image, 3, 0, 2, 2), busi::Error);
+}

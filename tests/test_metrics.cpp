@@ -1,0 +1,231 @@
+// Tests of the classification metrics against values computed by hand: confusion matrix,
+// precision/recall/F1 (a class never predicted included), AUC with ties, ROC points, McNemar's
+// exact test on a known table, and the bootstrap intervals.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "tools/common/json_writer.h"
+#include "tools/common/metrics.h"
+
+using namespace busi::tools;
+
+namespace {
+
+const std::vector<std::string> kClasses = {"benign", "malignant", "normal"};
+
+// Probabilities whose argmax is `pred`: 0.7 on it, 0.15 on the others.
+std::vector<std::vector<float>> probs_for(const std::vector<int64_t>& preds) {
+  std::vector<std::vector<float>> probs;
+  for (const int64_t p : preds) {
+    std::vector<float> row(3, 0.15f);
+    row[static_cast<size_t>(p)] = 0.7f;
+    probs.push_back(row);
+  }
+  return probs;
+}
+
+// Area under a polyline of ROC points by the trapezoid rule.
+double trapezoid_area(const std::vector<RocPoint>& points) {
+  double area = 0.0;
+  for (size_t i = 1; i < points.size(); ++i)
+    area += (points[i].fpr - points[i - 1].fpr) * (points[i].tpr + points[i - 1].tpr) / 2.0;
+  return area;
+}
+
+}  // namespace
+
+TEST_CASE("confusion matrix, accuracy, precision, recall, F1 on a hand-computed example") {
+  // true 0: predicted 0,0,1,2   true 1: predicted 1,1,0   true 2: predicted 2,2,1
+  const std::vector<int64_t> labels = {0, 0, 0, 0, 1, 1, 1, 2, 2, 2};
+  const std::vector<int64_t> preds = {0, 0, 1, 2, 1, 1, 0, 2, 2, 1};
+  const ClassificationMetrics m = compute_metrics(labels, probs_for(preds), kClasses, 0);
+
+  CHECK(m.n == 10);
+  const std::vector<std::vector<int64_t>> expected = {{2, 1, 1}, {1, 2, 0}, {0, 1, 2}};
+  CHECK(m.confusion == expected);
+  CHECK(m.accuracy == doctest::Approx(0.6));  // 6 on the diagonal of 10
+  // Precision = diagonal / column sum: 2/3, 2/4, 2/3. Recall = diagonal / row sum: 2/4, 2/3, 2/3.
+  CHECK(m.precision[0] == doctest::Approx(2.0 / 3));
+  CHECK(m.precision[1] == doctest::Approx(0.5));
+  CHECK(m.precision[2] == doctest::Approx(2.0 / 3));
+  CHECK(m.recall[0] == doctest::Approx(0.5));
+  CHECK(m.recall[1] == doctest::Approx(2.0 / 3));
+  CHECK(m.recall[2] == doctest::Approx(2.0 / 3));
+  // F1 = 2PR/(P+R): class 0: 2(2/3)(1/2)/(7/6) = 4/7; class 1 also 4/7; class 2: 2/3.
+  CHECK(m.f1[0] == doctest::Approx(4.0 / 7));
+  CHECK(m.f1[1] == doctest::Approx(4.0 / 7));
+  CHECK(m.f1[2] == doctest::Approx(2.0 / 3));
+  CHECK(m.macro_f1 == doctest::Approx(38.0 / 63));           // (4/7 + 4/7 + 2/3) / 3
+  CHECK(m.balanced_accuracy == doctest::Approx(11.0 / 18));  // (1/2 + 2/3 + 2/3) / 3
+  CHECK(m.support == std::vector<int64_t>{4, 3, 3});
+}
+
+TEST_CASE("a class absent from the predictions has precision 0 and F1 0 (documented convention)") {
+  // Nobody is predicted "normal": its precision 0/0 is taken as 0, its recall is 0/2 = 0.
+  const std::vector<int64_t> labels = {0, 0, 1, 1, 2, 2};
+  const std::vector<int64_t> preds = {0, 0, 1, 1, 1, 0};
+  const ClassificationMetrics m = compute_metrics(labels, probs_for(preds), kClasses, 0);
+  CHECK(m.precision[2] == 0.0);
+  CHECK(m.recall[2] == 0.0);
+  CHECK(m.f1[2] == 0.0);
+  // Classes 0 and 1: P = 2/3, R = 1, F1 = 2(2/3)/(5/3) = 0.8; macro-F1 = (0.8 + 0.8 + 0) / 3.
+  CHECK(m.f1[0] == doctest::Approx(0.8));
+  CHECK(m.f1[1] == doctest::Approx(0.8));
+  CHECK(m.macro_f1 == doctest::Approx(1.6 / 3));
+  CHECK(m.accuracy == doctest::Approx(4.0 / 6));
+}
+
+TEST_CASE("a class absent from the labels: AUC undefined, left out of macro AUC and balanced acc") {
+  const std::vector<int64_t> labels = {0, 0, 1, 1};
+  const std::vector<std::vector<float>> probs = {
+      {0.8f, 0.1f, 0.1f}, {0.6f, 0.3f, 0.1f}, {0.2f, 0.7f, 0.1f}, {0.5f, 0.4f, 0.1f}};
+  const ClassificationMetrics m = compute_metrics(labels, probs, kClasses, 0);
+  CHECK(std::isnan(m.auc[2]));
+  CHECK(m.recall[2] == 0.0);
+  CHECK(m.balanced_accuracy == doctest::Approx((1.0 + 0.5) / 2));  // classes 0 and 1 only
+  // Class 0 scores: positives {0.8, 0.6}, negatives {0.2, 0.5}: all 4 pairs ordered -> 1.
+  CHECK(m.auc[0] == doctest::Approx(1.0));
+  CHECK(m.macro_auc == doctest::Approx((m.auc[0] + m.auc[1]) / 2));
+}
+
+TEST_CASE("the prediction is the argmax, the first class on ties") {
+  CHECK(argmax_predictions({{0.5f, 0.5f, 0.0f}, {0.1f, 0.2f, 0.7f}, {0.2f, 0.4f, 0.4f}}) ==
+        std::vector<int64_t>{0, 2, 1});
+}
+
+TEST_CASE("ROC-AUC is the Mann-Whitney statistic with ties counted half") {
+  const std::vector<int> positive = {1, 1, 0, 0, 1, 0};
+  const std::vector<float> scores = {0.9f, 0.5f, 0.5f, 0.1f, 0.7f, 0.3f};
+  // Positives {0.9, 0.7, 0.5} against negatives {0.5, 0.3, 0.1}: 0.9 and 0.7 beat all three
+  // (6 pairs), 0.5 beats two and ties one (2.5): AUC = 8.5 / 9.
+  CHECK(roc_auc(positive, scores) == doctest::Approx(8.5 / 9));
+  CHECK(roc_auc({1, 0, 1, 0}, {0.4f, 0.4f, 0.4f, 0.4f}) == doctest::Approx(0.5));  // all tied
+  CHECK(roc_auc({1, 1, 0, 0}, {0.9f, 0.8f, 0.2f, 0.1f}) == doctest::Approx(1.0));
+  CHECK(roc_auc({0, 0, 1, 1}, {0.9f, 0.8f, 0.2f, 0.1f}) == doctest::Approx(0.0));
+  CHECK(std::isnan(roc_auc({1, 1}, {0.3f, 0.6f})));  // no negative: undefined
+}
+
+TEST_CASE("ROC curve points, one per distinct threshold, and their area equals the AUC") {
+  const std::vector<int> positive = {1, 1, 0, 0, 1, 0};
+  const std::vector<float> scores = {0.9f, 0.5f, 0.5f, 0.1f, 0.7f, 0.3f};
+  const std::vector<RocPoint> points = roc_curve(positive, scores);
+  // Thresholds 0.9, 0.7, 0.5 (one positive and one negative at once), 0.3, 0.1.
+  const std::vector<std::pair<double, double>> expected = {{0, 0},       {0, 1.0 / 3}, {0, 2.0 / 3},
+                                                           {1.0 / 3, 1}, {2.0 / 3, 1}, {1, 1}};
+  REQUIRE(points.size() == expected.size());
+  for (size_t i = 0; i < points.size(); ++i) {
+    CHECK(points[i].fpr == doctest::Approx(expected[i].first));
+    CHECK(points[i].tpr == doctest::Approx(expected[i].second));
+  }
+  CHECK(trapezoid_area(points) == doctest::Approx(roc_auc(positive, scores)));
+  CHECK(roc_curve({0, 0}, {0.1f, 0.2f}).empty());  // no positive: no curve
+}
+
+TEST_CASE("McNemar on a known table: b = 10, c = 2") {
+  // 20 samples: 6 both right, 10 only A right, 2 only B right, 2 both wrong. Label 0 always.
+  std::vector<int64_t> labels, a, b;
+  const auto add = [&](int count, int64_t pa, int64_t pb) {
+    for (int i = 0; i < count; ++i) {
+      labels.push_back(0);
+      a.push_back(pa);
+      b.push_back(pb);
+    }
+  };
+  add(6, 0, 0);
+  add(10, 0, 1);
+  add(2, 2, 0);
+  add(2, 1, 2);
+  const McNemarResult r = mcnemar(labels, a, b);
+  CHECK(r.a_right_b_wrong == 10);
+  CHECK(r.a_wrong_b_right == 2);
+  // By hand: n = 12, P(X <= 2) = (C(12,0) + C(12,1) + C(12,2)) / 2^12 = (1 + 12 + 66) / 4096
+  // = 79/4096; two-sided p = 2 * 79/4096 = 158/4096 = 0.0385742...
+  CHECK(r.p_value == doctest::Approx(158.0 / 4096).epsilon(1e-12));
+  CHECK(r.p_value == doctest::Approx(0.0386).epsilon(0.001));
+  // Continuity-corrected chi-square: (|10 - 2| - 1)^2 / 12 = 49/12.
+  CHECK(r.statistic == doctest::Approx(49.0 / 12));
+}
+
+TEST_CASE("McNemar edge cases and the binomial tail") {
+  CHECK(binomial_two_sided_p(0, 5) == doctest::Approx(2.0 / 32));  // 2 * (1/2)^5
+  CHECK(binomial_two_sided_p(5, 5) == doctest::Approx(2.0 / 32));  // symmetric
+  CHECK(binomial_two_sided_p(5, 10) == 1.0);                       // the middle: capped at 1
+  CHECK(binomial_two_sided_p(0, 0) == 1.0);
+  // Large n stays finite (2^n would overflow a double for n > 1023).
+  const double p = binomial_two_sided_p(900, 2000);
+  CHECK(p > 0.0);
+  CHECK(p < 1e-5);
+  const McNemarResult same = mcnemar({0, 1, 2}, {0, 1, 0}, {0, 1, 0});  // identical predictions
+  CHECK(same.a_right_b_wrong == 0);
+  CHECK(same.a_wrong_b_right == 0);
+  CHECK(same.p_value == 1.0);
+  CHECK(same.statistic == 0.0);
+  CHECK_THROWS(mcnemar({0, 1}, {0}, {0, 1}));
+}
+
+TEST_CASE("bootstrap intervals contain the point estimate and are reproducible for a seed") {
+  std::vector<int64_t> labels, preds;
+  for (int i = 0; i < 90; ++i) {
+    labels.push_back(i % 3);
+    preds.push_back(i % 7 == 0 ? (i + 1) % 3 : i % 3);  // about 1 in 7 wrong
+  }
+  const ClassificationMetrics m1 = compute_metrics(labels, probs_for(preds), kClasses, 500, 7);
+  const ClassificationMetrics m2 = compute_metrics(labels, probs_for(preds), kClasses, 500, 7);
+  CHECK(m1.accuracy_ci.low <= m1.accuracy);
+  CHECK(m1.accuracy <= m1.accuracy_ci.high);
+  CHECK(m1.accuracy_ci.low < m1.accuracy_ci.high);
+  CHECK(m1.macro_f1_ci.low <= m1.macro_f1);
+  CHECK(m1.macro_f1 <= m1.macro_f1_ci.high);
+  CHECK(m1.accuracy_ci.low == m2.accuracy_ci.low);  // same seed, same resamples
+  CHECK(m1.accuracy_ci.high == m2.accuracy_ci.high);
+  CHECK(m1.macro_f1_ci.low == m2.macro_f1_ci.low);
+
+  const ClassificationMetrics none = compute_metrics(labels, probs_for(preds), kClasses, 0);
+  CHECK(std::isnan(none.accuracy_ci.low));  // no rounds: no interval
+}
+
+TEST_CASE("percentile bootstrap of a mean has the width the normal approximation predicts") {
+  // The mean of indices 0..99 resampled: mean 49.5, standard error 28.87 / sqrt(100) = 2.887,
+  // so the 95 % interval is about 49.5 +- 1.96 * 2.887, i.e. 11.3 wide.
+  const auto mean_index = [](const std::vector<int64_t>& idx) {
+    double sum = 0;
+    for (const int64_t i : idx) sum += static_cast<double>(i);
+    return sum / static_cast<double>(idx.size());
+  };
+  const Interval ci = bootstrap_interval(100, 2000, 1, mean_index);
+  CHECK(ci.low < 49.5);
+  CHECK(ci.high > 49.5);
+  CHECK(ci.high - ci.low == doctest::Approx(11.3).epsilon(0.15));
+  const Interval other_seed = bootstrap_interval(100, 2000, 2, mean_index);
+  CHECK(other_seed.low != ci.low);  // another seed draws other resamples
+}
+
+TEST_CASE("metrics_to_json writes every field, NaN as null") {
+  const std::vector<int64_t> labels = {0, 0, 1, 1};
+  const std::vector<std::vector<float>> probs = {
+      {0.8f, 0.1f, 0.1f}, {0.6f, 0.3f, 0.1f}, {0.2f, 0.7f, 0.1f}, {0.5f, 0.4f, 0.1f}};
+  const ClassificationMetrics m = compute_metrics(labels, probs, kClasses, 50, 3);
+  const Json j = parse_json(metrics_to_json(m));
+  CHECK(j.at("n").as_int() == 4);
+  CHECK(j.at("accuracy").as_number() == doctest::Approx(0.75));
+  CHECK(j.at("class_names")[2].as_string() == "normal");
+  CHECK(j.at("accuracy_ci95").size() == 2);
+  CHECK(j.at("macro_f1_ci95")[0].as_number() <= m.macro_f1);
+  CHECK(j.at("per_class").at("benign").at("recall").as_number() == doctest::Approx(1.0));
+  CHECK(j.at("per_class").at("normal").at("auc").is_null());  // NaN: class absent
+  CHECK(j.at("per_class").at("malignant").at("support").as_int() == 2);
+  CHECK(j.at("confusion_matrix")[1][0].as_int() == 1);  // one malignant predicted benign
+  CHECK(j.at("balanced_accuracy").as_number() == doctest::Approx(m.balanced_accuracy));
+  CHECK(j.at("macro_auc").as_number() == doctest::Approx(m.macro_auc));
+}
+
+TEST_CASE("compute_metrics rejects inconsistent input with a message") {
+  CHECK_THROWS_WITH(compute_metrics({}, {}, kClasses), doctest::Contains("no samples"));
+  CHECK_THROWS_WITH(compute_metrics({0, 1}, {{0.5f, 0.5f, 0.0f}}, kClasses),
+                    doctest::Contains("2 labels but 1 rows"));
+  CHECK_THROWS_WITH(compute_metrics({3}, {{0.5f, 0.5f, 0.0f}}, kClasses),
+                    doctest::Contains("outside [0, 3)"));
+  CHECK_THROWS_WITH(compute_metrics({0}, {{0.5f, 0.5f}}, kClasses),
+                    doctest::Contains("2 probabilities for 3 classes"));
+}

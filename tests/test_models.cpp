@@ -1,0 +1,71 @@
+// SimpleCNN and VGG16: layer names, parameter counts, forward/backward shapes at 224 and 128 px,
+// freezing by block.
+#include <doctest/doctest.h>
+
+#include "models/simple_cnn.h"
+#include "models/vgg16.h"
+#include "tests/gradcheck.h"
+
+using namespace busi;
+using namespace busi::models;
+
+TEST_CASE("SimpleCNN: parameter count and shapes") {
+  SimpleCNN net;
+  // 4 convs without bias (1*32 + 32*64 + 64*128 + 128*256) * 9, 4 batch norms 2 * (32+64+128+256),
+  // linear 256 * 3 + 3.
+  CHECK(net.num_parameters() == 389091);
+  CHECK(net.last_conv_name() == "block4_conv");
+  for (int64_t px : {224, 128}) {
+    Tensor x = test::random_tensor({2, 1, px, px}, 1);
+    Tensor f = net.forward_features(x);
+    CHECK(f.shape() == Shape{2, 256, px / 8, px / 8});
+    Tensor logits = net.forward_head(f);
+    CHECK(logits.shape() == Shape{2, 3});
+    sum(logits).backward();
+    for (const NamedTensor& p : net.named_parameters()) {
+      INFO(p.name);
+      CHECK(p.tensor.grad().defined());
+    }
+    for (Tensor p : net.parameters()) p.zero_grad();
+  }
+  CHECK(simple_cnn_flops({}, 224, 224) == 1416168960);
+  CHECK_THROWS_WITH_AS(net(Tensor::zeros({1, 3, 64, 64})),
+                       doctest::Contains("SimpleCNN: expected input (N, 1, H, W)"), Error);
+}
+
+TEST_CASE("VGG16: names, conv parameters, freezing, shapes") {
+  VGG16 net;
+  const auto& names = VGG16::conv_layer_names();
+  REQUIRE(names.size() == 13);
+  CHECK(names.front() == "block1_conv1");
+  CHECK(names.back() == "block5_conv3");
+  int64_t conv_params = 0;
+  for (const std::string& n : names) {
+    auto conv = net.conv(n);
+    conv_params += conv->weight.numel() + conv->bias.numel();
+  }
+  CHECK(conv_params == kVGG16ConvParameters);
+  CHECK(net.num_parameters() == kVGG16ConvParameters + 512 * 3 + 3);
+  CHECK(net.state_dict()[0].name == "block1_conv1.weight");
+
+  net.freeze_until("block5");
+  CHECK(net.num_parameters(true) == 3 * (512 * 512 * 9 + 512) + 512 * 3 + 3);
+  net.freeze_until("head");
+  CHECK(net.num_parameters(true) == 512 * 3 + 3);
+  net.freeze_until("block1");
+  CHECK(net.num_parameters(true) == net.num_parameters());
+  CHECK_THROWS_WITH_AS(net.freeze_until("block6"), doctest::Contains("expected block1"), Error);
+
+  net.freeze_until("block5");
+  for (int64_t px : {128, 224}) {
+    Tensor x = test::random_tensor({1, 3, px, px}, 2);
+    Tensor f = net.forward_features(x);
+    CHECK(f.shape() == Shape{1, 512, px / 16, px / 16});
+    Tensor logits = net.forward_head(f);
+    CHECK(logits.shape() == Shape{1, 3});
+    sum(logits).backward();
+    CHECK(net.conv("block5_conv3")->weight.grad().defined());
+    CHECK_FALSE(net.conv("block4_conv3")->weight.grad().defined());
+    for (Tensor p : net.parameters()) p.zero_grad();
+  }
+}

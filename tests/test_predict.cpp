@@ -1,0 +1,195 @@
+// predict on BUSI images with checkpoints trained here (tiny runs): text and CSV output, Grad-CAM
+// PNGs that decode to the image's size; and Grad-CAM itself on a case worked out by hand.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+#include "data/image.h"
+#include "engine/ops.h"
+#include "tools/common/csv.h"
+#include "tools/common/gradcam.h"
+
+using namespace busi;
+using namespace busi::tools;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kBusi = std::string(BUSI_SHARED_DIR) + "/busi";
+const std::string kTools = std::string(BUSI_BINARY_DIR) + "/tools/";
+
+fs::path scratch_dir() {
+  return fs::temp_directory_path() / ("busi_test_predict_" + std::to_string(getpid()));
+}
+
+const fs::path& scratch() {
+  static const fs::path dir = [] {
+    fs::remove_all(scratch_dir());
+    fs::create_directories(scratch_dir());
+    std::atexit([] { fs::remove_all(scratch_dir()); });
+    return scratch_dir();
+  }();
+  return dir;
+}
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs a tool, stdout and stderr captured separately (the CSV goes to stdout alone).
+RunResult run_tool(const std::string& tool, const std::string& args) {
+  static int counter = 0;
+  const std::string n = std::to_string(counter++);
+  const fs::path out = scratch() / ("out" + n), err = scratch() / ("err" + n);
+  const std::string command =
+      "'" + kTools + tool + "' " + args + " > '" + out.string() + "' 2> '" + err.string() + "'";
+  const int status = std::system(command.c_str());
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+}
+
+// Trains a tiny model once per tool and returns its best checkpoint ("" when it failed).
+std::string trained_checkpoint(const std::string& tool) {
+  const std::string dir = (scratch() / tool).string();
+  if (!fs::exists(dir + "/best.safetensors")) {
+    const RunResult r = run_tool(tool,
+                                 "--limit-per-class 6 --img-size 32 --epochs 1 --device cpu "
+                                 "--workers 1 --out '" +
+                                     dir + "'");
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+  }
+  return fs::exists(dir + "/best.safetensors") ? dir + "/best.safetensors" : "";
+}
+
+bool ready(const std::string& tool) {
+  if (!fs::is_directory(kBusi)) {
+    MESSAGE("skipped: no BUSI images at " << kBusi);
+    return false;
+  }
+  for (const std::string& t : {tool, std::string("predict")})
+    if (!fs::exists(kTools + t)) {
+      FAIL("build the tool first: " << kTools << t << " is missing");
+      return false;
+    }
+  return true;
+}
+
+const std::string kBenign = kBusi + "/benign/benign (10).png";
+const std::string kMalignant = kBusi + "/malignant/malignant (10).png";
+
+}  // namespace
+
+TEST_CASE("predict prints class and probabilities, CSV, and Grad-CAM PNGs of the image's size") {
+  for (const std::string tool : {"train_simple", "finetune_vgg"}) {
+    CAPTURE(tool);
+    if (!ready(tool)) return;
+    const std::string checkpoint = trained_checkpoint(tool);
+    REQUIRE(!checkpoint.empty());
+    const std::string images = " '" + kBenign + "' '" + kMalignant + "'";
+
+    const RunResult text =
+        run_tool("predict", "--checkpoint '" + checkpoint + "' --device cpu" + images);
+    INFO(text.out << text.err);
+    REQUIRE(text.exit_code == 0);
+    CHECK(text.out.find(kBenign + ": ") != std::string::npos);
+    CHECK(text.out.find("malignant 0.") != std::string::npos);
+
+    const std::string cam_dir = (scratch() / (tool + "_cams")).string();
+    const RunResult csv = run_tool("predict", "--csv --gradcam '" + cam_dir + "' --checkpoint '" +
+                                                  checkpoint + "' --device cpu" + images);
+    INFO(csv.out << csv.err);
+    REQUIRE(csv.exit_code == 0);
+    const CsvTable table = parse_csv(csv.out, "predict --csv");
+    CHECK(table.header ==
+          std::vector<std::string>{"path", "pred", "prob_benign", "prob_malignant", "prob_normal"});
+    REQUIRE(table.rows.size() == 2);
+    CHECK(table.rows[0][0] == kBenign);
+    CHECK(table.rows[1][0] == kMalignant);
+    for (size_t r = 0; r < 2; ++r)
+      CHECK(table.number(r, 2) + table.number(r, 3) + table.number(r, 4) ==
+            doctest::Approx(1.0).epsilon(1e-4));
+
+    for (const char* name : {"benign (10)_gradcam.png", "malignant (10)_gradcam.png"}) {
+      const std::string png = cam_dir + "/" + std::string(name);
+      REQUIRE_MESSAGE(fs::exists(png), png << " missing");
+      const data::Image overlay = data::decode_image_file(png, 3);
+      const data::Image original = data::decode_image_file(kBenign, 1);
+      CHECK(overlay.height == original.height);  // BUSI copies here are all one size
+      CHECK(overlay.width == original.width);
+    }
+  }
+}
+
+TEST_CASE("predict: clear errors for a missing checkpoint or image") {
+  if (!fs::exists(kTools + "predict")) {
+    FAIL("build predict first");
+    return;
+  }
+  const RunResult r1 = run_tool("predict", "--checkpoint /no/best.safetensors '" + kBenign + "'");
+  CHECK(r1.exit_code != 0);
+  CHECK(r1.err.find("/no/best.safetensors") != std::string::npos);
+  const RunResult r2 = run_tool("predict", "'" + kBenign + "'");
+  CHECK(r2.exit_code == 2);
+  CHECK(r2.err.find("--checkpoint") != std::string::npos);
+}
+
+TEST_CASE("Grad-CAM: channel weights are the mean gradients (worked example)") {
+  // Two 2x2 channels; head = linear on the global average: logits_c = sum_k W[c][k] mean(A_k).
+  // Then dy_c/dA_k = W[c][k] / 4 everywhere, so the weights are W[c][k] / 4 and the map is
+  // ReLU(W[c][0] A_0 + W[c][1] A_1) / 4, scaled to a maximum of 1.
+  const Tensor features = Tensor::from_vector({1, 2, 3, 4,  /* channel 0 */
+                                               4, 0, 0, 1}, /* channel 1 */
+                                              {1, 2, 2, 2});
+  const Tensor weight = Tensor::from_vector({1.0f, -1.0f, 0.5f, 2.0f}, {2, 2});
+  const auto head = [&](const Tensor& a) { return linear(global_avg_pool2d(a), weight); };
+
+  const HeatMap class0 = grad_cam(features, head, 0);  // A_0 - A_1 = (-3, 2, 3, 3) -> (0, 2, 3, 3)
+  REQUIRE(class0.values.size() == 4);
+  CHECK(class0.height == 2);
+  CHECK(class0.values[0] == doctest::Approx(0.0));
+  CHECK(class0.values[1] == doctest::Approx(2.0 / 3.0));
+  CHECK(class0.values[2] == doctest::Approx(1.0));
+  CHECK(class0.values[3] == doctest::Approx(1.0));
+
+  const HeatMap class1 = grad_cam(features, head, 1);  // 0.5 A_0 + 2 A_1 = (8.5, 1, 1.5, 4)
+  CHECK(class1.values[0] == doctest::Approx(1.0));
+  CHECK(class1.values[1] == doctest::Approx(1.0 / 8.5));
+  CHECK(class1.values[3] == doctest::Approx(4.0 / 8.5));
+}
+
+TEST_CASE("Grad-CAM maps: bilinear resize and the coloured overlay") {
+  const HeatMap ramp{1, 2, {0.0f, 1.0f}};
+  const HeatMap wide = resize_heat_map(ramp, 1, 4);
+  // Pixel centres at 0.5, 1.5, 2.5, 3.5 map to source -0.25, 0.25, 0.75, 1.25 (clamped).
+  REQUIRE(wide.values.size() == 4);
+  CHECK(wide.values[0] == doctest::Approx(0.0));
+  CHECK(wide.values[1] == doctest::Approx(0.25));
+  CHECK(wide.values[2] == doctest::Approx(0.75));
+  CHECK(wide.values[3] == doctest::Approx(1.0));
+
+  data::Image grey(1, 2, 1);
+  grey.pixels = {100, 100};
+  const data::Image overlay = overlay_heat_map(grey, ramp, 0.5f);
+  CHECK(overlay.channels == 3);
+  // 0 is blue, 1 is red in the jet colours; half grey 100 + half the colour.
+  CHECK(overlay.at(0, 0, 2) > overlay.at(0, 0, 0));
+  CHECK(overlay.at(0, 1, 0) > overlay.at(0, 1, 2));
+  CHECK(overlay.at(0, 0, 0) == 50);  // red 0 at t = 0
+
+  const std::string png = (scratch() / "overlay.png").string();
+  write_png(png, overlay);
+  const data::Image back = data::decode_image_file(png, 3);
+  CHECK(back.pixels == overlay.pixels);
+}

@@ -1,0 +1,362 @@
+// train_simple and finetune_vgg end to end on a few dozen BUSI images (32 px, CPU): every file
+// of the run-folder contract with its fields, resume = uninterrupted run, clear errors for bad
+// input; and the flag parser they share.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+#include "tools/common/cli.h"
+#include "tools/common/csv.h"
+#include "tools/common/json_writer.h"
+#include "tools/common/trainer.h"
+
+using namespace busi;
+using namespace busi::tools;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kBusi = std::string(BUSI_SHARED_DIR) + "/busi";
+const std::string kTools = std::string(BUSI_BINARY_DIR) + "/tools/";
+// The tiny setting of every run here: 8 images per class, 32 px, CPU.
+const std::string kTiny = " --limit-per-class 8 --img-size 32 --device cpu --workers 1";
+
+// A fresh folder for this test process, removed at exit.
+const fs::path& scratch() {
+  static const fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / ("busi_test_train_tools_" + std::to_string(getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    std::atexit([] {
+      fs::remove_all(fs::temp_directory_path() /
+                     ("busi_test_train_tools_" + std::to_string(getpid())));
+    });
+    return d;
+  }();
+  return dir;
+}
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a tool with arguments through the shell, capturing its output.
+RunResult run_tool(const std::string& tool, const std::string& args) {
+  static int counter = 0;
+  const fs::path log = scratch() / ("log" + std::to_string(counter++) + ".txt");
+  const std::string command = "'" + kTools + tool + "' " + args + " > '" + log.string() + "' 2>&1";
+  const int status = std::system(command.c_str());
+  RunResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  result.output = text.str();
+  return result;
+}
+
+bool have_busi() {
+  if (fs::is_directory(kBusi)) return true;
+  MESSAGE("skipped: no BUSI images at " << kBusi);
+  return false;
+}
+
+bool have_tool(const std::string& tool) {
+  if (fs::exists(kTools + tool)) return true;
+  FAIL("build the tool first: " << kTools << tool << " is missing");
+  return false;
+}
+
+// A run done once and shared by the test cases that inspect it.
+const RunResult& cached_run(const std::string& key, const std::string& tool,
+                            const std::string& args) {
+  static std::map<std::string, RunResult> runs;
+  auto it = runs.find(key);
+  if (it == runs.end()) it = runs.emplace(key, run_tool(tool, args)).first;
+  return it->second;
+}
+
+std::string out_dir(const std::string& name) {
+  return (scratch() / name).string();
+}
+
+// The columns of history.csv that do not depend on timing.
+std::vector<std::vector<std::string>> history_without_timing(const std::string& dir) {
+  const CsvTable table = read_csv(dir + "/history.csv");
+  const size_t seconds = table.require_column("seconds");
+  const size_t speed = table.require_column("img_per_s");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& row : table.rows) {
+    std::vector<std::string> kept;
+    for (size_t c = 0; c < row.size(); ++c)
+      if (c != seconds && c != speed) kept.push_back(row[c]);
+    rows.push_back(kept);
+  }
+  return rows;
+}
+
+// Checks every file the run-folder contract promises; returns the test rows of split.csv.
+void check_run_folder(const std::string& dir, const std::string& model,
+                      const std::vector<std::string>& phases) {
+  for (const char* file : {"config.json", "split.csv", "history.csv", "predictions.csv",
+                           "metrics.json", "best.safetensors", "last.safetensors"})
+    CHECK_MESSAGE(fs::exists(dir + "/" + file), dir << "/" << file << " missing");
+
+  const Json config = read_json_file(dir + "/config.json");
+  for (const char* key : {"model", "seed", "device", "git_commit", "img_size", "epochs", "preset"})
+    CHECK_MESSAGE(config.contains(key), "config.json lacks " << key);
+  CHECK(config.at("model").as_string() == model);
+  CHECK(config.at("device").as_string() == "cpu");
+  CHECK(config.at("img_size").as_int() == 32);
+  CHECK(config.at("preset").as_string() == "cpu-quick");
+
+  const CsvTable split = read_csv(dir + "/split.csv");
+  CHECK(split.header == std::vector<std::string>{"path", "class", "subset"});
+  CHECK(split.rows.size() == 24);  // 8 per class
+  std::vector<std::string> test_paths, test_classes;
+  for (const auto& row : split.rows)
+    if (row[2] == "test") {
+      test_paths.push_back(row[0]);
+      test_classes.push_back(row[1]);
+    }
+  REQUIRE(!test_paths.empty());
+
+  const CsvTable history = read_csv(dir + "/history.csv");
+  CHECK(history.header == history_header());
+  REQUIRE(history.rows.size() == phases.size());
+  for (size_t r = 0; r < phases.size(); ++r) {
+    CHECK(history.integer(r, 0) == static_cast<int64_t>(r + 1));
+    CHECK(history.rows[r][1] == phases[r]);
+    for (size_t c = 2; c < history.header.size(); ++c)
+      CHECK_MESSAGE(!history.rows[r][c].empty(), "history.csv: empty " << history.header[c]);
+  }
+
+  // One row per test image, in split order, probabilities summing to 1.
+  const CsvTable predictions = read_csv(dir + "/predictions.csv");
+  CHECK(predictions.header == std::vector<std::string>{"path", "label", "pred", "prob_benign",
+                                                       "prob_malignant", "prob_normal"});
+  REQUIRE(predictions.rows.size() == test_paths.size());
+  for (size_t r = 0; r < test_paths.size(); ++r) {
+    CHECK(predictions.rows[r][0] == test_paths[r]);
+    CHECK(predictions.rows[r][1] == test_classes[r]);
+    const double total =
+        predictions.number(r, 3) + predictions.number(r, 4) + predictions.number(r, 5);
+    CHECK(total == doctest::Approx(1.0).epsilon(1e-4));
+  }
+
+  const Json metrics = read_json_file(dir + "/metrics.json");
+  for (const char* key : {"model", "test", "parameters", "trainable_parameters", "training_seconds",
+                          "mean_img_per_s", "test_images", "device"})
+    CHECK_MESSAGE(metrics.contains(key), "metrics.json lacks " << key);
+  CHECK(metrics.at("model").as_string() == model);
+  CHECK(metrics.at("test_images").as_int() == static_cast<int64_t>(test_paths.size()));
+  const Json& test = metrics.at("test");
+  for (const char* key : {"accuracy", "balanced_accuracy", "macro_f1", "macro_auc", "per_class",
+                          "confusion_matrix", "accuracy_ci95", "macro_f1_ci95"})
+    CHECK_MESSAGE(test.contains(key), "metrics.json test lacks " << key);
+
+  for (const char* checkpoint : {"/best.safetensors", "/last.safetensors"})
+    CHECK(read_checkpoint_metadata(dir + checkpoint).model_name == model);
+}
+
+const RunResult& simple_reference() {
+  return cached_run("simple", "train_simple",
+                    kTiny + " --epochs 2 --out '" + out_dir("simple") + "'");
+}
+
+const RunResult& vgg_reference() {
+  return cached_run("vgg", "finetune_vgg", kTiny + " --epochs 2 --out '" + out_dir("vgg") + "'");
+}
+
+}  // namespace
+
+// ---- The flag parser
+// ------------------------------------------------------------------------------
+
+TEST_CASE("command line: typed flags, clear errors, presets below the command line") {
+  int epochs = 5;
+  float lr = 0.1f;
+  std::string optimizer = "adamw";
+  bool augment = true, all = false;
+  CommandLine cli("tool", "test");
+  cli.add("--epochs", &epochs, "N", "epochs");
+  cli.add("--lr", &lr, "X", "rate");
+  cli.add_choice("--optimizer", &optimizer, {"adamw", "sgd"}, "optimiser");
+  cli.add_on_off("--augment", &augment, "augmentation");
+  cli.add_switch("--all", &all, "all");
+
+  const char* good[] = {"tool", "--epochs", "7", "--lr=0.5", "--augment", "off", "--all"};
+  REQUIRE(cli.parse(7, good));
+  CHECK(epochs == 7);
+  CHECK(lr == 0.5f);
+  CHECK_FALSE(augment);
+  CHECK(all);
+  CHECK(cli.given("--epochs"));
+  CHECK_FALSE(cli.given("--optimizer"));
+  // A preset fills only what the command line left open, and only the first source counts.
+  CHECK_FALSE(cli.set_if_not_given("--epochs", "30"));
+  CHECK(cli.set_if_not_given("--optimizer", "sgd"));
+  CHECK_FALSE(cli.set_if_not_given("--optimizer", "adamw"));
+  CHECK(epochs == 7);
+  CHECK(optimizer == "sgd");
+  CHECK(cli.settings_json().at("epochs").as_int() == 7);
+
+  auto error_of = [&](std::vector<const char*> args) -> std::string {
+    try {
+      cli.parse(static_cast<int>(args.size()), args.data());
+    } catch (const UsageError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK(error_of({"tool", "--epoch", "3"}).find("unknown flag '--epoch'") != std::string::npos);
+  CHECK(error_of({"tool", "--epochs", "3x"}).find("expected a whole number") != std::string::npos);
+  CHECK(error_of({"tool", "--lr", "fast"}).find("expected a number") != std::string::npos);
+  CHECK(error_of({"tool", "--optimizer", "adam"}).find("adamw, sgd") != std::string::npos);
+  CHECK(error_of({"tool", "--epochs"}).find("missing value") != std::string::npos);
+  CHECK(error_of({"tool", "image.png"}).find("unexpected argument") != std::string::npos);
+  CHECK(cli.help_text().find("--optimizer adamw|sgd") != std::string::npos);
+}
+
+// ---- The trainers end to end
+// ----------------------------------------------------------------------
+
+TEST_CASE("train_simple writes every promised file with the promised fields") {
+  if (!have_busi() || !have_tool("train_simple")) return;
+  const RunResult& run = simple_reference();
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  check_run_folder(out_dir("simple"), "simple_cnn", {"train", "train"});
+  const Json config = read_json_file(out_dir("simple") + "/config.json");
+  CHECK(config.at("normalization").at("name").as_string() == "dataset");
+}
+
+TEST_CASE("finetune_vgg writes every promised file, both phases, the ImageNet layers loaded") {
+  if (!have_busi() || !have_tool("finetune_vgg")) return;
+  const RunResult& run = vgg_reference();
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  const std::string dir = out_dir("vgg");
+  check_run_folder(dir, "vgg16", {"head", "finetune"});
+  const Json config = read_json_file(dir + "/config.json");
+  const Json metrics = read_json_file(dir + "/metrics.json");
+  for (const char* key :
+       {"imagenet_layers_loaded", "imagenet_layers_total", "weights_file", "init", "preprocessing"})
+    CHECK_MESSAGE(config.contains(key), "config.json lacks " << key);
+  CHECK(config.at("imagenet_layers_total").as_int() == 13);
+  CHECK(config.at("init").as_string() == "imagenet");
+  const int64_t loaded = config.at("imagenet_layers_loaded").as_int();
+  CHECK(loaded >= 1);
+  CHECK(loaded <= 13);
+  CHECK(metrics.at("imagenet_layers_loaded").as_int() == loaded);
+  CHECK(run.output.find("ImageNet weights: " + std::to_string(loaded) + " of 13 conv layers") !=
+        std::string::npos);
+}
+
+TEST_CASE("resume: stopped after epoch 1 and resumed = the uninterrupted run, epoch by epoch") {
+  if (!have_busi() || !have_tool("train_simple") || !have_tool("finetune_vgg")) return;
+  struct Case {
+    std::string tool, reference;
+    const RunResult& (*uninterrupted)();
+  };
+  for (const Case& c : {Case{"train_simple", "simple", &simple_reference},
+                        Case{"finetune_vgg", "vgg", &vgg_reference}}) {
+    CAPTURE(c.tool);
+    REQUIRE(c.uninterrupted().exit_code == 0);
+    const std::string dir = out_dir(c.reference + "_resumed");
+    // For VGG16 epoch 1 ends the head phase: the resumed run starts the fine-tuning phase.
+    const RunResult first =
+        run_tool(c.tool, kTiny + " --epochs 2 --stop-after 1 --out '" + dir + "'");
+    INFO(first.output);
+    REQUIRE(first.exit_code == 0);
+    CHECK(history_without_timing(dir).size() == 1);
+    CHECK_FALSE(fs::exists(dir + "/metrics.json"));  // stopped: no test evaluation yet
+    const RunResult second = run_tool(c.tool, "--resume '" + dir + "/last.safetensors'");
+    INFO(second.output);
+    REQUIRE(second.exit_code == 0);
+    CHECK(history_without_timing(dir) == history_without_timing(out_dir(c.reference)));
+    CHECK(fs::exists(dir + "/metrics.json"));
+  }
+}
+
+TEST_CASE("resume with more epochs extends a finished run") {
+  if (!have_busi() || !have_tool("train_simple")) return;
+  const std::string dir = out_dir("simple_extended");
+  REQUIRE(run_tool("train_simple", kTiny + " --epochs 1 --out '" + dir + "'").exit_code == 0);
+  const RunResult more =
+      run_tool("train_simple", "--resume '" + dir + "/last.safetensors' --epochs 2");
+  INFO(more.output);
+  REQUIRE(more.exit_code == 0);
+  const CsvTable history = read_csv(dir + "/history.csv");
+  REQUIRE(history.rows.size() == 2);
+  CHECK(history.integer(1, 0) == 2);
+}
+
+// ---- Bad input
+// --------------------------------------------------------------------------------------
+
+TEST_CASE("bad input gives a clear error and a non-zero exit") {
+  if (!have_busi() || !have_tool("train_simple") || !have_tool("finetune_vgg")) return;
+
+  SUBCASE("missing data folder") {
+    for (const char* tool : {"train_simple", "finetune_vgg"}) {
+      const RunResult r = run_tool(
+          tool, kTiny + " --epochs 1 --data /no/such/busi --out '" + out_dir("nodata") + "'");
+      INFO(r.output);
+      CHECK(r.exit_code != 0);
+      CHECK(r.output.find("/no/such/busi") != std::string::npos);
+      CHECK(r.output.find("missing") != std::string::npos);
+    }
+  }
+  SUBCASE("missing weights: the error says how to make the file") {
+    const RunResult r = run_tool("finetune_vgg", kTiny +
+                                                     " --epochs 1 --weights /no/vgg16.safetensors"
+                                                     " --out '" +
+                                                     out_dir("noweights") + "'");
+    INFO(r.output);
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find("/no/vgg16.safetensors") != std::string::npos);
+    CHECK(r.output.find("build/tools/convert_weights --from torchvision") != std::string::npos);
+    CHECK(r.output.find("tools/export_torchvision_vgg16.py") != std::string::npos);
+    CHECK_FALSE(fs::exists(out_dir("noweights") + "/split.csv"));  // nothing done before
+  }
+  SUBCASE("unwritable output folder") {
+    const std::string blocker = out_dir("a_file");
+    std::ofstream(blocker) << "not a folder\n";
+    for (const char* tool : {"train_simple", "finetune_vgg"}) {
+      const RunResult r = run_tool(tool, kTiny + " --epochs 1 --out '" + blocker + "/run'");
+      INFO(r.output);
+      CHECK(r.exit_code != 0);
+      CHECK(r.output.find("output folder '" + blocker + "/run'") != std::string::npos);
+    }
+  }
+  SUBCASE("a checkpoint of the other model") {
+    REQUIRE(simple_reference().exit_code == 0);
+    REQUIRE(vgg_reference().exit_code == 0);
+    const RunResult r1 =
+        run_tool("train_simple", "--resume '" + out_dir("vgg") + "/last.safetensors'");
+    INFO(r1.output);
+    CHECK(r1.exit_code != 0);
+    CHECK(r1.output.find("is for model 'vgg16'") != std::string::npos);
+    const RunResult r2 =
+        run_tool("finetune_vgg", "--resume '" + out_dir("simple") + "/last.safetensors'");
+    INFO(r2.output);
+    CHECK(r2.exit_code != 0);
+    CHECK(r2.output.find("is for model 'simple_cnn'") != std::string::npos);
+  }
+  SUBCASE("unknown flag and bad value: usage errors (exit 2)") {
+    const RunResult r1 = run_tool("train_simple", "--epoch 3");
+    CHECK(r1.exit_code == 2);
+    CHECK(r1.output.find("unknown flag '--epoch'") != std::string::npos);
+    const RunResult r2 = run_tool("finetune_vgg", "--unfreeze-from block9");
+    CHECK(r2.exit_code == 2);
+    CHECK(r2.output.find("block9") != std::string::npos);
+  }
+}

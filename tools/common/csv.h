@@ -1,0 +1,76 @@
+// CSV files as the tools write and read them (RFC 4180): comma-separated, a header row, fields
+// quoted when they hold a comma, a quote, a line break or outer spaces ("benign (12).png" is safe).
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace busi::tools {
+
+// One field of a row to write, from text or a number. Numbers are written in their shortest
+// exact form (a float 0.1f as "0.1"); NaN is written as an empty field (read back as NaN).
+struct CsvField {
+  std::string text;
+  CsvField(const char* s) : text(s) {}
+  CsvField(std::string s) : text(std::move(s)) {}
+  CsvField(std::string_view s) : text(s) {}
+  CsvField(int v) : text(std::to_string(v)) {}
+  CsvField(unsigned v) : text(std::to_string(v)) {}
+  CsvField(long v) : text(std::to_string(v)) {}
+  CsvField(long long v) : text(std::to_string(v)) {}
+  CsvField(unsigned long v) : text(std::to_string(v)) {}
+  CsvField(unsigned long long v) : text(std::to_string(v)) {}
+  CsvField(float v);
+  CsvField(double v);
+};
+
+// The field as it appears in the file: quoted (with "" for each quote) only when it has to be.
+std::string csv_escape(std::string_view field);
+
+// Writes a CSV file row by row, flushing each row, so that a file such as history.csv is
+// complete up to the last finished epoch even if the run is stopped:
+//   CsvWriter history(dir + "/history.csv", {"epoch", "phase", "train_loss"});
+//   history.write_row({epoch, "train", loss});
+// With append = true an existing file is continued (its header is checked, not rewritten), as
+// when a run resumes. Throws busi::Error naming the file when it cannot be opened or written.
+class CsvWriter {
+ public:
+  CsvWriter(const std::string& path, const std::vector<std::string>& header, bool append = false);
+  void write_row(const std::vector<CsvField>& fields);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  size_t columns_;
+  std::ofstream out_;
+};
+
+// A CSV file read whole: the header and the rows (every row has as many fields as the header).
+struct CsvTable {
+  std::string source;  // the file name, for error messages
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+
+  // The index of a column, or -1 when there is none of that name.
+  int column_index(std::string_view name) const;
+  // Like column_index, but throws busi::Error "<source>: no column 'name'" when absent.
+  size_t require_column(std::string_view name) const;
+  // A field read as a number: throws busi::Error naming the file, row and column when the text
+  // is not a number; an empty field reads as NaN.
+  double number(size_t row, size_t column) const;
+  int64_t integer(size_t row, size_t column) const;
+};
+
+// Parses CSV text: LF or CRLF line ends, quoted fields may hold commas, quotes ("") and line
+// breaks; blank lines are skipped. Throws busi::Error "<source>: line N: ..." on a malformed row.
+CsvTable parse_csv(std::string_view text, const std::string& source = "csv");
+// Reads a CSV file; a missing file gives "<path>: missing".
+CsvTable read_csv(const std::string& path);
+// Writes a whole table at once.
+void write_csv(const std::string& path, const std::vector<std::string>& header,
+               const std::vector<std::vector<std::string>>& rows);
+
+}  // namespace busi::tools

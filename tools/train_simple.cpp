@@ -1,0 +1,200 @@
+// train_simple: trains SimpleCNN from scratch on BUSI (grey images, normalised with the training
+// subset's own mean and standard deviation, augmentation on) and writes a run folder: config.json,
+// split.csv, history.csv, best/last checkpoints, predictions.csv, metrics.json (tools/README.md).
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "data/image_cache.h"
+#include "data/normalize.h"
+#include "engine/nn.h"
+#include "models/simple_cnn.h"
+#include "tools/common/cli.h"
+#include "tools/common/progress.h"
+#include "tools/common/run_dir.h"
+#include "tools/common/trainer.h"
+
+using namespace busi;
+using namespace busi::tools;
+
+namespace {
+
+// Flags of SimpleCNN itself, beside the shared training flags.
+struct ArchitectureSettings {
+  int64_t width = 32;
+  int64_t blocks = 4;
+  float dropout = 0.3f;
+};
+
+// The recipes: cpu-quick finishes in minutes on a 2-core CPU; gpu-full is the full recipe.
+std::vector<Preset> simple_presets() {
+  return {
+      {"cpu-quick",
+       {{"--img-size", "96"}, {"--epochs", "30"}, {"--lr", "0.002"}, {"--patience", "0"}}},
+      {"gpu-full",
+       {{"--img-size", "224"}, {"--epochs", "60"}, {"--lr", "0.001"}, {"--patience", "15"}}},
+  };
+}
+
+// What the run needs that the command line alone does not say.
+struct Context {
+  CommandLine* cli = nullptr;
+  TrainingSettings settings;
+  ArchitectureSettings arch;
+  Device device;
+};
+
+// Trains one run (one fold) in run_dir; returns its test metrics, or nothing when it was stopped
+// before the end (--stop-after).
+std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& run_dir,
+                                               int64_t fold) {
+  const TrainingSettings& s = ctx.settings;
+  prepare_run_dir(run_dir);
+  const PreparedData d = prepare_data(s, run_dir, fold);
+
+  data::CacheOptions cache_options;
+  cache_options.height = cache_options.width = s.img_size;
+  cache_options.channels = 1;  // ultrasound is grey: one channel is all the information
+  const data::ImageCache cache(d.index, cache_options);
+  // Dataset normalisation, measured on the training subset only (the test set stays unseen).
+  const data::Normalization norm = data::Normalization::dataset(cache, d.train_ids);
+  std::cout << "normalisation: dataset, mean " << norm.mean[0] << ", std " << norm.std[0]
+            << " (training subset)\n";
+
+  models::SimpleCNNConfig config;
+  config.in_channels = 1;
+  config.num_classes = d.index.num_classes();
+  config.width = ctx.arch.width;
+  config.blocks = ctx.arch.blocks;
+  config.dropout = ctx.arch.dropout;
+  config.seed = static_cast<uint64_t>(s.seed);
+  models::SimpleCNN model(config);
+  model.to(ctx.device);
+
+  LoaderSource train(cache, d.train_ids, make_loader_options(s, norm, true));
+  LoaderSource val(cache, d.val_ids, make_loader_options(s, norm, false));
+  LoaderSource test(cache, d.test_ids, make_loader_options(s, norm, false));
+
+  auto optimizer =
+      make_optimizer(s, {optim::ParamGroup{"all", model.named_parameters(), s.lr, s.weight_decay}});
+  const int64_t steps_per_epoch = train.batches_per_epoch();
+  auto schedule = make_schedule(s, s.epochs * steps_per_epoch, steps_per_epoch);
+
+  Json architecture = Json::object();
+  architecture["in_channels"] = config.in_channels;
+  architecture["num_classes"] = config.num_classes;
+  architecture["width"] = config.width;
+  architecture["blocks"] = config.blocks;
+  architecture["dropout"] = config.dropout;
+  architecture["seed"] = static_cast<int64_t>(config.seed);
+
+  TrainerOptions options;
+  options.run_dir = run_dir;
+  options.model_name = models::SimpleCNN::kModelName;
+  options.class_names = d.index.classes;
+  options.device = ctx.device;
+  options.patience = s.patience;
+  options.stop_after_epoch = s.stop_after;
+  options.live_progress = stdout_is_terminal();
+  options.checkpoint_metadata = base_checkpoint_metadata(*ctx.cli, s, d);
+  options.checkpoint_metadata["architecture"] = architecture.dump(0);
+  options.checkpoint_metadata["normalization"] = normalization_to_json(norm).dump(0);
+  Trainer trainer(model, options);
+
+  Json extra = Json::object();
+  extra["normalization"] = normalization_to_json(norm);
+  extra["architecture"] = architecture;
+  extra["parameters"] = model.num_parameters();
+  if (s.folds > 0) extra["fold"] = fold;
+  write_config_json(
+      run_dir, make_config(*ctx.cli, s, options.model_name, ctx.device, BUSI_SOURCE_DIR, extra));
+  if (!s.resume.empty()) trainer.resume(s.resume);
+
+  std::cout << "SimpleCNN: " << model.num_parameters() << " parameters, " << s.img_size << " x "
+            << s.img_size << " grey input, " << s.epochs << " epochs of " << steps_per_epoch
+            << " batches on " << ctx.device.str() << "\n";
+  const Forward forward = [&model](const Tensor& x) { return model.forward(x); };
+  Phase phase;
+  phase.name = "train";
+  phase.epochs = s.epochs;
+  phase.forward = forward;
+  phase.train = &train;
+  phase.val = &val;
+  phase.optimizer = optimizer.get();
+  phase.schedule = schedule.get();
+  if (s.class_weights)
+    phase.class_weights = data::class_weights_inverse_frequency(d.index, d.train_ids);
+  phase.label_smoothing = s.label_smoothing;
+  const bool finished = trainer.run_phase(phase);
+  trainer.print_summary();
+  if (!finished) return std::nullopt;
+
+  const ClassificationMetrics m = trainer.evaluate_test(forward, test, d.index, Json::object());
+  std::printf(
+      "test (%lld images): accuracy %.1f%%, balanced accuracy %.1f%%, macro-F1 %.4f, "
+      "macro AUC %.4f; trained in %s\n",
+      static_cast<long long>(m.n), 100 * m.accuracy, 100 * m.balanced_accuracy, m.macro_f1,
+      m.macro_auc, format_duration(trainer.training_seconds()).c_str());
+  std::cout << "outputs in " << run_dir << "/\n";
+  return m;
+}
+
+int run(int argc, char** argv) {
+  CommandLine cli("train_simple",
+                  "Trains SimpleCNN (models/simple_cnn.h) from scratch on BUSI: grey images, "
+                  "dataset normalisation, augmentation, class-weighted loss, AdamW with a cosine "
+                  "schedule, the best epoch chosen on the validation macro-F1.");
+  Context ctx;
+  ctx.cli = &cli;
+  add_training_flags(cli, ctx.settings,
+                     std::filesystem::path(BUSI_SOURCE_DIR "/../shared/busi").lexically_normal());
+  cli.add("--width", &ctx.arch.width, "C", "channels of the first block (doubling per block)");
+  cli.add("--blocks", &ctx.arch.blocks, "N", "conv blocks");
+  cli.add("--dropout", &ctx.arch.dropout, "P", "dropout before the classifier");
+  cli.set_epilog(
+      "presets (values for the flags not given):\n"
+      "  cpu-quick  --img-size 96 --epochs 30 --lr 0.002 (no early stopping)\n"
+      "  gpu-full   --img-size 224 --epochs 60 --lr 0.001 --patience 15\n"
+      "outputs: config.json split.csv history.csv best.safetensors last.safetensors "
+      "predictions.csv metrics.json (see tools/README.md)\n");
+  if (!cli.parse(argc, argv)) return 0;
+  ctx.device =
+      resolve_training_settings(cli, ctx.settings, simple_presets(), models::SimpleCNN::kModelName);
+  TrainingSettings& s = ctx.settings;
+  if (s.epochs < 1) throw UsageError("--epochs must be at least 1");
+
+  if (!s.all_folds) {
+    const int64_t fold = s.folds > 0 ? s.fold : 0;
+    train_one(ctx, s.out, fold);
+    return 0;
+  }
+  prepare_run_dir(s.out);
+  std::vector<ClassificationMetrics> folds;
+  for (int64_t fold = 1; fold <= s.folds; ++fold) {
+    std::cout << "\n==== fold " << fold << " of " << s.folds << " ====\n";
+    s.fold = fold;  // recorded in the fold's config and checkpoints
+    std::optional<ClassificationMetrics> m =
+        train_one(ctx, s.out + "/fold" + std::to_string(fold), fold);
+    if (!m) return 0;  // stopped on purpose (--stop-after)
+    folds.push_back(*m);
+  }
+  write_config_json(s.out, make_config(cli, s, models::SimpleCNN::kModelName, ctx.device,
+                                       BUSI_SOURCE_DIR, Json::object()));
+  write_fold_summary(s.out, models::SimpleCNN::kModelName, folds, Json::object());
+  std::cout << "cross-validation summary in " << s.out << "/metrics.json\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const UsageError& e) {
+    std::cerr << "train_simple: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "train_simple: error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,320 @@
+// The strict JSON parser of json.h (RFC 8259 grammar, restricted to objects, arrays, strings and
+// integers) and the string quoting the safetensors writer uses.
+#include "weights/json.h"
+
+#include <cstdio>
+#include <limits>
+
+#include "engine/error.h"
+
+namespace busi::weights::json {
+
+const Value* Value::find(std::string_view key) const {
+  for (const auto& [name, value] : members)
+    if (name == key) return &value;
+  return nullptr;
+}
+
+const char* kind_name(Value::Kind kind) {
+  switch (kind) {
+    case Value::Kind::Object:
+      return "object";
+    case Value::Kind::Array:
+      return "array";
+    case Value::Kind::String:
+      return "string";
+    case Value::Kind::Integer:
+      return "integer";
+  }
+  return "?";
+}
+
+namespace {
+
+// A recursive-descent parser: one method per grammar rule, `pos_` the next unread byte.
+class Parser {
+ public:
+  Parser(std::string_view text, const std::string& origin) : text_(text), origin_(origin) {}
+
+  Value parse_document() {
+    skip_whitespace();
+    Value v = parse_value(0);
+    skip_whitespace();
+    if (pos_ != text_.size()) fail("unexpected text after the end of the JSON value");
+    return v;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(origin_ + ": bad JSON at byte " + std::to_string(pos_) + ": " + what);
+  }
+
+  bool at_end() const { return pos_ >= text_.size(); }
+  char peek() const { return at_end() ? '\0' : text_[pos_]; }
+
+  void expect(char c, const char* where) {
+    if (at_end() || text_[pos_] != c)
+      fail(std::string("expected '") + c + "' " + where +
+           (at_end() ? ", found the end of the text" : ""));
+    ++pos_;
+  }
+
+  // JSON whitespace is exactly space, tab, newline and carriage return.
+  void skip_whitespace() {
+    while (!at_end() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
+                         text_[pos_] == '\r'))
+      ++pos_;
+  }
+
+  Value parse_value(int depth) {
+    if (depth >= kMaxDepth) fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    const char c = peek();
+    if (c == '{') return parse_object(depth);
+    if (c == '[') return parse_array(depth);
+    if (c == '"') {
+      Value v;
+      v.kind = Value::Kind::String;
+      v.string = parse_string();
+      return v;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) return parse_integer();
+    if (at_end()) fail("expected a value, found the end of the text");
+    if (c == 't' || c == 'f' || c == 'n')
+      fail("true, false and null are not used in a safetensors header");
+    fail(std::string("unexpected character '") + c + "'");
+  }
+
+  Value parse_object(int depth) {
+    Value v;
+    v.kind = Value::Kind::Object;
+    expect('{', "to open an object");
+    skip_whitespace();
+    if (peek() == '}') {
+      ++pos_;
+      return v;
+    }
+    while (true) {
+      skip_whitespace();
+      if (peek() != '"') fail("expected a string key in an object");
+      std::string key = parse_string();
+      // RFC 8259 leaves duplicate keys undefined; a weight file must not be ambiguous.
+      if (v.find(key) != nullptr) fail("duplicate key \"" + key + "\"");
+      skip_whitespace();
+      expect(':', "after an object key");
+      skip_whitespace();
+      Value member = parse_value(depth + 1);
+      v.members.emplace_back(std::move(key), std::move(member));
+      skip_whitespace();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      expect('}', "or ',' after an object member");
+      return v;
+    }
+  }
+
+  Value parse_array(int depth) {
+    Value v;
+    v.kind = Value::Kind::Array;
+    expect('[', "to open an array");
+    skip_whitespace();
+    if (peek() == ']') {
+      ++pos_;
+      return v;
+    }
+    while (true) {
+      skip_whitespace();
+      v.array.push_back(parse_value(depth + 1));
+      skip_whitespace();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      expect(']', "or ',' after an array element");
+      return v;
+    }
+  }
+
+  // An optional minus sign and digits, without leading zeros; fractions and exponents are
+  // refused because every number in a safetensors header is an integer (shapes, offsets).
+  Value parse_integer() {
+    const bool negative = peek() == '-';
+    if (negative) ++pos_;
+    if (!(peek() >= '0' && peek() <= '9')) fail("expected a digit");
+    if (peek() == '0' && pos_ + 1 < text_.size() && text_[pos_ + 1] >= '0' &&
+        text_[pos_ + 1] <= '9')
+      fail("numbers must not have leading zeros");
+    // Accumulate as a negative number so that INT64_MIN is representable.
+    int64_t value = 0;
+    while (peek() >= '0' && peek() <= '9') {
+      const int digit = peek() - '0';
+      if (value < (std::numeric_limits<int64_t>::min() + digit) / 10)
+        fail("integer does not fit in 64 bits");
+      value = value * 10 - digit;
+      ++pos_;
+    }
+    if (peek() == '.' || peek() == 'e' || peek() == 'E')
+      fail("only integers are supported (no fractions or exponents)");
+    if (!negative) {
+      if (value == std::numeric_limits<int64_t>::min()) fail("integer does not fit in 64 bits");
+      value = -value;
+    }
+    Value v;
+    v.kind = Value::Kind::Integer;
+    v.integer = value;
+    return v;
+  }
+
+  // Four hex digits of a \uXXXX escape.
+  uint32_t parse_hex4() {
+    uint32_t code = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = peek();
+      uint32_t digit = 0;
+      if (c >= '0' && c <= '9') {
+        digit = static_cast<uint32_t>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        digit = static_cast<uint32_t>(c - 'a' + 10);
+      } else if (c >= 'A' && c <= 'F') {
+        digit = static_cast<uint32_t>(c - 'A' + 10);
+      } else {
+        fail("expected four hex digits after \\u");
+      }
+      code = code * 16 + digit;
+      ++pos_;
+    }
+    return code;
+  }
+
+  static void append_utf8(uint32_t code, std::string& out) {
+    if (code < 0x80) {
+      out += static_cast<char>(code);
+    } else if (code < 0x800) {
+      out += static_cast<char>(0xC0 | (code >> 6));
+      out += static_cast<char>(0x80 | (code & 0x3F));
+    } else if (code < 0x10000) {
+      out += static_cast<char>(0xE0 | (code >> 12));
+      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (code & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (code >> 18));
+      out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (code & 0x3F));
+    }
+  }
+
+  // A string literal; escapes are decoded (\uXXXX to UTF-8, surrogate pairs joined).
+  std::string parse_string() {
+    expect('"', "to open a string");
+    std::string out;
+    while (true) {
+      if (at_end()) fail("unterminated string");
+      const char c = text_[pos_];
+      if (c == '"') {
+        ++pos_;
+        return out;
+      }
+      // RFC 8259 section 7: control characters must be escaped inside strings.
+      if (static_cast<unsigned char>(c) < 0x20) fail("unescaped control character in a string");
+      if (c != '\\') {
+        out += c;
+        ++pos_;
+        continue;
+      }
+      ++pos_;
+      const char e = peek();
+      ++pos_;
+      switch (e) {
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'u': {
+          uint32_t code = parse_hex4();
+          if (code >= 0xDC00 && code <= 0xDFFF) fail("unpaired low surrogate in \\u escape");
+          if (code >= 0xD800 && code <= 0xDBFF) {
+            // A high surrogate must be followed by \u and a low surrogate (UTF-16 pair).
+            if (peek() != '\\' || pos_ + 1 >= text_.size() || text_[pos_ + 1] != 'u')
+              fail("unpaired high surrogate in \\u escape");
+            pos_ += 2;
+            const uint32_t low = parse_hex4();
+            if (low < 0xDC00 || low > 0xDFFF) fail("unpaired high surrogate in \\u escape");
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+          }
+          append_utf8(code, out);
+          break;
+        }
+        default:
+          --pos_;
+          fail("invalid escape in a string");
+      }
+    }
+  }
+
+  std::string_view text_;
+  const std::string& origin_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+Value parse(std::string_view text, const std::string& origin) {
+  return Parser(text, origin).parse_document();
+}
+
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace busi::weights::json

@@ -1,0 +1,148 @@
+// Keras HDF5 conv-layer reader (keras_h5.h), on the HDF5 C API: every handle is closed by a
+// small RAII wrapper, and HDF5's own error printing is silenced in favour of our messages.
+#include "weights/keras_h5.h"
+
+#include <hdf5.h>
+
+#include <filesystem>
+
+#include "engine/error.h"
+#include "weights/layout.h"
+
+namespace busi::weights {
+
+namespace {
+
+// An HDF5 identifier with the function that releases it (H5Fclose, H5Dclose, ...).
+class H5Handle {
+ public:
+  H5Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~H5Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  H5Handle(const H5Handle&) = delete;
+  H5Handle& operator=(const H5Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+// While alive, HDF5 does not print its error stack to stderr (we throw clear errors instead).
+class QuietHdf5Errors {
+ public:
+  QuietHdf5Errors() {
+    H5Eget_auto2(H5E_DEFAULT, &old_func_, &old_data_);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~QuietHdf5Errors() { H5Eset_auto2(H5E_DEFAULT, old_func_, old_data_); }
+  QuietHdf5Errors(const QuietHdf5Errors&) = delete;
+  QuietHdf5Errors& operator=(const QuietHdf5Errors&) = delete;
+
+ private:
+  H5E_auto2_t old_func_ = nullptr;
+  void* old_data_ = nullptr;
+};
+
+// True if every link along "a/b/c" exists (H5Lexists needs the intermediate ones to exist).
+bool path_exists(hid_t file, const std::string& path) {
+  size_t end = 0;
+  while (end != std::string::npos) {
+    end = path.find('/', end + 1);
+    const std::string prefix = path.substr(0, end);
+    if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+  }
+  return true;
+}
+
+struct Dataset {
+  Shape shape;
+  std::vector<float> values;
+};
+
+// Reads a float dataset of rank `rank`, converted by HDF5 to native float32.
+Dataset read_float_dataset(hid_t file, const std::string& path, int rank,
+                           const std::string& where) {
+  const std::string what = where + ": dataset '" + path + "'";
+  H5Handle ds(H5Dopen2(file, path.c_str(), H5P_DEFAULT), H5Dclose);
+  BUSI_CHECK(ds.valid(), what, " cannot be opened (is it a dataset?)");
+  H5Handle type(H5Dget_type(ds.get()), H5Tclose);
+  BUSI_CHECK(type.valid() && H5Tget_class(type.get()) == H5T_FLOAT, what,
+             " does not hold floating-point numbers");
+  H5Handle space(H5Dget_space(ds.get()), H5Sclose);
+  BUSI_CHECK(space.valid() && H5Sget_simple_extent_type(space.get()) == H5S_SIMPLE, what,
+             " has no simple dataspace");
+  const int ndims = H5Sget_simple_extent_ndims(space.get());
+  BUSI_CHECK(ndims == rank, what, " has ", ndims, " dimensions, expected ", rank);
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+
+  // A limit far above any VGG16 kernel (2.4 M values), so a corrupt file cannot ask for
+  // terabytes.
+  constexpr hsize_t kMaxValues = hsize_t{1} << 28;
+  Dataset out;
+  hsize_t numel = 1;
+  for (hsize_t d : dims) {
+    BUSI_CHECK(d <= kMaxValues && numel * d <= kMaxValues, what, " is implausibly large");
+    numel *= d;
+    out.shape.push_back(static_cast<int64_t>(d));
+  }
+  out.values.resize(static_cast<size_t>(numel));
+  if (numel > 0)
+    BUSI_CHECK(
+        H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) >= 0,
+        what, " cannot be read");
+  return out;
+}
+
+// The first of `candidates` (paths inside the layer's group) that exists, or "".
+std::string first_existing(hid_t file, const std::string& layer,
+                           const std::vector<std::string>& candidates) {
+  for (const std::string& c : candidates)
+    if (path_exists(file, layer + "/" + c)) return layer + "/" + c;
+  return "";
+}
+
+}  // namespace
+
+KerasConvLayers read_keras_conv_layers(const std::string& path,
+                                       const std::vector<std::string>& layer_names) {
+  const std::string where = "Keras weights file '" + path + "'";
+  BUSI_CHECK(std::filesystem::exists(path), where, ": no such file");
+  QuietHdf5Errors quiet;
+  BUSI_CHECK(H5Fis_hdf5(path.c_str()) > 0, where, ": not an HDF5 file");
+  H5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  BUSI_CHECK(file.valid(), where, ": cannot be opened by the HDF5 library");
+
+  KerasConvLayers out;
+  for (const std::string& layer : layer_names) {
+    if (!path_exists(file.get(), layer)) {
+      out.missing.push_back(layer);
+      continue;
+    }
+    const std::string kernel_path =
+        first_existing(file.get(), layer, {layer + "/kernel:0", layer + "_W_1:0", layer + "_W:0"});
+    const std::string bias_path =
+        first_existing(file.get(), layer, {layer + "/bias:0", layer + "_b_1:0", layer + "_b:0"});
+    BUSI_CHECK(!kernel_path.empty(), where, ": layer group '", layer,
+               "' has no kernel dataset (looked for '", layer, "/", layer, "/kernel:0' and '",
+               layer, "/", layer, "_W_1:0')");
+    BUSI_CHECK(!bias_path.empty(), where, ": layer group '", layer,
+               "' has no bias dataset (looked for '", layer, "/", layer, "/bias:0' and '", layer,
+               "/", layer, "_b_1:0')");
+
+    const Dataset kernel = read_float_dataset(file.get(), kernel_path, 4, where);
+    const Dataset bias = read_float_dataset(file.get(), bias_path, 1, where);
+    BUSI_CHECK(bias.shape[0] == kernel.shape[3], where, ": layer '", layer, "': bias has ",
+               bias.shape[0], " values but the kernel ", shape_str(kernel.shape),
+               " (H x W x I x O) has ", kernel.shape[3], " output channels");
+    out.tensors.push_back({layer + ".weight", hwio_to_oihw(kernel.values, kernel.shape)});
+    out.tensors.push_back({layer + ".bias", Tensor::from_vector(bias.values, bias.shape)});
+    out.present.push_back(layer);
+  }
+  return out;
+}
+
+}  // namespace busi::weights
