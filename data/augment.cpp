@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <numbers>
 
 #include "engine/error.h"
 
@@ -17,6 +18,30 @@ AugmentOptions AugmentOptions::none() {
   options.rotation = false;
   options.brightness_contrast = false;
   return options;
+}
+
+void AugmentOptions::check() const {
+  // Written as "value inside the range" so that a NaN, for which every comparison is false,
+  // fails too.
+  BUSI_CHECK(crop_scale_min > 0 && crop_scale_min <= crop_scale_max && crop_scale_max <= 1,
+             "augmentation: crop scale range [", crop_scale_min, ", ", crop_scale_max,
+             "] must satisfy 0 < min <= max <= 1 (fractions of the image's area)");
+  BUSI_CHECK(
+      crop_ratio_min > 0 && crop_ratio_min <= crop_ratio_max && std::isfinite(crop_ratio_max),
+      "augmentation: crop aspect-ratio range [", crop_ratio_min, ", ", crop_ratio_max,
+      "] must satisfy 0 < min <= max (width / height)");
+  BUSI_CHECK(flip_probability >= 0 && flip_probability <= 1,
+             "augmentation: flip probability must be in [0, 1], got ", flip_probability);
+  BUSI_CHECK(rotation_degrees >= 0 && rotation_degrees <= 180,
+             "augmentation: rotation must be in [0, 180] degrees (the angle is drawn in [-r, r]), "
+             "got ",
+             rotation_degrees);
+  BUSI_CHECK(brightness >= 0 && brightness < 1,
+             "augmentation: brightness jitter must be in [0, 1) (factor in [1 - b, 1 + b]), got ",
+             brightness);
+  BUSI_CHECK(contrast >= 0 && contrast < 1,
+             "augmentation: contrast jitter must be in [0, 1) (factor in [1 - c, 1 + c]), got ",
+             contrast);
 }
 
 namespace {
@@ -82,6 +107,7 @@ Image augment_image(const Image& image, int64_t height, int64_t width,
                     const AugmentOptions& options, Generator& gen) {
   BUSI_CHECK(height > 0 && width > 0 && image.height > 0 && image.width > 0,
              "augment_image: empty image or output size");
+  options.check();
   const CropBox crop = options.random_resized_crop ? draw_crop(image, options, gen)
                                                    : CropBox{image.width / 2.0, image.height / 2.0,
                                                              static_cast<double>(image.width),
@@ -96,7 +122,7 @@ Image augment_image(const Image& image, int64_t height, int64_t width,
   //   x = cx + u cos t - v sin t - 0.5,   y = cy + u sin t + v cos t - 0.5.
   // Along a row u grows by du = crop.width / width each pixel, so x and y grow by du cos t and
   // du sin t: the loop adds those instead of recomputing the map.
-  const double t = degrees * M_PI / 180.0, cos_t = std::cos(t), sin_t = std::sin(t);
+  const double t = degrees * std::numbers::pi / 180.0, cos_t = std::cos(t), sin_t = std::sin(t);
   const double sign = flip ? -1.0 : 1.0;
   const double du = sign * crop.width / static_cast<double>(width);
   const double u_first = sign * (0.5 / static_cast<double>(width) - 0.5) * crop.width;

@@ -33,13 +33,19 @@ struct AugmentOptions {
   double brightness = 0.15, contrast = 0.15;
 
   static AugmentOptions none();
+  // Throws busi::Error naming the first option out of its range: crop scales in (0, 1] with
+  // min <= max, crop ratios > 0 with min <= max, flip_probability in [0, 1],
+  // rotation_degrees in [0, 180], brightness and contrast in [0, 1). Every option is checked,
+  // also those of a switched-off augmentation.
+  void check() const;
 };
 
-// The training transform: draws the enabled augmentations from `gen` (in the order crop, flip,
-// rotation, contrast, brightness; a disabled one draws nothing) and returns a (height, width)
-// image with image.channels channels. Geometry is one affine map from output to source pixels,
-// sampled bilinearly; keep the source near the output size (e.g. cache at 256 for 224) since a
-// bilinear sample does not average away detail when it shrinks a lot.
+// The training transform: checks `options` (AugmentOptions::check), draws the enabled
+// augmentations from `gen` (in the order crop, flip, rotation, contrast, brightness; a disabled
+// one draws nothing) and returns a (height, width) image with image.channels channels. Geometry
+// is one affine map from output to source pixels, sampled bilinearly; keep the source near the
+// output size (e.g. cache at 256 for 224) since a bilinear sample does not average away detail
+// when it shrinks a lot.
 Image augment_image(const Image& image, int64_t height, int64_t width,
                     const AugmentOptions& options, Generator& gen);
 

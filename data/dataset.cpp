@@ -108,18 +108,38 @@ std::vector<std::vector<int64_t>> find_duplicate_groups(const std::vector<Sample
   return groups;
 }
 
+// Every class must keep at least one image: dropping an empty class would renumber the labels.
+void check_every_class_has_images(const DatasetIndex& index) {
+  const std::vector<int64_t> counts = index.class_counts();
+  for (int64_t label = 0; label < index.num_classes(); ++label)
+    BUSI_CHECK(counts[label] > 0, "class folder '",
+               (fs::path(index.root) / index.classes[label]).string(), "' holds no images",
+               index.skipped_bad > 0 ? " (after skipping bad files)" : "");
+}
+
 }  // namespace
 
 DatasetIndex scan_folder(const std::string& root, const ScanOptions& options) {
+  // fs::status with an error_code never throws: a path whose type cannot be read (no permission
+  // on a parent folder, a loop of links, a name too long) has type `none` and `error` says why.
   const fs::path root_path(root);
-  BUSI_CHECK(fs::exists(root_path), "data folder '", root, "' does not exist");
-  BUSI_CHECK(fs::is_directory(root_path), "data folder '", root, "' is not a folder");
+  std::error_code error;
+  const fs::file_type root_type = fs::status(root_path, error).type();
+  BUSI_CHECK(root_type != fs::file_type::not_found, "data folder '", root, "' does not exist");
+  BUSI_CHECK(root_type != fs::file_type::none, "data folder '", root, "': cannot read it (",
+             error.message(), ")");
+  BUSI_CHECK(root_type == fs::file_type::directory, "data folder '", root, "' is not a folder");
 
   DatasetIndex index;
   index.root = root;
   for (const auto& entry : sorted_entries(root_path)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_directory() && name[0] != '.') index.classes.push_back(name);
+    if (name[0] == '.') continue;
+    const fs::file_type type = fs::status(entry.path(), error).type();
+    // Not knowing whether an entry is a class folder could silently lose a class: an error.
+    BUSI_CHECK(type != fs::file_type::none, entry.path().string(),
+               ": cannot tell whether it is a class folder (", error.message(), ")");
+    if (type == fs::file_type::directory) index.classes.push_back(name);
   }
   BUSI_CHECK(!index.classes.empty(), "data folder '", root,
              "' holds no class folders (expected one sub-folder per class, e.g. benign/ "
@@ -130,7 +150,9 @@ DatasetIndex scan_folder(const std::string& root, const ScanOptions& options) {
     for (const auto& entry : sorted_entries(root_path / index.classes[label])) {
       const fs::path& file = entry.path();
       const std::string name = file.filename().string();
-      if (name[0] == '.' || entry.is_directory() || !has_image_extension(file)) {
+      // An entry whose type cannot be read counts as a file: opening it then names the problem.
+      const bool is_folder = fs::status(file, error).type() == fs::file_type::directory;
+      if (name[0] == '.' || is_folder || !has_image_extension(file)) {
         ++index.skipped_other;
       } else if (is_mask_name(file)) {
         ++index.skipped_masks;
@@ -159,6 +181,7 @@ DatasetIndex scan_folder(const std::string& root, const ScanOptions& options) {
       BUSI_CHECK(options.skip_bad, checks[i].error,
                  " (scan with skip-bad to leave such files out)");
       index.warnings.push_back("skipped " + checks[i].error);
+      index.bad_files.push_back(index.samples[i].relative_path);
       ++index.skipped_bad;
       continue;
     }
@@ -171,24 +194,28 @@ DatasetIndex scan_folder(const std::string& root, const ScanOptions& options) {
   }
   index.samples = std::move(good);
 
-  const std::vector<int64_t> counts = index.class_counts();
-  for (int64_t label = 0; label < index.num_classes(); ++label)
-    BUSI_CHECK(counts[label] > 0, "class folder '", (root_path / index.classes[label]).string(),
-               "' holds no images", index.skipped_bad > 0 ? " (after skipping bad files)" : "");
+  check_every_class_has_images(index);
 
   if (options.find_duplicates) {
     index.duplicate_groups = find_duplicate_groups(index.samples, good_checks);
-    for (const auto& group : index.duplicate_groups) {
-      const int64_t first_label = index.samples[group[0]].label;
-      if (std::all_of(group.begin(), group.end(),
-                      [&](int64_t id) { return index.samples[id].label == first_label; }))
-        continue;
-      std::string line = "byte-identical images in different classes:";
-      for (int64_t id : group) line += " '" + index.samples[id].relative_path + "'";
+    for (const std::string& line : cross_class_duplicate_warnings(index))
       index.warnings.push_back(line);
-    }
   }
   return index;
+}
+
+std::vector<std::string> cross_class_duplicate_warnings(const DatasetIndex& index) {
+  std::vector<std::string> lines;
+  for (const auto& group : index.duplicate_groups) {
+    const int64_t first_label = index.samples[group[0]].label;
+    if (std::all_of(group.begin(), group.end(),
+                    [&](int64_t id) { return index.samples[id].label == first_label; }))
+      continue;
+    std::string line = std::string(kCrossClassDuplicateWarning) + ":";
+    for (int64_t id : group) line += " '" + index.samples[id].relative_path + "'";
+    lines.push_back(line);
+  }
+  return lines;
 }
 
 std::vector<int64_t> DatasetIndex::class_counts() const {
@@ -237,7 +264,48 @@ std::string DatasetIndex::summary() const {
   os << "; " << duplicate_groups.size() << (duplicate_groups.size() == 1 ? " group" : " groups")
      << " of byte-identical files (" << duplicated_images << " images); skipped " << skipped_masks
      << " masks, " << skipped_other << " other files, " << skipped_bad << " bad files";
+  if (!warnings.empty())
+    os << "; " << warnings.size() << (warnings.size() == 1 ? " warning" : " warnings");
   return os.str();
+}
+
+std::string DatasetIndex::warnings_text() const {
+  std::string text;
+  for (const std::string& warning : warnings) text += "warning: " + warning + "\n";
+  return text;
+}
+
+void drop_bad_samples(DatasetIndex& index, const std::vector<BadSample>& bad) {
+  std::vector<char> is_bad(index.samples.size(), 0);
+  for (const BadSample& sample : bad) {
+    BUSI_CHECK(sample.id >= 0 && sample.id < index.size(), "drop_bad_samples: sample id ",
+               sample.id, " out of range [0, ", index.size(), ")");
+    if (is_bad[sample.id]) continue;  // listed twice: dropped (and counted) once
+    is_bad[sample.id] = 1;
+    index.warnings.push_back("skipped " + sample.problem);
+    index.bad_files.push_back(index.samples[sample.id].relative_path);
+    ++index.skipped_bad;
+  }
+
+  // The kept samples in their old order; new_id maps an old id to its new one (-1: dropped).
+  std::vector<int64_t> new_id(index.samples.size(), -1);
+  std::vector<Sample> kept;
+  for (size_t i = 0; i < index.samples.size(); ++i) {
+    if (is_bad[i]) continue;
+    new_id[i] = static_cast<int64_t>(kept.size());
+    kept.push_back(std::move(index.samples[i]));
+  }
+  index.samples = std::move(kept);
+
+  std::vector<std::vector<int64_t>> groups;
+  for (const std::vector<int64_t>& group : index.duplicate_groups) {
+    std::vector<int64_t> renumbered;
+    for (int64_t id : group)
+      if (new_id[id] >= 0) renumbered.push_back(new_id[id]);
+    if (renumbered.size() >= 2) groups.push_back(std::move(renumbered));
+  }
+  index.duplicate_groups = std::move(groups);
+  check_every_class_has_images(index);
 }
 
 std::vector<float> class_weights_inverse_frequency(const DatasetIndex& index,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "data/dataset.h"
@@ -19,9 +20,18 @@ struct CacheOptions {
 class ImageCache {
  public:
   // Decodes all of index's images. Throws busi::Error naming the first file (in sample order)
-  // that cannot be decoded. The cache keeps its own copy of the labels; it does not refer to
-  // `index` afterwards.
+  // that cannot be decoded and the problem. The cache keeps its own copy of the labels; it does
+  // not refer to `index` afterwards.
   ImageCache(const DatasetIndex& index, const CacheOptions& options);
+
+  // The same, with the choice of what a file that cannot be decoded does:
+  //   skip_bad = false: busi::Error naming the first such file and the problem, as above;
+  //   skip_bad = true:  the file is dropped from `index` (drop_bad_samples: a warning naming it
+  //                     and the problem, counted in skipped_bad) and from the cache, so that the
+  //                     sample ids of both still agree.
+  // Each image is decoded once: scan with ScanOptions::verify_decode = false before this (the
+  // scan then only checks headers). Make splits after this call, from the updated index.
+  static ImageCache build(DatasetIndex& index, const CacheOptions& options, bool skip_bad);
 
   int64_t size() const { return static_cast<int64_t>(images_.size()); }
   int64_t num_classes() const { return num_classes_; }
@@ -33,6 +43,11 @@ class ImageCache {
   size_t bytes() const;  // memory held by the pixels
 
  private:
+  // Decodes every image. A file that fails: with `problems` null, busi::Error naming the first
+  // one; otherwise its slot stays empty and (*problems)[id] says why (empty for the good ones).
+  ImageCache(const DatasetIndex& index, const CacheOptions& options,
+             std::vector<std::string>* problems);
+
   CacheOptions options_;
   int64_t num_classes_ = 0;
   std::vector<Image> images_;    // by sample id, each (height, width, channels)

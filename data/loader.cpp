@@ -2,6 +2,7 @@
 #include "data/loader.h"
 
 #include <algorithm>
+#include <system_error>
 
 #include "data/seeds.h"
 #include "engine/error.h"
@@ -23,16 +24,42 @@ BatchLoader::BatchLoader(const ImageCache& cache, std::vector<int64_t> sample_id
              "-channel images but the cache holds ", cache_.channels(), "-channel images");
   BUSI_CHECK(options_.workers >= 0 && options_.prefetch_batches >= 1,
              "BatchLoader: need workers >= 0 and prefetch_batches >= 1");
-  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  BUSI_CHECK(batches_per_epoch() > 0, "BatchLoader: drop_last with ", samples_per_epoch(),
+             " samples and batch size ", options_.batch_size,
+             " leaves no batch (use a smaller batch size, or keep the last partial batch)");
+  if (options_.augment)
+    options_.augmentation.check();
+  else
+    BUSI_CHECK(options_.eval_crop_fraction > 0 && options_.eval_crop_fraction <= 1,
+               "BatchLoader: eval_crop_fraction must be in (0, 1], got ",
+               options_.eval_crop_fraction);
+
+  workers_.reserve(options_.workers);  // so that emplace_back below never reallocates
+  for (int i = 0; i < options_.workers; ++i) {
+    try {
+      workers_.emplace_back([this] { worker_loop(); });
+    } catch (const std::system_error& e) {
+      // A joinable std::thread destroyed during unwinding would call std::terminate: the
+      // threads already running are stopped and joined before the error leaves the constructor.
+      stop_workers();
+      throw Error(detail::concat("BatchLoader: cannot start worker thread ", i + 1, " of ",
+                                 options_.workers, " (", e.what(), ")"));
+    }
+  }
 }
 
 BatchLoader::~BatchLoader() {
+  stop_workers();
+}
+
+void BatchLoader::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   changed_.notify_all();
   for (std::thread& worker : workers_) worker.join();
+  workers_.clear();
 }
 
 int64_t BatchLoader::batches_per_epoch() const {
@@ -101,7 +128,8 @@ void BatchLoader::start_epoch(int64_t epoch) {
     plan_ = std::move(plan);
     next_to_build_ = next_to_deliver_ = 0;
     ready_.clear();
-    error_ = nullptr;
+    failed_.clear();
+    raised_ = nullptr;
   }
   changed_.notify_all();
 }
@@ -109,12 +137,27 @@ void BatchLoader::start_epoch(int64_t epoch) {
 std::optional<Batch> BatchLoader::next() {
   std::unique_lock<std::mutex> lock(mutex_);
   BUSI_CHECK(plan_ != nullptr, "BatchLoader::next: call start_epoch(epoch) first");
-  if (error_) std::rethrow_exception(error_);
+  if (raised_) std::rethrow_exception(raised_);
   if (next_to_deliver_ >= batches_per_epoch()) return std::nullopt;
-  if (workers_.empty()) return build_batch(*plan_, next_to_deliver_++);  // no threads: build here
 
-  changed_.wait(lock, [&] { return error_ || ready_.count(next_to_deliver_) > 0; });
-  if (error_) std::rethrow_exception(error_);
+  if (workers_.empty()) {  // no threads: build the batch here
+    try {
+      return build_batch(*plan_, next_to_deliver_++);
+    } catch (...) {
+      raised_ = std::current_exception();
+      throw;
+    }
+  }
+
+  // Wait for this batch, whatever happened to later ones: a later batch may fail first (a
+  // worker finished it sooner), but its error waits for its turn.
+  changed_.wait(lock, [&] {
+    return ready_.count(next_to_deliver_) > 0 || failed_.count(next_to_deliver_) > 0;
+  });
+  if (failed_.count(next_to_deliver_) > 0) {
+    raised_ = failed_.at(next_to_deliver_);
+    std::rethrow_exception(raised_);
+  }
   Batch batch = std::move(ready_.at(next_to_deliver_));
   ready_.erase(next_to_deliver_++);
   lock.unlock();
@@ -125,10 +168,12 @@ std::optional<Batch> BatchLoader::next() {
 void BatchLoader::worker_loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    // Work exists while the epoch has unbuilt batches and the queue (batches being built or
-    // waiting for next()) holds fewer than prefetch_batches.
+    // Work exists while the epoch has unbuilt batches, none has failed (the batches after a
+    // failed one are never delivered), and the queue (batches being built or waiting for
+    // next()) holds fewer than prefetch_batches. Every batch before a failed one was taken
+    // earlier (batches are taken in order), so it is still built and delivered.
     changed_.wait(lock, [&] {
-      return stopping_ || (plan_ && !error_ && next_to_build_ < batches_per_epoch() &&
+      return stopping_ || (plan_ && failed_.empty() && next_to_build_ < batches_per_epoch() &&
                            next_to_build_ < next_to_deliver_ + options_.prefetch_batches);
     });
     if (stopping_) return;
@@ -146,8 +191,10 @@ void BatchLoader::worker_loop() {
 
     lock.lock();
     if (plan != plan_) continue;  // start_epoch abandoned this epoch meanwhile
-    if (failure && !error_) error_ = failure;
-    if (!failure) ready_.emplace(batch_index, std::move(batch));
+    if (failure)
+      failed_.emplace(batch_index, failure);
+    else
+      ready_.emplace(batch_index, std::move(batch));
     changed_.notify_all();
   }
 }

@@ -41,7 +41,7 @@ struct LoaderOptions {
   double eval_crop_fraction = 1.0;
   Normalization normalization = Normalization::imagenet_torch();
   // Applied to each image after the built-in transforms, on a worker thread (must be
-  // thread-safe); an exception it throws is re-raised by next().
+  // thread-safe); an exception it throws is re-raised by next() when it reaches that batch.
   std::function<void(Image& image, int64_t sample_id)> custom_transform;
   uint64_t seed = 0;
   int workers = 2;               // background threads building batches
@@ -53,9 +53,14 @@ struct LoaderOptions {
 // Batches come out in order and their contents depend only on (seed, epoch, sample ids): the
 // order of epoch e is drawn from derive_seed(seed, Order, {e}), and the augmentation of the
 // image at position p of the epoch from derive_seed(seed, Augment, {e, p}), so the number of
-// workers and their timing change nothing. The cache must outlive the loader.
+// workers and their timing change nothing. Failures too: a batch that cannot be built is raised
+// by next() only when its turn comes, after every batch before it, so the batch that fails is
+// the same on every run. The cache must outlive the loader.
 class BatchLoader {
  public:
+  // Throws busi::Error for bad options (including drop_last with fewer samples than a batch,
+  // which would leave no batch at all) and when a worker thread cannot be started (the threads
+  // already started are stopped and joined first).
   BatchLoader(const ImageCache& cache, std::vector<int64_t> sample_ids, LoaderOptions options);
   ~BatchLoader();  // stops the workers (abandoning any batches not taken) and joins them
   BatchLoader(const BatchLoader&) = delete;
@@ -65,7 +70,8 @@ class BatchLoader {
   // left of the previous epoch.
   void start_epoch(int64_t epoch);
   // The next batch of the current epoch (blocks until it is ready), or nullopt when the epoch is
-  // over. Re-raises, on the caller's thread, an exception thrown while building a batch.
+  // over. Re-raises, on the caller's thread, an exception thrown while building this batch;
+  // the epoch then stays failed (every later call raises it again) until start_epoch.
   std::optional<Batch> next();
 
   int64_t batches_per_epoch() const;
@@ -82,6 +88,7 @@ class BatchLoader {
   std::vector<int64_t> draw_order(int64_t epoch) const;
   Batch build_batch(const EpochPlan& plan, int64_t batch_index) const;
   void worker_loop();
+  void stop_workers();  // tells the workers to return and joins them
 
   const ImageCache& cache_;
   const std::vector<int64_t> sample_ids_;
@@ -94,7 +101,11 @@ class BatchLoader {
   int64_t next_to_build_ = 0;              // first batch index no worker has taken yet
   int64_t next_to_deliver_ = 0;            // the batch next() returns next
   std::map<int64_t, Batch> ready_;         // built batches waiting for next(), by batch index
-  std::exception_ptr error_;               // first failure of the current epoch
+  // Batches of the current epoch whose building threw, by batch index. Once one has failed the
+  // workers take no new batch (those after it would never be delivered), but next() still
+  // delivers every batch before it.
+  std::map<int64_t, std::exception_ptr> failed_;
+  std::exception_ptr raised_;  // what next() has raised this epoch; raised again by later calls
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };

@@ -1,6 +1,7 @@
 // Stratified train/val/test and k-fold splits that keep duplicate groups together; split CSVs.
 #include "data/split.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -249,6 +250,8 @@ Split read_split_csv(const std::string& csv_path, const DatasetIndex& index) {
   while (std::getline(in, line)) {
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    // A UTF-8 byte order mark, which some editors and spreadsheets write at the start.
+    if (line_number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
     const std::string where = csv_path + ":" + std::to_string(line_number) + ": ";
     if (line_number == 1) {
       BUSI_CHECK(line == "path,class,subset", where, "expected the header 'path,class,subset'");
@@ -258,6 +261,11 @@ Split read_split_csv(const std::string& csv_path, const DatasetIndex& index) {
     BUSI_CHECK(parse_csv_line(line, fields) && fields.size() == 3, where,
                "expected 3 fields (path,class,subset)");
     const auto found = id_of.find(fields[0]);
+    const bool skipped = std::find(index.bad_files.begin(), index.bad_files.end(), fields[0]) !=
+                         index.bad_files.end();
+    BUSI_CHECK(found != id_of.end() || !skipped, where, "'", fields[0],
+               "' was left out of the data set as a bad file (skip-bad); this split cannot be "
+               "reused as it is");
     BUSI_CHECK(found != id_of.end(), where, "'", fields[0],
                "' is not an image of the data set at '", index.root, "'");
     const int64_t id = found->second;

@@ -53,6 +53,13 @@ Tensor accumulate(const Tensor& total, const Tensor& contribution) {
   return total.defined() ? add(total, contribution) : contribution;
 }
 
+// A leaf's .grad must own its memory: the first contribution may be the caller's seed, or the
+// upstream gradient passed through unchanged (add_scalar, reshape), and sharing it would let an
+// in-place change of one (clipping, fill_) silently change the other.
+Tensor accumulate_into_leaf(const Tensor& total, const Tensor& contribution) {
+  return total.defined() ? add(total, contribution) : contribution.clone();
+}
+
 }  // namespace
 
 void run_backward(const Tensor& root, const Tensor& seed, bool retain_graph) {
@@ -63,7 +70,7 @@ void run_backward(const Tensor& root, const Tensor& seed, bool retain_graph) {
 
   if (order.empty()) {  // root is a leaf: its gradient is the seed itself
     Tensor leaf = root;
-    leaf.set_grad(accumulate(leaf.grad(), seed));
+    leaf.set_grad(accumulate_into_leaf(leaf.grad(), seed));
     return;
   }
 
@@ -92,7 +99,7 @@ void run_backward(const Tensor& root, const Tensor& seed, bool retain_graph) {
       if (input.grad_fn()) {
         grads[input.id()] = accumulate(grads[input.id()], input_grads[i]);
       } else {
-        input.set_grad(accumulate(input.grad(), input_grads[i]));
+        input.set_grad(accumulate_into_leaf(input.grad(), input_grads[i]));
       }
     }
     if (!retain_graph) {  // free saved tensors and the links to the inputs

@@ -72,11 +72,14 @@ void Module::train(bool on) {
 
 void Module::to(Device device) {
   for (auto& [name, t] : parameters_) {
+    // Already there: keep the same tensor, so an optimiser built on it still sees its updates.
+    if (t->device() == device) continue;
     const bool trainable = t->requires_grad();
     *t = t->to(device).detach();
     t->set_requires_grad(trainable);
   }
-  for (auto& [name, t] : buffers_) *t = t->to(device);
+  for (auto& [name, t] : buffers_)
+    if (t->device() != device) *t = t->to(device);
   for (auto& [name, child] : children_) child->to(device);
 }
 

@@ -42,13 +42,6 @@ Pool2dShape check_pool2d_args(const Tensor& x, int64_t kernel, int64_t stride, i
                      .Wo = conv_output_size(W, kernel, step, padding)};
 }
 
-// The gradient buffer of a pooling input. Zero-filled: the backward kernels are specified as
-// accumulating into dx (dx[argmax] += dy), and a zeroed buffer is right whether a device's
-// kernel adds to dx or overwrites it.
-Tensor zeroed_input_grad(const Shape& shape, Device device) {
-  return Tensor::zeros(shape, device);
-}
-
 }  // namespace
 
 // dL/dx[argmax of window] = dL/dy[window]; the argmax (first maximum) is recomputed from the
@@ -63,7 +56,7 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
   }
   const Tensor sx = x.detach();
   return record("max_pool2d", y, {x}, [=](const Tensor& g) -> std::vector<Tensor> {
-    Tensor dx = zeroed_input_grad(sx.shape(), g.device());
+    Tensor dx = Tensor::empty(sx.shape(), g.device());  // the kernel writes every element
     if (g.is_cuda()) {
       BUSI_CUDA_CALL(cuda::max_pool2d_backward(s, sx.data(), g.data(), dx.data()));
     } else {
@@ -84,7 +77,7 @@ Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
   }
   const Shape x_shape = x.shape();
   return record("avg_pool2d", y, {x}, [=](const Tensor& g) -> std::vector<Tensor> {
-    Tensor dx = zeroed_input_grad(x_shape, g.device());
+    Tensor dx = Tensor::empty(x_shape, g.device());  // the kernel writes every element
     if (g.is_cuda()) {
       BUSI_CUDA_CALL(cuda::avg_pool2d_backward(s, g.data(), dx.data()));
     } else {

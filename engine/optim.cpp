@@ -2,7 +2,10 @@
 // one fused launch over all tensors on CUDA.
 #include "engine/optim.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numbers>
+#include <set>
 
 #include "engine/dispatch.h"
 #include "kernels/cpu/optim.h"
@@ -12,9 +15,21 @@ namespace busi::optim {
 
 Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {
   BUSI_CHECK(!groups_.empty(), "optimiser: no parameter groups");
+  // State is keyed by parameter name, so two parameters with one name would share momentum, and
+  // one tensor listed twice would be updated twice per step: both are refused.
+  std::set<std::string> names;
+  std::set<const TensorImpl*> tensors;
   for (const ParamGroup& g : groups_) {
     BUSI_CHECK(g.lr >= 0.0f && g.weight_decay >= 0.0f, "optimiser: group '", g.name,
                "' has a negative learning rate or weight decay");
+    for (const NamedTensor& p : g.params) {
+      BUSI_CHECK(p.tensor.defined(), "optimiser: parameter '", p.name, "' in group '", g.name,
+                 "' is an undefined tensor");
+      BUSI_CHECK(names.insert(p.name).second, "optimiser: parameter name '", p.name,
+                 "' appears twice (group '", g.name, "'); names must be unique");
+      BUSI_CHECK(tensors.insert(p.tensor.id()).second, "optimiser: parameter '", p.name,
+                 "' (group '", g.name, "') is a tensor already listed under another name");
+    }
     current_lr_.push_back(g.lr);
   }
 }
@@ -103,6 +118,8 @@ Adam::Adam(std::vector<ParamGroup> groups, bool decoupled, float beta1, float be
 
 void Adam::step() {
   ++steps_;
+  // Each parameter's update count lives in a one-element CPU tensor (saved in checkpoints).
+  static const Tensor step_counter_like = Tensor::zeros({1});
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     // Bias correction uses each parameter's own update count, so layers unfrozen later start
     // with a correctly corrected first step.
@@ -110,7 +127,7 @@ void Adam::step() {
     for (NamedTensor& p : groups_[gi].params) {
       const Tensor grad = p.tensor.grad();
       if (!p.tensor.requires_grad() || !grad.defined()) continue;
-      Tensor& count = state(p.name, "step", Tensor::zeros({1}));
+      Tensor& count = state(p.name, "step", step_counter_like);
       const int64_t t = static_cast<int64_t>(count.item()) + 1;
       count.fill_(static_cast<float>(t));
       ParamSlot slot{p.tensor.data(), grad.data(), state(p.name, "exp_avg", p.tensor).data(),
@@ -124,8 +141,8 @@ void Adam::step() {
       }
     }
     for (const auto& [t, slots] : cuda_slots_by_step) {
-      [[maybe_unused]] const AdamHyper h{current_lr_[gi], beta1_, beta2_, eps_, groups_[gi].weight_decay,
-                        decoupled_, t};
+      [[maybe_unused]] const AdamHyper h{
+          current_lr_[gi], beta1_, beta2_, eps_, groups_[gi].weight_decay, decoupled_, t};
       BUSI_CUDA_CALL(cuda::adam_update_multi(slots, h));
     }
   }
@@ -133,16 +150,34 @@ void Adam::step() {
 
 // ---- Schedules ----------------------------------------------------------------------------------
 
-float StepSchedule::factor(int64_t step) const {
-  return std::pow(gamma_, static_cast<float>(step / std::max<int64_t>(step_size_, 1)));
+StepSchedule::StepSchedule(int64_t step_size, float gamma)
+    : step_size_(step_size), gamma_(gamma) {
+  BUSI_CHECK(step_size > 0, "StepSchedule: step_size must be positive, got ", step_size);
+  BUSI_CHECK(gamma > 0.0f, "StepSchedule: gamma must be positive, got ", gamma);
 }
 
+float StepSchedule::factor(int64_t step) const {
+  return std::pow(gamma_, static_cast<float>(step / step_size_));
+}
+
+CosineWarmupSchedule::CosineWarmupSchedule(int64_t warmup, int64_t total, float min_factor)
+    : warmup_(warmup), total_(total), min_factor_(min_factor) {
+  BUSI_CHECK(total > 0, "CosineWarmupSchedule: total steps must be positive, got ", total);
+  BUSI_CHECK(warmup >= 0 && warmup <= total, "CosineWarmupSchedule: warm-up ", warmup,
+             " steps must lie in [0, total = ", total, "]");
+  BUSI_CHECK(min_factor >= 0.0f && min_factor <= 1.0f, "CosineWarmupSchedule: min_factor ",
+             min_factor, " out of [0, 1]");
+}
+
+// Warm-up: factor (step + 1) / warmup, reaching 1 at the last warm-up step. Then
+// factor = min + (1 - min) (1 + cos(pi p)) / 2 with p = (step - warmup) / (total - warmup).
 float CosineWarmupSchedule::factor(int64_t step) const {
   if (step < warmup_) return static_cast<float>(step + 1) / static_cast<float>(warmup_);
   if (step >= total_) return min_factor_;
-  const double progress =
-      static_cast<double>(step - warmup_) / static_cast<double>(std::max<int64_t>(total_ - warmup_, 1));
-  return min_factor_ + (1.0f - min_factor_) * static_cast<float>(0.5 * (1.0 + std::cos(M_PI * progress)));
+  const double progress = static_cast<double>(step - warmup_) /
+                          static_cast<double>(std::max<int64_t>(total_ - warmup_, 1));
+  const double cosine = 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
+  return min_factor_ + (1.0f - min_factor_) * static_cast<float>(cosine);
 }
 
 }  // namespace busi::optim

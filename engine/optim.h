@@ -23,6 +23,8 @@ struct ParamGroup {
 
 class Optimizer {
  public:
+  // Parameter names must be unique across groups (optimiser state is keyed by name), and no
+  // tensor may be listed twice.
   explicit Optimizer(std::vector<ParamGroup> groups);
   virtual ~Optimizer() = default;
 
@@ -95,7 +97,7 @@ class ConstantSchedule : public Schedule {
 // gamma ^ floor(step / step_size)
 class StepSchedule : public Schedule {
  public:
-  StepSchedule(int64_t step_size, float gamma) : step_size_(step_size), gamma_(gamma) {}
+  StepSchedule(int64_t step_size, float gamma);  // step_size > 0, gamma > 0
   float factor(int64_t step) const override;
 
  private:
@@ -107,8 +109,8 @@ class StepSchedule : public Schedule {
 // to min_factor at `total` steps (and min_factor after).
 class CosineWarmupSchedule : public Schedule {
  public:
-  CosineWarmupSchedule(int64_t warmup, int64_t total, float min_factor = 0.0f)
-      : warmup_(warmup), total_(total), min_factor_(min_factor) {}
+  // 0 <= warmup <= total, total > 0, min_factor in [0, 1].
+  CosineWarmupSchedule(int64_t warmup, int64_t total, float min_factor = 0.0f);
   float factor(int64_t step) const override;
 
  private:

@@ -2,6 +2,8 @@
 #include "engine/random.h"
 
 #include <cmath>
+#include <numbers>
+#include <utility>
 
 #include "kernels/common/philox.h"
 
@@ -35,7 +37,7 @@ double Generator::normal() {
   // Box-Muller: with u1, u2 uniform on (0, 1], sqrt(-2 ln u1) cos(2 pi u2) is N(0, 1).
   const double u1 = 1.0 - uniform();
   const double u2 = uniform();
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
 }
 
 int64_t Generator::randint(int64_t n) {

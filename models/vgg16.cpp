@@ -1,6 +1,8 @@
 // VGG16 layers, forward pass and block freezing (see vgg16.h).
 #include "models/vgg16.h"
 
+#include <algorithm>
+
 namespace busi::models {
 
 namespace {
@@ -24,8 +26,7 @@ const std::vector<std::string>& VGG16::conv_layer_names() {
 }
 
 VGG16::VGG16(const VGG16Config& config) : config_(config) {
-  BUSI_CHECK(config.num_classes >= 2, "VGG16: need at least 2 classes, got ",
-             config.num_classes);
+  BUSI_CHECK(config.num_classes >= 2, "VGG16: need at least 2 classes, got ", config.num_classes);
   Generator gen(config.seed);
   int64_t in = 3;
   size_t i = 0;
@@ -43,18 +44,25 @@ VGG16::VGG16(const VGG16Config& config) : config_(config) {
   register_module("head_fc", fc_);
 }
 
-Tensor VGG16::forward_features(const Tensor& x) {
+Tensor VGG16::forward_until(const Tensor& x, const std::string& conv_name) {
   BUSI_CHECK(x.dim() == 4 && x.size(1) == 3, "VGG16: expected input (N, 3, H, W), got ",
              shape_str(x.shape()));
   BUSI_CHECK(x.size(2) >= 32 && x.size(3) >= 32, "VGG16: input ", shape_str(x.shape()),
              " is smaller than 32x32 (five 2x2 pools need at least 32 pixels)");
+  const auto& names = conv_layer_names();
+  const auto found = std::find(names.begin(), names.end(), conv_name);
+  BUSI_CHECK(found != names.end(), "VGG16: no conv layer named '", conv_name, "'");
+  const size_t last = static_cast<size_t>(found - names.begin());  // the layer to stop after
   Tensor h = x;
   size_t i = 0;
   for (size_t b = 0; b < 5; ++b) {
     if (b > 0) h = max_pool2d(h, 2);  // the previous block's pool
-    for (int c = 0; c < kBlocks[b].convs; ++c, ++i) h = relu(convs_[i]->forward(h));
+    for (int c = 0; c < kBlocks[b].convs; ++c, ++i) {
+      h = relu(convs_[i]->forward(h));
+      if (i == last) return h;
+    }
   }
-  return h;
+  return h;  // not reached: `last` is one of the 13 layers
 }
 
 Tensor VGG16::forward_head(const Tensor& features) {
@@ -68,9 +76,9 @@ void VGG16::freeze_until(const std::string& block) {
   if (all) {
     until = 6;
   } else {
-    BUSI_CHECK(block.size() == 6 && block.rfind("block", 0) == 0 && block[5] >= '1' &&
-                   block[5] <= '5',
-               "VGG16::freeze_until: expected block1 ... block5 or head, got '", block, "'");
+    BUSI_CHECK(
+        block.size() == 6 && block.rfind("block", 0) == 0 && block[5] >= '1' && block[5] <= '5',
+        "VGG16::freeze_until: expected block1 ... block5 or head, got '", block, "'");
     until = block[5] - '0';
   }
   for (size_t i = 0; i < convs_.size(); ++i) {

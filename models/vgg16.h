@@ -25,7 +25,11 @@ class VGG16 : public nn::Module {
 
   Tensor forward(const Tensor& x) override { return forward_head(forward_features(x)); }
   // Up to block5_conv3's ReLU output (N, 512, H/16, W/16), the layer Grad-CAM explains.
-  Tensor forward_features(const Tensor& x);
+  Tensor forward_features(const Tensor& x) { return forward_until(x, last_conv_name()); }
+  // The same forward pass, stopped after the ReLU of conv layer `conv_name` (the pools of the
+  // blocks before it included): forward_until(x, "block3_conv1") is (N, 256, H/4, W/4). For
+  // checking the activations of a layer against a reference.
+  Tensor forward_until(const Tensor& x, const std::string& conv_name);
   // block5_pool -> global average pooling -> dropout -> linear.
   Tensor forward_head(const Tensor& features);
   std::string last_conv_name() const { return "block5_conv3"; }

@@ -1,8 +1,8 @@
 // The CUDA-vs-CPU parity harness shared by the tests/test_cuda_*.cpp files: one routine runs an
 // op on CPU tensors and on CUDA copies of the same random inputs, backpropagates the same random
 // upstream gradient on both, and compares the forward output and every input gradient with the
-// CPU reference (the ground truth) within a per-op tolerance. Also: the skip-without-GPU helper,
-// the TF32-off guard and the closeness measure.
+// CPU reference (the ground truth) within a per-op tolerance. Also: the TF32-off guard and the
+// closeness measure; BUSI_REQUIRE_GPU() comes from tests/gpu_skip.h.
 //
 // Closeness is the normwise relative error max_i |got_i - want_i| / max_i |want_i|: entries near
 // zero are the result of cancellation, and their last bits are noise whatever the order of the
@@ -23,25 +23,12 @@
 #include "engine/device.h"
 #include "engine/ops.h"
 #include "engine/random.h"
+#include "tests/gpu_skip.h"
 #ifdef BUSI_WITH_CUDA
 #include "engine/cuda_runtime.h"
 #endif
 
 namespace busi::test {
-
-// True when this machine cannot run CUDA tests; the first call of a test executable prints one
-// visible line saying why. Every CUDA test case starts with BUSI_REQUIRE_GPU().
-inline bool skip_without_gpu() {
-  if (cuda_available()) return false;
-  static bool said = false;
-  if (!said) {
-    said = true;
-    MESSAGE("skipped: no usable GPU (" << cuda_unavailable_reason() << ")");
-  }
-  return true;
-}
-#define BUSI_REQUIRE_GPU() \
-  if (::busi::test::skip_without_gpu()) return
 
 // Switches TF32 off for its scope (parity needs plain FP32 products) and restores the previous
 // setting. A no-op in a build without CUDA.

@@ -4,7 +4,9 @@
 // convert_weights tool, and weights/manifest.json against the files it describes.
 #include <doctest/doctest.h>
 
+#ifdef BUSI_WITH_HDF5
 #include <hdf5.h>
+#endif
 #include <sys/wait.h>
 
 #include <filesystem>
@@ -43,6 +45,7 @@ std::vector<float> hwio_values(int64_t H, int64_t W, int64_t I, int64_t O) {
   return v;
 }
 
+#ifdef BUSI_WITH_HDF5
 // Writes small HDF5 files with the layout of Keras weight files.
 class H5Writer {
  public:
@@ -96,6 +99,7 @@ class H5Writer {
   hid_t file_ = -1;
   hid_t link_props_ = -1;
 };
+#endif  // BUSI_WITH_HDF5
 
 // Checks out[o][i][h][w] == kernel_value(h, w, i, o) for every element.
 void check_transposed(const Tensor& oihw, int64_t H, int64_t W, int64_t I, int64_t O) {
@@ -173,6 +177,8 @@ TEST_CASE("hwio_to_oihw moves every element where it belongs") {
                        doctest::Contains("3 values do not fill shape (1, 1, 2, 2)"), Error);
 }
 
+#ifdef BUSI_WITH_HDF5
+
 TEST_CASE("Keras HDF5 reader: both dataset namings, transposition, missing layers") {
   TempDir dir("convert-h5");
   const std::string path = dir.file("small.h5");
@@ -237,7 +243,8 @@ TEST_CASE("Keras VGG16 converter: partial file, shapes checked, imagenet-caffe")
   CHECK(converted.metadata.at(kSourceSha256Key) == sha256_file(path));
   check_transposed(tensor_named(converted.tensors, "block1_conv1.weight"), 3, 3, 3, 64);
 
-  // Written, then loaded into a VGG16-shaped state dict as the model code will.
+  // Written, then loaded into a VGG16-shaped state dict (13 conv layers and the head) as the
+  // model code will.
   const std::string out = dir.file("vgg16_imagenet.safetensors");
   write_converted(out, converted);
   StateDict vgg;
@@ -245,6 +252,8 @@ TEST_CASE("Keras VGG16 converter: partial file, shapes checked, imagenet-caffe")
     vgg.push_back({l.name + ".weight", Tensor::zeros(l.weight_shape())});
     vgg.push_back({l.name + ".bias", Tensor::zeros(l.bias_shape())});
   }
+  vgg.push_back({"head_fc.weight", Tensor::zeros({3, 512})});
+  vgg.push_back({"head_fc.bias", Tensor::zeros({3})});
   const LoadReport report = load_state_dict(out, vgg, vgg16_imagenet_load_options());
   CHECK(vgg16_imagenet_summary(report).rfind("ImageNet weights: 1 of 13 conv layers", 0) == 0);
   CHECK(preprocessing_of(report.metadata) == kImagenetCaffe);
@@ -271,6 +280,15 @@ TEST_CASE("Keras VGG16 converter: partial file, shapes checked, imagenet-caffe")
   CHECK_THROWS_WITH_AS(convert_keras_vgg16(dir.file("missing.h5")),
                        doctest::Contains("export_torchvision_vgg16.py"), Error);
 }
+
+#else
+
+TEST_CASE("without HDF5 support, a Keras file is a clear error") {
+  CHECK_THROWS_WITH_AS(read_keras_conv_layers("x.h5", {"block1_conv1"}),
+                       doctest::Contains("no HDF5 support"), Error);
+}
+
+#endif  // BUSI_WITH_HDF5
 
 TEST_CASE("torchvision VGG16 converter: renames, ignores the classifier, checks everything") {
   TempDir dir("convert-tv");
@@ -372,6 +390,7 @@ TEST_CASE("convert_weights tool: help, errors, and a conversion") {
   CHECK(run("--from keras '" + dir.file("missing.h5") + "' --out '" + dir.file("o") + "'") == 1);
   CHECK(busi::testing::read_bytes(log).find("not found") != std::string::npos);
 
+#ifdef BUSI_WITH_HDF5
   const std::string h5 = dir.file("notop.h5");
   {
     H5Writer w(h5);
@@ -386,6 +405,7 @@ TEST_CASE("convert_weights tool: help, errors, and a conversion") {
         std::string::npos);
   CHECK(printed.find("conv layers MISSING (11 of 13): block2_conv1") != std::string::npos);
   CHECK(SafetensorsFile(out).metadata().at(kPreprocessingKey) == kImagenetCaffe);
+#endif  // BUSI_WITH_HDF5
 }
 
 TEST_CASE("weights/manifest.json matches the VGG16 table and the shared file") {

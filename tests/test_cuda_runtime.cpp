@@ -1,6 +1,6 @@
-// The CUDA runtime layer: the device chooser (its error without a GPU runs everywhere), the
-// caching allocator (reuse without cudaMalloc, statistics, empty_cache, the out-of-memory
-// message), host/device copies and fill, the switches, and the start-up description line.
+// The CUDA runtime layer: the caching allocator (reuse without cudaMalloc, statistics,
+// empty_cache, the out-of-memory message), host/device copies and fill, the switches, and the
+// start-up description line. The device chooser, which runs everywhere, is in test_device.cpp.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -17,28 +17,6 @@
 #endif
 
 using namespace busi;
-
-TEST_CASE("choose_device: cpu always works, cuda without a usable GPU is a clear error") {
-  CHECK(choose_device("cpu") == Device::cpu());
-  CHECK_THROWS_WITH_AS(choose_device("gpu"), doctest::Contains("--device: unknown value 'gpu'"),
-                       Error);
-  if (cuda_available()) {
-    CHECK(choose_device("cuda") == Device::cuda(0));
-    CHECK(choose_device("cuda:0") == Device::cuda(0));
-    CHECK(choose_device("auto") == Device::cuda(0));
-    CHECK(cuda_unavailable_reason().empty());
-  } else {
-    const std::string reason = cuda_unavailable_reason();
-    CHECK(!reason.empty());
-    CHECK_THROWS_WITH_AS(
-        choose_device("cuda"),
-        doctest::Contains(
-            ("--device cuda was asked for, but CUDA is not usable: " + reason).c_str()),
-        Error);
-    CHECK_THROWS_WITH_AS(choose_device("cuda:0"), doctest::Contains("Use --device cpu"), Error);
-    CHECK(choose_device("auto") == Device::cpu());
-  }
-}
 
 #ifdef BUSI_WITH_CUDA
 

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "data/augment.h"
@@ -153,6 +154,57 @@ TEST_CASE("augment: brightness/contrast factors stay within their range, values 
     saturated |= out.pixels[1] == 255;
   }
   CHECK(saturated);
+}
+
+TEST_CASE("augment options: out-of-range values are errors naming the option") {
+  const Image image = make_test_image();
+  auto error_for = [&](const std::function<void(AugmentOptions&)>& change) {
+    AugmentOptions options;  // the defaults are valid
+    change(options);
+    busi::Generator gen(1);
+    try {
+      augment_image(image, 16, 16, options, gen);
+    } catch (const busi::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(error_for([](AugmentOptions&) {}).empty());
+  CHECK(error_for([](AugmentOptions& o) { o.crop_scale_min = o.crop_scale_max = 1; }).empty());
+  CHECK(error_for([](AugmentOptions& o) { o.rotation_degrees = 0; }).empty());
+  CHECK(error_for([](AugmentOptions& o) { o.brightness = o.contrast = 0; }).empty());
+
+  const std::string scale = "crop scale range";
+  CHECK(error_for([](AugmentOptions& o) { o.crop_scale_min = 0; }).find(scale) !=
+        std::string::npos);
+  CHECK(error_for([](AugmentOptions& o) { o.crop_scale_min = -0.5; }).find(scale) !=
+        std::string::npos);
+  CHECK(error_for([](AugmentOptions& o) {
+          o.crop_scale_min = 0.9, o.crop_scale_max = 0.8;
+        }).find(scale) != std::string::npos);
+  CHECK(error_for([](AugmentOptions& o) { o.crop_scale_max = 1.5; }).find(scale) !=
+        std::string::npos);
+  CHECK(error_for([](AugmentOptions& o) { o.crop_scale_min = std::nan(""); }).find(scale) !=
+        std::string::npos);
+  const std::string ratio = "crop aspect-ratio range";
+  CHECK(error_for([](AugmentOptions& o) { o.crop_ratio_min = 0; }).find(ratio) !=
+        std::string::npos);
+  CHECK(error_for([](AugmentOptions& o) {
+          o.crop_ratio_min = 2, o.crop_ratio_max = 1;
+        }).find(ratio) != std::string::npos);
+  CHECK(error_for([](AugmentOptions& o) { o.flip_probability = 1.5; }).find("flip probability") !=
+        std::string::npos);
+  CHECK(error_for([](AugmentOptions& o) { o.rotation_degrees = -10; }).find("rotation") !=
+        std::string::npos);
+  CHECK(error_for([](AugmentOptions& o) { o.brightness = 1; }).find("brightness jitter") !=
+        std::string::npos);
+  CHECK(error_for([](AugmentOptions& o) { o.contrast = -0.1; }).find("contrast jitter") !=
+        std::string::npos);
+  // Checked even when the augmentation is switched off: a wrong value is a mistake either way.
+  CHECK(error_for([](AugmentOptions& o) {
+          o.rotation = false;
+          o.rotation_degrees = -1;
+        }).find("rotation") != std::string::npos);
 }
 
 TEST_CASE("eval transform: resize, or centre crop then resize") {

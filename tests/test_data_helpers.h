@@ -1,15 +1,22 @@
-// Helpers shared by the data tests: a temporary folder removed at the end, and small PNG/JPEG
-// files written with stb_image_write (its implementation is private to each test executable).
+// Helpers shared by the data tests: a temporary folder removed at the end, small PNG/JPEG files
+// written with stb_image_write (its implementation is private to each test executable), and a
+// child process without root's privileges (for permission tests, which root would pass).
 #pragma once
 
+#include <grp.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -99,6 +106,77 @@ inline void write_truncated_png(const fs::path& path, int size) {
   std::vector<uint8_t> bytes = read_bytes(path);
   bytes.resize(bytes.size() / 2);
   write_bytes(path, bytes);
+}
+
+// What a child started by run_unprivileged did.
+struct ChildResult {
+  bool dropped = false;  // false: it could not drop root's privileges (why: in `report`)
+  int exit_code = -1;    // its exit status; -1 when a signal killed it
+  int signal = 0;        // that signal (SIGABRT: std::terminate was called)
+  std::string report;    // what the body wrote to its report
+};
+
+// Runs `body` in a forked child process to which file permissions apply. As root, the child
+// first drops its supplementary groups, then its group and user ids to 65534 ("nobody"); as
+// another user it stays that user. body(report) returns the child's exit status and may fill
+// `report`, which comes back to the parent through a pipe.
+//
+// The child must not use doctest's CHECK macros (their results would stay in the child); it
+// ends with _exit, so that no destructor (a TempDir's) or exit handler of the parent runs in it.
+// Only the forking thread exists in the child: an OpenMP parallel region there must use one
+// thread (libgomp would wait forever for the parent's pool threads).
+inline ChildResult run_unprivileged(const std::function<int(std::string& report)>& body) {
+  constexpr int kCannotDrop = 99;  // the child's exit status when dropping privileges failed
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed: " + std::string(strerror(errno)));
+  std::cout.flush();  // so that buffered output is not written twice, once by the child
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed: " + std::string(strerror(errno)));
+
+  if (pid == 0) {  // the child
+    ::close(fds[0]);
+    std::string report;
+    int status = 0;
+    const gid_t nobody_group = 65534;
+    const uid_t nobody_user = 65534;
+    // Groups first: once the user id is dropped, changing the groups is no longer allowed.
+    if (::geteuid() == 0 && (::setgroups(0, nullptr) != 0 ||
+                             ::setresgid(nobody_group, nobody_group, nobody_group) != 0 ||
+                             ::setresuid(nobody_user, nobody_user, nobody_user) != 0)) {
+      report = "cannot drop root's privileges (" + std::string(strerror(errno)) + ")";
+      status = kCannotDrop;
+    } else {
+      try {
+        status = body(report);
+      } catch (const std::exception& e) {
+        report = std::string("exception: ") + e.what();
+        status = 98;
+      }
+    }
+    for (size_t done = 0; done < report.size();) {
+      const ssize_t wrote = ::write(fds[1], report.data() + done, report.size() - done);
+      if (wrote <= 0) break;
+      done += static_cast<size_t>(wrote);
+    }
+    ::_exit(status);
+  }
+
+  // The parent: read the report until the child closes the pipe, then collect its status.
+  ::close(fds[1]);
+  ChildResult result;
+  char chunk[4096];
+  ssize_t got;
+  while ((got = ::read(fds[0], chunk, sizeof(chunk))) > 0)
+    result.report.append(chunk, static_cast<size_t>(got));
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  result.dropped = result.exit_code != kCannotDrop;
+  return result;
 }
 
 }  // namespace busi::data::testing

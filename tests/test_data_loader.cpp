@@ -1,10 +1,15 @@
 // BatchLoader (data/loader.h): batch shapes and contents, epochs, shuffling, drop_last,
-// class-balanced sampling, determinism whatever the number of workers, worker errors re-raised,
-// clean shutdown mid-epoch.
+// class-balanced sampling, determinism whatever the number of workers, worker errors re-raised
+// at their batch's turn, clean shutdown mid-epoch, a worker thread that cannot be started.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+
 #include <atomic>
+#include <chrono>
 #include <set>
+#include <system_error>
+#include <thread>
 
 #include "data/dataset.h"
 #include "data/image_cache.h"
@@ -191,6 +196,82 @@ TEST_CASE("loader: an exception in a worker is re-raised by next(); the loader r
   CHECK(ids_of(whole_epoch(loader, 0)) == data.all_ids);
 }
 
+TEST_CASE("loader: a failing batch is raised at its turn, after every batch before it") {
+  SmallData data;
+  LoaderOptions options = small_options();
+  options.shuffle = false;  // batch b holds samples 4b .. 4b + 3
+  options.prefetch_batches = 5;
+  for (int workers : {0, 1, 4}) {
+    CAPTURE(workers);
+    options.workers = workers;
+    // Batch 3 (sample 13) fails at once. With 4 workers batches 0-3 are built together, and
+    // batch 0 waits until batch 3 has failed, so its failure is the first one seen.
+    std::atomic<bool> batch3_failed{false};
+    options.custom_transform = [&, workers](Image&, int64_t sample_id) {
+      if (sample_id == 13) {
+        batch3_failed = true;
+        throw busi::Error("sample 13 fails");
+      }
+      if (sample_id == 0 && workers == 4) {
+        for (int wait = 0; wait < 500 && !batch3_failed; ++wait)
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let it be recorded
+      }
+    };
+    BatchLoader loader(*data.cache, data.all_ids, options);
+    loader.start_epoch(0);
+    std::vector<Batch> delivered;
+    std::string error;
+    try {
+      while (auto batch = loader.next()) delivered.push_back(std::move(*batch));
+    } catch (const busi::Error& e) {
+      error = e.what();
+    }
+    CHECK(error == "sample 13 fails");
+    REQUIRE(delivered.size() == 3);
+    CHECK(ids_of(delivered) == std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+    // The epoch stays failed, with the same error.
+    error.clear();
+    try {
+      loader.next();
+    } catch (const busi::Error& e) {
+      error = e.what();
+    }
+    CHECK(error == "sample 13 fails");
+  }
+}
+
+TEST_CASE("loader: of two failing batches the earlier one is raised, whichever failed first") {
+  SmallData data;
+  LoaderOptions options = small_options();
+  options.shuffle = false;
+  options.workers = 4;
+  options.prefetch_batches = 5;
+  // Batch 3 fails at once; batch 1 fails only after that.
+  std::atomic<bool> batch3_failed{false};
+  options.custom_transform = [&](Image&, int64_t sample_id) {
+    if (sample_id == 13) {
+      batch3_failed = true;
+      throw busi::Error("sample 13 fails");
+    }
+    if (sample_id == 5) {
+      for (int wait = 0; wait < 500 && !batch3_failed; ++wait)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      throw busi::Error("sample 5 fails");
+    }
+  };
+  BatchLoader loader(*data.cache, data.all_ids, options);
+  loader.start_epoch(0);
+  REQUIRE(loader.next().has_value());  // batch 0
+  std::string error;
+  try {
+    loader.next();
+  } catch (const busi::Error& e) {
+    error = e.what();
+  }
+  CHECK(error == "sample 5 fails");
+}
+
 TEST_CASE("loader: restart and shutdown in the middle of an epoch") {
   SmallData data;
   LoaderOptions options = small_options();
@@ -223,4 +304,76 @@ TEST_CASE("loader: bad options are errors") {
   options = small_options();
   options.normalization = {"grey", false, 1.0, {0}, {1}};  // 1 channel, the cache holds 3
   CHECK_THROWS_AS(BatchLoader(*data.cache, data.all_ids, options), busi::Error);
+  options = small_options();
+  options.eval_crop_fraction = 0;
+  CHECK_THROWS_AS(BatchLoader(*data.cache, data.all_ids, options), busi::Error);
+  options = small_options();
+  options.augment = true;
+  options.augmentation.crop_scale_min = 0;
+  CHECK_THROWS_AS(BatchLoader(*data.cache, data.all_ids, options), busi::Error);
+}
+
+TEST_CASE("loader: drop_last with fewer samples than a batch is a clear error") {
+  SmallData data;
+  LoaderOptions options = small_options();
+  options.drop_last = true;
+  options.batch_size = 4;
+  std::string error;
+  try {
+    BatchLoader loader(*data.cache, {0, 1, 2}, options);
+  } catch (const busi::Error& e) {
+    error = e.what();
+  }
+  CHECK(error.find("drop_last with 3 samples and batch size 4 leaves no batch") !=
+        std::string::npos);
+  BatchLoader exactly_one(*data.cache, {0, 1, 2, 3}, options);
+  CHECK(exactly_one.batches_per_epoch() == 1);
+  options.drop_last = false;
+  BatchLoader partial(*data.cache, {0, 1, 2}, options);
+  CHECK(partial.batches_per_epoch() == 1);
+}
+
+TEST_CASE("loader: a worker thread that cannot be started is an error, not std::terminate") {
+  SmallData data;
+  // In a child without root's privileges (root ignores the limit), RLIMIT_NPROC caps the threads
+  // of this user. The smallest soft limit at which one probe thread starts leaves room for
+  // exactly one thread: of 3 workers the first starts and the second cannot. Without the join
+  // of the started thread, the constructor's unwinding calls std::terminate (SIGABRT).
+  // Exit 0: the constructor threw busi::Error (its message is the report); 2: the limit could
+  // not be set up (skipped); 3: the constructor did not fail.
+  const ChildResult result = run_unprivileged([&](std::string& report) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NPROC, &limit) != 0) return 2;
+    bool fits_one = false;
+    for (rlim_t soft = 1; soft < 4096 && soft <= limit.rlim_max && !fits_one; ++soft) {
+      rlimit lower = limit;
+      lower.rlim_cur = soft;
+      if (::setrlimit(RLIMIT_NPROC, &lower) != 0) return 2;
+      try {
+        std::thread probe([] {});
+        probe.join();
+        fits_one = true;
+      } catch (const std::system_error&) {
+      }
+    }
+    if (!fits_one) return 2;
+    // An exited thread may still count for a moment after join.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    LoaderOptions options = small_options();
+    options.workers = 3;
+    try {
+      BatchLoader loader(*data.cache, data.all_ids, options);
+    } catch (const busi::Error& e) {
+      report = e.what();
+      return 0;
+    }
+    return 3;
+  });
+  if (!result.dropped || result.exit_code == 2) {
+    MESSAGE("skipped: cannot limit the number of threads here (" << result.report << ")");
+    return;
+  }
+  CHECK(result.signal == 0);  // SIGABRT would be std::terminate
+  CHECK(result.exit_code == 0);
+  CHECK(result.report.find("BatchLoader: cannot start worker thread 2 of 3") != std::string::npos);
 }

@@ -164,6 +164,10 @@ TEST_CASE("split CSV: rows that do not match the data set are errors naming the 
   };
   CHECK(read_text(header + good + "class1/img (0).png,class1,test\n").empty());
   CHECK(read_text(header + good + "class1/img (0).png,class1,test\r\n").empty());
+  // A UTF-8 byte order mark before the header (written by some spreadsheets) is accepted.
+  CHECK(read_text("\xEF\xBB\xBF" + header + good + "class1/img (0).png,class1,test\n").empty());
+  CHECK(read_text("\xEF\xBB\xBF\xEF\xBB\xBF" + header + good).find("expected the header") !=
+        std::string::npos);  // only one, only at the start
 
   const std::string unknown = read_text(header + good + "class1/other.png,class1,test\n");
   CHECK(unknown.find(csv + ":4:") != std::string::npos);
@@ -195,6 +199,11 @@ TEST_CASE("BUSI (../shared/busi): 3 classes 371/178/113, stratified splits, k-fo
   CHECK(index.class_counts() == std::vector<int64_t>{371, 178, 113});
   CHECK(index.skipped_masks == 0);
   CHECK(index.skipped_bad == 0);
+  // The release's one pair of byte-identical images in two classes, as a printable warning.
+  MESSAGE(index.warnings_text());
+  CHECK(index.warnings_text().find("byte-identical images in different classes: "
+                                   "'benign/benign (433).png' 'malignant/malignant (145).png'") !=
+        std::string::npos);
   for (const auto& group : index.duplicate_groups) {
     std::string names;
     for (int64_t id : group) names += " '" + index.samples[id].relative_path + "'";

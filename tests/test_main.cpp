@@ -1,3 +1,25 @@
-// The doctest main shared by every test executable.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+// The doctest main shared by every test executable. A test executable whose GPU cases were all
+// skipped for want of a GPU exits with status 77, which CTest reports as "Skipped" (see
+// SKIP_RETURN_CODE in tests/CMakeLists.txt), so a run without a GPU says so in its summary.
+#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
+
+#include <cstdio>
+
+#include "tests/gpu_skip.h"
+
+namespace busi::test {
+int g_gpu_skipped_cases = 0;
+}
+
+int main(int argc, char** argv) {
+  doctest::Context context(argc, argv);
+  const int status = context.run();
+  if (context.shouldExit() || status != 0) return status;
+  if (busi::test::g_gpu_skipped_cases > 0) {
+    std::printf("skipped: %d GPU test case(s), no usable GPU on this machine\n",
+                busi::test::g_gpu_skipped_cases);
+    return busi::test::kSkipReturnCode;
+  }
+  return 0;
+}

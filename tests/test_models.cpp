@@ -1,7 +1,10 @@
 // SimpleCNN and VGG16: layer names, parameter counts, forward/backward shapes at 224 and 128 px,
-// freezing by block.
+// freezing by block, stopping the forward pass after a given layer.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
+#include "engine/autograd.h"
 #include "models/simple_cnn.h"
 #include "models/vgg16.h"
 #include "tests/gradcheck.h"
@@ -50,11 +53,36 @@ TEST_CASE("VGG16: names, conv parameters, freezing, shapes") {
 
   net.freeze_until("block5");
   CHECK(net.num_parameters(true) == 3 * (512 * 512 * 9 + 512) + 512 * 3 + 3);
+  // "block4": blocks 1-3 frozen, blocks 4 and 5 and the head trainable.
+  net.freeze_until("block4");
+  for (const std::string& n : names) {
+    INFO(n);
+    const bool trainable = n[5] >= '4';  // "block4_conv1"[5] is the block's digit
+    CHECK(net.conv(n)->weight.requires_grad() == trainable);
+    CHECK(net.conv(n)->bias.requires_grad() == trainable);
+  }
+  CHECK(net.head_fc()->weight.requires_grad());
+  CHECK(net.head_fc()->bias.requires_grad());
+  const int64_t block4 = (256 * 512 * 9 + 512) + 2 * (512 * 512 * 9 + 512);
+  CHECK(net.num_parameters(true) == block4 + 3 * (512 * 512 * 9 + 512) + 512 * 3 + 3);
   net.freeze_until("head");
   CHECK(net.num_parameters(true) == 512 * 3 + 3);
   net.freeze_until("block1");
   CHECK(net.num_parameters(true) == net.num_parameters());
   CHECK_THROWS_WITH_AS(net.freeze_until("block6"), doctest::Contains("expected block1"), Error);
+
+  // forward_until stops after a layer's ReLU; at block5_conv3 it is forward_features.
+  {
+    NoGradGuard no_grad;
+    const Tensor x = test::random_tensor({1, 3, 32, 32}, 3);
+    CHECK(net.forward_until(x, "block1_conv2").shape() == Shape{1, 64, 32, 32});
+    CHECK(net.forward_until(x, "block3_conv1").shape() == Shape{1, 256, 8, 8});
+    CHECK(net.forward_until(x, "block5_conv3").to_vector() == net.forward_features(x).to_vector());
+    const std::vector<float> r = net.forward_until(x, "block2_conv1").to_vector();
+    CHECK(std::all_of(r.begin(), r.end(), [](float v) { return v >= 0; }));  // after the ReLU
+    CHECK_THROWS_WITH_AS(net.forward_until(x, "block2_conv3"),
+                         doctest::Contains("no conv layer named 'block2_conv3'"), Error);
+  }
 
   net.freeze_until("block5");
   for (int64_t px : {128, 224}) {

@@ -86,7 +86,6 @@ TEST_CASE("optimiser state round-trips through its state dict") {
   const StateDict s = a.state_dict();
   REQUIRE(s.size() == 1);
   CHECK(s[0].name == "w.momentum_buffer");
-  Tensor q = param_with_grad({1.0f, 2.0f}, {0.1f, 0.2f});
   Tensor p2 = p.clone().set_requires_grad(true);
   p2.set_grad(Tensor::from_vector({0.1f, 0.2f}, {2}));
   p.set_grad(Tensor::from_vector({0.1f, 0.2f}, {2}));
@@ -95,7 +94,6 @@ TEST_CASE("optimiser state round-trips through its state dict") {
   a.step();
   b.step();
   CHECK(p.to_vector() == p2.to_vector());
-  (void)q;
 }
 
 TEST_CASE("schedules") {
@@ -111,6 +109,15 @@ TEST_CASE("schedules") {
   CHECK(cos.factor(9) == doctest::Approx(0.1 + 0.9 * 0.5));
   CHECK(cos.factor(14) == doctest::Approx(0.1));
   CHECK(cos.factor(100) == doctest::Approx(0.1));
+  CosineWarmupSchedule no_warmup(0, 10);
+  CHECK(no_warmup.factor(0) == doctest::Approx(1.0));
+  CHECK(no_warmup.factor(5) == doctest::Approx(0.5));
+  CHECK_THROWS_WITH_AS(StepSchedule(0, 0.1f), doctest::Contains("step_size must be positive"),
+                       Error);
+  CHECK_THROWS_WITH_AS(StepSchedule(5, -2.0f), doctest::Contains("gamma must be positive"),
+                       Error);
+  CHECK_THROWS_WITH_AS(CosineWarmupSchedule(0, 0), doctest::Contains("total steps"), Error);
+  CHECK_THROWS_WITH_AS(CosineWarmupSchedule(11, 10), doctest::Contains("warm-up 11"), Error);
 }
 
 TEST_CASE("optimiser argument errors") {
@@ -120,4 +127,12 @@ TEST_CASE("optimiser argument errors") {
   CHECK_THROWS_WITH_AS(SGD({ParamGroup{"g", {{"w", p}}, 0.1f, 0.0f}}, 0.0f, true),
                        doctest::Contains("Nesterov needs a positive momentum"), Error);
   CHECK_THROWS_AS(SGD({}), Error);
+  // Optimiser state is keyed by name: two parameters with one name, or one tensor listed twice,
+  // would share (or double) updates.
+  Tensor q = param_with_grad({2.0f}, {1.0f});
+  CHECK_THROWS_WITH_AS(
+      SGD({ParamGroup{"a", {{"w", p}}, 0.1f, 0.0f}, ParamGroup{"b", {{"w", q}}, 0.1f, 0.0f}}),
+      doctest::Contains("parameter name 'w' appears twice"), Error);
+  CHECK_THROWS_WITH_AS(Adam({ParamGroup{"a", {{"w", p}, {"w_again", p}}, 0.1f, 0.0f}}),
+                       doctest::Contains("already listed under another name"), Error);
 }

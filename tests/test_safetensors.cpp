@@ -12,6 +12,7 @@
 #include "engine/device.h"
 #include "engine/tensor.h"
 #include "tests/test_safetensors_helpers.h"
+#include "weights/atomic_file.h"
 #include "weights/float_formats.h"
 #include "weights/metadata.h"
 #include "weights/safetensors.h"
@@ -19,6 +20,7 @@
 
 using namespace busi;
 using namespace busi::weights;
+using busi::testing::file_names_in;
 using busi::testing::TempDir;
 
 namespace {
@@ -64,7 +66,7 @@ TEST_CASE("safetensors round trip is bit-exact and keeps order and metadata") {
       {"empty", ""},
   };
   write_safetensors(path, tensors, metadata);
-  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+  CHECK(file_names_in(dir.path()) == std::vector<std::string>{"w.safetensors"});  // no temp file
 
   SafetensorsFile file(path);
   CHECK(file.metadata() == metadata);
@@ -104,6 +106,48 @@ TEST_CASE("writing over an existing file replaces it") {
   CHECK_THROWS_WITH_AS(file.entry("x"), doctest::Contains("no tensor 'x'"), Error);
 }
 
+TEST_CASE("AtomicFile: a unique temporary file beside the target, never someone else's") {
+  TempDir dir("st-atomic");
+  const std::string path = dir.file("w.safetensors");
+  busi::testing::write_bytes(path, "old");
+
+  // A symlink planted at the old fixed temporary name "<path>.tmp" is not followed: the file
+  // it points to keeps its contents.
+  const std::string victim = dir.file("victim");
+  busi::testing::write_bytes(victim, "keep");
+  std::filesystem::create_symlink(victim, path + ".tmp");
+
+  {
+    // Two writers of one path (two runs saving at once) get two different temporary files in
+    // the target's directory; the last commit wins, and neither leaves a file behind.
+    AtomicFile first(path);
+    AtomicFile second(path);
+    CHECK(first.temp_path() != second.temp_path());
+    CHECK(first.temp_path() != path + ".tmp");
+    CHECK(std::filesystem::path(first.temp_path()).parent_path() == dir.path());
+    CHECK(std::filesystem::is_regular_file(first.temp_path()));
+    first.write("first", 5);
+    second.write("second", 6);
+    second.commit();
+    first.commit();
+  }
+  CHECK(busi::testing::read_bytes(path) == "first");
+  CHECK(busi::testing::read_bytes(victim) == "keep");
+  CHECK(file_names_in(dir.path()) ==
+        std::vector<std::string>{"victim", "w.safetensors", "w.safetensors.tmp"});
+
+  // Abandoned before commit (an exception while writing): the temporary file is removed and
+  // the target keeps its previous contents.
+  std::string abandoned;
+  {
+    AtomicFile file(path);
+    abandoned = file.temp_path();
+    file.write("partial", 7);
+  }
+  CHECK_FALSE(std::filesystem::exists(abandoned));
+  CHECK(busi::testing::read_bytes(path) == "first");
+}
+
 TEST_CASE("the writer refuses ambiguous names") {
   TempDir dir("st-writer");
   const std::string path = dir.file("w.safetensors");
@@ -115,8 +159,7 @@ TEST_CASE("the writer refuses ambiguous names") {
                        doctest::Contains("reserved"), Error);
   CHECK_THROWS_WITH_AS(write_safetensors(path, {{"u", Tensor()}}),
                        doctest::Contains("'u' is undefined"), Error);
-  CHECK_FALSE(std::filesystem::exists(path));  // nothing written, no temp file left behind
-  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+  CHECK(file_names_in(dir.path()).empty());  // nothing written, no temp file left behind
 }
 
 TEST_CASE("files written by the engine parse with Python's standard library") {

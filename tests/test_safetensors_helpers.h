@@ -1,9 +1,11 @@
 // Helpers shared by the weight-file tests: a temporary directory removed at the end, writing
-// raw bytes, and building safetensors bytes by hand (to make corrupt files on purpose).
+// raw bytes, building safetensors bytes by hand (to make corrupt files on purpose), listing a
+// directory.
 #pragma once
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -67,6 +69,15 @@ inline std::string safetensors_bytes(const std::string& json, const std::string&
 // `n` float32 values as little-endian bytes.
 inline std::string float_bytes(const std::vector<float>& values) {
   return std::string(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+}
+
+// The names of the entries of `dir`, sorted (to check that no temporary file is left behind).
+inline std::vector<std::string> file_names_in(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 // True when python3 can be run (tests that use it skip with a message otherwise).

@@ -3,6 +3,7 @@
 // state dict ("ImageNet weights: 5 of 13 conv layers").
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "tests/test_safetensors_helpers.h"
@@ -149,6 +150,87 @@ TEST_CASE("partial loading is explicit and reported") {
   CHECK(r2.loaded.size() == 3);
 }
 
+TEST_CASE("a tensor of a dtype the engine does not read fails only when it is read") {
+  // A PyTorch batch norm's state dict: F32 weight and running mean, and the I64 counter
+  // num_batches_tracked, which the engine has no use for.
+  TempDir dir("load-dtype");
+  const std::string path = dir.file("bn.safetensors");
+  const int64_t count = 7;
+  std::string counter(8, '\0');
+  std::memcpy(counter.data(), &count, 8);
+  busi::testing::write_bytes(
+      path, busi::testing::safetensors_bytes(
+                R"({"bn.weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                R"("bn.num_batches_tracked":{"dtype":"I64","shape":[],"data_offsets":[8,16]},)"
+                R"("bn.running_mean":{"dtype":"F32","shape":[2],"data_offsets":[16,24]}})",
+                busi::testing::float_bytes({1.5f, -2}) + counter +
+                    busi::testing::float_bytes({0.25f, 4})));
+
+  // The file opens; the F32 tensors read; the I64 one is an error naming file, tensor, dtype.
+  SafetensorsFile file(path);
+  REQUIRE(file.entries().size() == 3);
+  CHECK(file.entry("bn.num_batches_tracked").dtype == FileDType::I64);
+  CHECK_FALSE(file_dtype_readable(FileDType::I64));
+  CHECK(file.read_vector("bn.running_mean") == std::vector<float>{0.25f, 4});
+  const std::string expected = "safetensors file '" + path +
+                               "': tensor 'bn.num_batches_tracked' has dtype I64, which the "
+                               "engine cannot read (it reads F32, F16, BF16 and F64)";
+  CHECK_THROWS_WITH_AS(file.read_vector("bn.num_batches_tracked"), expected.c_str(), Error);
+
+  // A model without the counter loads the rest (the counter is merely unexpected).
+  StateDict model = {{"bn.weight", Tensor::zeros({2})}, {"bn.running_mean", Tensor::zeros({2})}};
+  LoadOptions lenient;
+  lenient.allow_unexpected = true;
+  const LoadReport report = load_state_dict(path, model, lenient);
+  CHECK(report.loaded == std::vector<std::string>{"bn.weight", "bn.running_mean"});
+  CHECK(report.unexpected == std::vector<std::string>{"bn.num_batches_tracked"});
+  CHECK(model[0].tensor.to_vector() == std::vector<float>{1.5f, -2});
+
+  // A model that wants it: refused before anything is copied.
+  StateDict wants = {{"bn.weight", Tensor::full({2}, -1)},
+                     {"bn.num_batches_tracked", Tensor::full({}, -1)}};
+  CHECK_THROWS_WITH_AS(load_state_dict(path, wants, lenient),
+                       doctest::Contains("tensor 'bn.num_batches_tracked' has dtype I64"), Error);
+  CHECK(all_equal(wants[0].tensor, -1));
+  // read_all_tensors (the optimiser's state in checkpoints) reads everything: the same error.
+  CHECK_THROWS_WITH_AS(read_all_tensors(file, "bn."), doctest::Contains("has dtype I64"), Error);
+}
+
+TEST_CASE("allow_missing entries that match nothing, and files with nothing to load, are errors") {
+  TempDir dir("load-nothing");
+  const std::string path = dir.file("body.safetensors");
+  StateDict body = numbered(small_model(0));
+  body.resize(3);
+  save_state_dict(path, body);
+
+  // "haed_" (a typo for "head_") matches no model tensor: an error naming it, even though the
+  // load would otherwise succeed (the correct "head_" is listed too).
+  LoadOptions typo;
+  typo.allow_missing = {"haed_", "head_"};
+  CHECK_THROWS_WITH_AS(load_state_dict(path, small_model(0), typo),
+                       doctest::Contains("LoadOptions::allow_missing names 'haed_', which "
+                                         "matches no tensor of the model (a typo?)"),
+                       Error);
+  typo.allow_missing = {"head_"};
+  CHECK_NOTHROW(load_state_dict(path, small_model(0), typo));
+
+  // A file of which no tensor belongs to the model, although everything may be missing: an
+  // error, not "0 tensors loaded".
+  const std::string other = dir.file("other.safetensors");
+  save_state_dict(other, {{"features.99.weight", Tensor::zeros({1})}});
+  LoadOptions anything;
+  anything.allow_missing = {"conv.", "bn.", "head_"};
+  anything.allow_unexpected = true;
+  CHECK_THROWS_WITH_AS(load_state_dict(other, small_model(0), anything),
+                       doctest::Contains("no tensor of the file (1 in all) is a tensor of the "
+                                         "model"),
+                       Error);
+  const std::string empty = dir.file("empty.safetensors");
+  save_state_dict(empty, {});
+  CHECK_THROWS_WITH_AS(load_state_dict(empty, small_model(0), anything),
+                       doctest::Contains("no tensor of the file (0 in all)"), Error);
+}
+
 TEST_CASE("rename and prefix map file names to model names") {
   TempDir dir("load-rename");
   const std::string path = dir.file("w.safetensors");
@@ -201,6 +283,14 @@ TEST_CASE("VGG16 ImageNet load options and summary, on the shared partial file")
   }
   vgg.push_back({"head_fc.weight", Tensor::zeros({3, 512})});
   vgg.push_back({"head_fc.bias", Tensor::zeros({3})});
+
+  // A file without a single VGG16 tensor is an error, not "ImageNet weights: 0 of 13".
+  TempDir dir("load-vgg-none");
+  const std::string none = dir.file("none.safetensors");
+  save_state_dict(none, {}, {{kPreprocessingKey, kImagenetTorch}});
+  CHECK_THROWS_WITH_AS(
+      load_state_dict(none, vgg, vgg16_imagenet_load_options()),
+      doctest::Contains("no tensor of the file (0 in all) is a tensor of the model"), Error);
 
   const std::string path =
       std::string(BUSI_SHARED_DIR) + "/weights/vgg16_torchvision_partial.safetensors";

@@ -306,7 +306,11 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   // The weight file is checked before the data is read, so that a missing file is reported
   // at once.
   const std::string weights_file = v.init == "random" ? "" : resolve_weights_file(*ctx.cli, v);
-  const PreparedData d = prepare_data(s, run_dir, fold);
+  data::CacheOptions cache_options;
+  cache_options.height = cache_options.width = s.img_size;
+  cache_options.channels = 3;  // ImageNet filters expect RGB: the grey value goes to R, G and B
+  const PreparedData d = prepare_data(s, run_dir, fold, cache_options);
+  const data::ImageCache& cache = *d.cache;
   models::VGG16Config config;
   config.num_classes = d.index.num_classes();
   config.dropout = v.dropout;
@@ -321,10 +325,6 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   std::cout << pretrained.summary << "\n";
   model.to(ctx.device);
 
-  data::CacheOptions cache_options;
-  cache_options.height = cache_options.width = s.img_size;
-  cache_options.channels = 3;  // ImageNet filters expect RGB: the grey value goes to R, G and B
-  const data::ImageCache cache(d.index, cache_options);
   const data::Normalization norm = data::Normalization::from_name(pretrained.preprocessing);
   std::cout << "normalisation: " << norm.name << " (what the weight file says)\n";
 

@@ -50,12 +50,11 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
                                                int64_t fold) {
   const TrainingSettings& s = ctx.settings;
   prepare_run_dir(run_dir);
-  const PreparedData d = prepare_data(s, run_dir, fold);
-
   data::CacheOptions cache_options;
   cache_options.height = cache_options.width = s.img_size;
   cache_options.channels = 1;  // ultrasound is grey: one channel is all the information
-  const data::ImageCache cache(d.index, cache_options);
+  const PreparedData d = prepare_data(s, run_dir, fold, cache_options);
+  const data::ImageCache& cache = *d.cache;
   // Dataset normalisation, measured on the training subset only (the test set stays unseen).
   const data::Normalization norm = data::Normalization::dataset(cache, d.train_ids);
   std::cout << "normalisation: dataset, mean " << norm.mean[0] << ", std " << norm.std[0]

@@ -1,26 +1,61 @@
-// AtomicFile (atomic_file.h) on POSIX: open/write/fsync/rename.
+// AtomicFile (atomic_file.h) on POSIX: a new, uniquely named temporary file in the destination's
+// directory (O_CREAT | O_EXCL), write, fsync, rename over the destination, fsync the directory.
 #include "weights/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "engine/error.h"
 
 namespace busi::weights {
 
 namespace {
+
 std::string last_error() {
   return std::strerror(errno);
 }
+
+// "<path>.tmp-<pid>-<n>-<random hex>": in the same directory as <path>, so that the final rename
+// stays within one file system (and is therefore atomic), and different for every AtomicFile,
+// so two writers of the same path (two runs, two threads) never share a temporary file.
+std::string temp_name_for(const std::string& path) {
+  static std::atomic<uint64_t> counter{0};
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  char suffix[64];
+  std::snprintf(suffix, sizeof suffix, ".tmp-%ld-%llu-%08llx", static_cast<long>(::getpid()),
+                static_cast<unsigned long long>(counter++),
+                static_cast<unsigned long long>(random() & 0xFFFFFFFFu));
+  return path + suffix;
+}
+
+// Creates and opens a temporary file that did not exist before: O_EXCL fails if the name is
+// taken (by a file, or by a symlink planted there, which O_CREAT | O_EXCL never follows; O_NOFOLLOW
+// says so explicitly), so this never truncates or writes through someone else's file. A taken
+// name is retried with a fresh one, as mkstemp does. Mode 0644 minus the umask, as for any new
+// file (mkstemp itself would make it 0600).
+int create_unique_temp(const std::string& path, std::string& temp_path) {
+  constexpr int kAttempts = 100;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    temp_path = temp_name_for(path);
+    const int fd =
+        ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  errno = EEXIST;
+  return -1;
+}
+
 }  // namespace
 
-AtomicFile::AtomicFile(const std::string& path) : path_(path), temp_path_(path + ".tmp") {
-  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+AtomicFile::AtomicFile(const std::string& path) : path_(path) {
+  fd_ = create_unique_temp(path_, temp_path_);
   BUSI_CHECK(fd_ >= 0, "cannot write '", path_, "': cannot create the temporary file '", temp_path_,
              "': ", last_error());
 }
@@ -28,7 +63,7 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path), temp_path_(path +
 AtomicFile::~AtomicFile() {
   if (committed_) return;
   if (fd_ >= 0) ::close(fd_);
-  ::unlink(temp_path_.c_str());
+  ::unlink(temp_path_.c_str());  // ours alone (created with O_EXCL), so safe to remove
 }
 
 void AtomicFile::write(const void* bytes, size_t count) {

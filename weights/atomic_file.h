@@ -1,5 +1,6 @@
-// Writing a file atomically: the bytes go to "<path>.tmp", which is flushed to disk (fsync) and
-// then renamed over <path>, so a crash or a full disk never leaves a half-written weight file.
+// Writing a file atomically: the bytes go to a new temporary file beside <path> with a unique
+// name ("<path>.tmp-<pid>-<n>-<random>", created with O_EXCL), which is flushed to disk (fsync)
+// and then renamed over <path>, so a crash or a full disk never leaves a half-written weight file.
 #pragma once
 
 #include <cstddef>
@@ -8,8 +9,10 @@
 namespace busi::weights {
 
 // Usage: AtomicFile f(path); f.write(...); ...; f.commit();
-// If commit() is never reached (an exception), the destructor removes the temporary file and
-// <path> keeps its previous contents. Errors throw busi::Error naming the file and the reason.
+// If commit() is never reached or fails (an exception), the destructor removes the temporary
+// file and <path> keeps its previous contents. Two AtomicFiles of one path never share a
+// temporary file, and an existing file or symlink at a temporary name is never opened.
+// Errors throw busi::Error naming the file and the reason.
 class AtomicFile {
  public:
   explicit AtomicFile(const std::string& path);

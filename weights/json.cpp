@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <limits>
+#include <set>
 
 #include "engine/error.h"
 
@@ -34,7 +35,8 @@ namespace {
 // A recursive-descent parser: one method per grammar rule, `pos_` the next unread byte.
 class Parser {
  public:
-  Parser(std::string_view text, const std::string& origin) : text_(text), origin_(origin) {}
+  Parser(std::string_view text, const std::string& origin, size_t max_values)
+      : text_(text), origin_(origin), max_values_(max_values) {}
 
   Value parse_document() {
     skip_whitespace();
@@ -66,9 +68,17 @@ class Parser {
       ++pos_;
   }
 
+  // Called before each value is built, so that memory stays bounded (see kMaxValues).
+  void count_value() {
+    if (++values_ > max_values_)
+      fail("more than " + std::to_string(max_values_) +
+           " values (a safetensors header needs about 8 per tensor)");
+  }
+
   Value parse_value(int depth) {
     if (depth >= kMaxDepth) fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
     const char c = peek();
+    if (c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9')) count_value();
     if (c == '{') return parse_object(depth);
     if (c == '[') return parse_array(depth);
     if (c == '"') {
@@ -93,12 +103,20 @@ class Parser {
       ++pos_;
       return v;
     }
+    // The keys seen so far, decoded ("\u0061" and "a" are the same key). A balanced tree makes
+    // each check O(log n) even for a hostile header with many keys (a linear search over the
+    // members would make an 80,000-key header take seconds).
+    std::set<std::string> keys;
     while (true) {
       skip_whitespace();
       if (peek() != '"') fail("expected a string key in an object");
+      const size_t key_pos = pos_;
       std::string key = parse_string();
       // RFC 8259 leaves duplicate keys undefined; a weight file must not be ambiguous.
-      if (v.find(key) != nullptr) fail("duplicate key \"" + key + "\"");
+      if (!keys.insert(key).second) {
+        pos_ = key_pos;  // the error points at the repeated key
+        fail("duplicate key \"" + key + "\"");
+      }
       skip_whitespace();
       expect(':', "after an object key");
       skip_whitespace();
@@ -275,13 +293,15 @@ class Parser {
 
   std::string_view text_;
   const std::string& origin_;
+  size_t max_values_;
+  size_t values_ = 0;  // values built so far
   size_t pos_ = 0;
 };
 
 }  // namespace
 
-Value parse(std::string_view text, const std::string& origin) {
-  return Parser(text, origin).parse_document();
+Value parse(std::string_view text, const std::string& origin, size_t max_values) {
+  return Parser(text, origin, max_values).parse_document();
 }
 
 std::string quote(std::string_view s) {

@@ -34,11 +34,21 @@ const char* kind_name(Value::Kind kind);
 // depth of 3 ({"name": {"shape": [..]}}), so 32 is generous.
 inline constexpr int kMaxDepth = 32;
 
+// ... and the memory: a parsed value costs 100 to 200 bytes (a Value is 96 bytes; an object
+// member adds its key twice, in the member and in the duplicate-key check), while "0," is 2
+// bytes of text, so a 100 MiB header could otherwise build 50 million values (several GB). A
+// safetensors header has about 8 values per tensor (the entry, "dtype", "shape" and its
+// dimensions, "data_offsets" and its two ends), so 1 million values allow 125,000 tensors, far
+// more than a real file holds (a large language model has a few thousand per file), and keep
+// the parser's memory to a few hundred MB.
+inline constexpr size_t kMaxValues = 1'000'000;
+
 // Parses `text`, which must hold exactly one JSON value (surrounded by optional whitespace).
 // Throws busi::Error "<origin>: bad JSON at byte N: <what>" when it is malformed,
-// nested deeper than kMaxDepth, or uses what this parser does not support (floats, true, false,
-// null), and when an object repeats a key.
-Value parse(std::string_view text, const std::string& origin);
+// nested deeper than kMaxDepth, holds more than `max_values` values (objects, arrays, strings
+// and integers; object keys not counted), uses what this parser does not support (floats,
+// true, false, null), or when an object repeats a key.
+Value parse(std::string_view text, const std::string& origin, size_t max_values = kMaxValues);
 
 // `s` as a JSON string literal, quotes included ("a\"b" for a"b; control characters as \u00XX).
 std::string quote(std::string_view s);

@@ -2,12 +2,16 @@
 // small RAII wrapper, and HDF5's own error printing is silenced in favour of our messages.
 #include "weights/keras_h5.h"
 
+#ifdef BUSI_WITH_HDF5
 #include <hdf5.h>
+#endif
 
 #include <filesystem>
 
 #include "engine/error.h"
 #include "weights/layout.h"
+
+#ifdef BUSI_WITH_HDF5
 
 namespace busi::weights {
 
@@ -146,3 +150,17 @@ KerasConvLayers read_keras_conv_layers(const std::string& path,
 }
 
 }  // namespace busi::weights
+
+#else  // a build without the HDF5 library (configured where libhdf5-dev is missing)
+
+namespace busi::weights {
+
+KerasConvLayers read_keras_conv_layers(const std::string& path, const std::vector<std::string>&) {
+  throw Error("Keras weight file '" + path +
+              "': this build of busi-engine has no HDF5 support (install libhdf5-dev, then "
+              "reconfigure with CMake), or convert the torchvision weights instead");
+}
+
+}  // namespace busi::weights
+
+#endif  // BUSI_WITH_HDF5

@@ -19,32 +19,50 @@ namespace busi::weights {
 static_assert(std::endian::native == std::endian::little,
               "the safetensors reader and writer assume a little-endian machine");
 
-const char* file_dtype_name(FileDType dtype) {
-  switch (dtype) {
-    case FileDType::F32:
-      return "F32";
-    case FileDType::F16:
-      return "F16";
-    case FileDType::BF16:
-      return "BF16";
-    case FileDType::F64:
-      return "F64";
-  }
-  return "?";
+namespace {
+
+// Every dtype of the safetensors format (its "Dtype" enum; the sub-byte F4/F6 types of recent
+// versions are not listed and are refused as unknown), with its size in bytes and whether the
+// engine reads it.
+struct DTypeInfo {
+  FileDType dtype;
+  const char* name;
+  size_t size;
+  bool readable;
+};
+constexpr DTypeInfo kDTypes[] = {
+    {FileDType::F32, "F32", 4, true},          {FileDType::F16, "F16", 2, true},
+    {FileDType::BF16, "BF16", 2, true},        {FileDType::F64, "F64", 8, true},
+    {FileDType::F8_E5M2, "F8_E5M2", 1, false}, {FileDType::F8_E4M3, "F8_E4M3", 1, false},
+    {FileDType::BOOL, "BOOL", 1, false},       {FileDType::U8, "U8", 1, false},
+    {FileDType::I8, "I8", 1, false},           {FileDType::U16, "U16", 2, false},
+    {FileDType::I16, "I16", 2, false},         {FileDType::U32, "U32", 4, false},
+    {FileDType::I32, "I32", 4, false},         {FileDType::U64, "U64", 8, false},
+    {FileDType::I64, "I64", 8, false},
+};
+
+const DTypeInfo& info_of(FileDType dtype) {
+  for (const DTypeInfo& d : kDTypes)
+    if (d.dtype == dtype) return d;
+  throw Error("safetensors: unknown FileDType " + std::to_string(static_cast<int>(dtype)));
 }
 
+}  // namespace
+
+const char* file_dtype_name(FileDType dtype) {
+  return info_of(dtype).name;
+}
 size_t file_dtype_size(FileDType dtype) {
-  switch (dtype) {
-    case FileDType::F32:
-      return 4;
-    case FileDType::F16:
-      return 2;
-    case FileDType::BF16:
-      return 2;
-    case FileDType::F64:
-      return 8;
-  }
-  return 0;
+  return info_of(dtype).size;
+}
+bool file_dtype_readable(FileDType dtype) {
+  return info_of(dtype).readable;
+}
+
+std::string unreadable_dtype_problem(const TensorEntry& entry) {
+  if (file_dtype_readable(entry.dtype)) return "";
+  return "tensor '" + entry.name + "' has dtype " + file_dtype_name(entry.dtype) +
+         ", which the engine cannot read (it reads F32, F16, BF16 and F64)";
 }
 
 namespace {
@@ -59,13 +77,18 @@ std::string range_str(uint64_t begin, uint64_t end) {
   return "[" + std::to_string(begin) + ", " + std::to_string(end) + ")";
 }
 
+// Any dtype of the format is accepted here (its size is needed to check the byte range);
+// whether the engine can read it is checked when the tensor is read.
 FileDType parse_dtype(const json::Value& v, const std::string& where) {
   BUSI_CHECK(v.is_string(), where, ": \"dtype\" must be a string, not an ",
              json::kind_name(v.kind));
-  for (FileDType d : {FileDType::F32, FileDType::F16, FileDType::BF16, FileDType::F64})
-    if (v.string == file_dtype_name(d)) return d;
-  throw Error(where + ": unsupported dtype " + quoted(v.string) +
-              " (the engine reads F32, F16, BF16 and F64)");
+  std::string known;
+  for (const DTypeInfo& d : kDTypes) {
+    if (v.string == d.name) return d.dtype;
+    known += known.empty() ? d.name : std::string(", ") + d.name;
+  }
+  throw Error(where + ": unknown dtype " + quoted(v.string) + " (the safetensors dtypes are " +
+              known + ")");
 }
 
 // The spec: "shape": list of integers, [] for a scalar.
@@ -243,12 +266,14 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
 
   data_start_ = 8 + header_bytes;
   header_ = parse_safetensors_header(json, file_size - data_start_, where);
+  // Names are unique (the JSON parser refuses duplicate keys), so each has one position. A tree,
+  // not a hash table: no crafted set of names can make the lookups slow.
+  for (size_t i = 0; i < header_.entries.size(); ++i) index_[header_.entries[i].name] = i;
 }
 
 const TensorEntry* SafetensorsFile::find(const std::string& name) const {
-  for (const TensorEntry& e : header_.entries)
-    if (e.name == name) return &e;
-  return nullptr;
+  const auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &header_.entries[it->second];
 }
 
 const TensorEntry& SafetensorsFile::entry(const std::string& name) const {
@@ -258,6 +283,8 @@ const TensorEntry& SafetensorsFile::entry(const std::string& name) const {
 }
 
 void SafetensorsFile::read_floats(const TensorEntry& entry, float* dst) {
+  const std::string problem = unreadable_dtype_problem(entry);
+  BUSI_CHECK(problem.empty(), "safetensors file '", path_, "': ", problem);
   const uint64_t bytes = entry.end - entry.begin;
   if (bytes == 0) return;
   in_.clear();
@@ -297,6 +324,8 @@ void SafetensorsFile::read_floats(const TensorEntry& entry, float* dst) {
         dst[i] = double_to_float(v);
       }
       break;
+    default:
+      break;  // not reached: unreadable dtypes were refused above
   }
 }
 

@@ -15,11 +15,30 @@
 
 namespace busi::weights {
 
-// The element types the engine can read. The engine computes in float32, so the others are
-// converted on load; the writer always writes F32.
-enum class FileDType { F32, F16, BF16, F64 };
+// The element types of the safetensors format. The engine computes in float32 and reads the four
+// floating-point types (F16, BF16 and F64 are converted on load); the writer always writes F32.
+// A file may hold tensors of the other types (the I64 "num_batches_tracked" of a PyTorch batch
+// norm, for example): they are validated like any other, and only reading one is an error.
+enum class FileDType {
+  F32,      // read
+  F16,      // read, converted to float32
+  BF16,     // read, converted to float32
+  F64,      // read, converted to float32
+  F8_E5M2,  // this one and the rest: known to the format and checked, not read
+  F8_E4M3,
+  BOOL,
+  U8,
+  I8,
+  U16,
+  I16,
+  U32,
+  I32,
+  U64,
+  I64,
+};
 const char* file_dtype_name(FileDType dtype);  // "F32", as spelled in the header
 size_t file_dtype_size(FileDType dtype);       // bytes per element
+bool file_dtype_readable(FileDType dtype);     // F32, F16, BF16, F64
 
 // One tensor of a file, as described by its header entry.
 struct TensorEntry {
@@ -64,7 +83,9 @@ class SafetensorsFile {
   const TensorEntry* find(const std::string& name) const;
   const TensorEntry& entry(const std::string& name) const;
 
-  // Reads a tensor's values, converted to float32, into `dst` (entry.numel() floats).
+  // Reads a tensor's values, converted to float32, into `dst` (entry.numel() floats). A tensor
+  // of a type the engine does not read (file_dtype_readable) is an error naming the file, the
+  // tensor and its dtype.
   void read_floats(const TensorEntry& entry, float* dst);
   std::vector<float> read_vector(const std::string& name);
   // A new CPU tensor with the entry's shape and values.
@@ -78,7 +99,12 @@ class SafetensorsFile {
   std::ifstream in_;
   uint64_t data_start_ = 0;  // file offset of the data section: 8 + header length
   SafetensorsHeader header_;
+  std::map<std::string, size_t> index_;  // tensor name -> position in entries()
 };
+
+// "" when the engine can read `entry`'s dtype, else "tensor 'x' has dtype I64, which the engine
+// cannot read (...)": the problem, for messages that add the file name.
+std::string unreadable_dtype_problem(const TensorEntry& entry);
 
 // Shorthand for SafetensorsFile(path).
 inline SafetensorsFile read_safetensors(const std::string& path) {

@@ -1,6 +1,7 @@
 // Loading a weight file into a StateDict with every check of state_dict_io.h, and saving one.
 #include "weights/state_dict_io.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "engine/error.h"
@@ -42,6 +43,19 @@ bool missing_is_allowed(const std::string& name, const std::set<std::string>& al
   for (const std::string& a : allowed)
     if (starts_with(name, a)) return true;  // an exact name is its own prefix
   return false;
+}
+
+// The allow_missing entries that are neither a model tensor's name nor a prefix of one: most
+// likely a typo ("blok4_"), which would otherwise pass silently.
+std::vector<std::string> unmatched_allow_missing(const StateDict& dest,
+                                                 const std::set<std::string>& allowed) {
+  std::vector<std::string> unmatched;
+  for (const std::string& a : allowed) {
+    bool matches = false;
+    for (const NamedTensor& t : dest) matches = matches || starts_with(t.name, a);
+    if (!matches) unmatched.push_back(a);
+  }
+  return unmatched;
 }
 
 // "'a', 'b', 'c'" for short lists, "'a', 'b', ... (25 in all)" for long ones, so errors stay
@@ -87,6 +101,8 @@ LoadReport load_state_dict(SafetensorsFile& file, const StateDict& dest,
       continue;
     }
     source[i] = &e;
+    if (const std::string dtype_problem = unreadable_dtype_problem(e); !dtype_problem.empty())
+      problems.push_back(dtype_problem);
     if (e.shape != dest[i].tensor.shape()) {
       const std::string file_name = e.name == target ? "" : " (in the file: '" + e.name + "')";
       problems.push_back("tensor '" + target + "'" + file_name + " has shape " +
@@ -94,6 +110,12 @@ LoadReport load_state_dict(SafetensorsFile& file, const StateDict& dest,
                          shape_str(dest[i].tensor.shape()));
     }
   }
+
+  const std::vector<std::string> unmatched = unmatched_allow_missing(dest, options.allow_missing);
+  if (!unmatched.empty())
+    problems.push_back("LoadOptions::allow_missing names " + short_list(unmatched) +
+                       ", which match" + (unmatched.size() > 1 ? "" : "es") +
+                       " no tensor of the model (a typo?)");
 
   std::vector<std::string> not_allowed;
   for (size_t i = 0; i < dest.size(); ++i) {
@@ -113,6 +135,16 @@ LoadReport load_state_dict(SafetensorsFile& file, const StateDict& dest,
     problems.push_back("unexpected tensor" +
                        std::string(report.unexpected.size() > 1 ? "s " : " ") +
                        short_list(report.unexpected) + " (not in the model)");
+
+  // A file of which nothing lands in the model (another model's weights, or a file without
+  // tensors) would otherwise "load" with every tensor allowed missing: "0 of 13 layers".
+  const bool nothing_matches =
+      !dest.empty() &&
+      std::all_of(source.begin(), source.end(), [](const TensorEntry* e) { return e == nullptr; });
+  if (nothing_matches)
+    problems.push_back("no tensor of the file (" + std::to_string(file.entries().size()) +
+                       " in all) is a tensor of the model" +
+                       (options.prefix.empty() ? "" : " (with prefix '" + options.prefix + "')"));
 
   if (!problems.empty()) {
     throw Error(where + ": cannot load into the model: " + join_names(problems, "; "));

@@ -16,6 +16,7 @@ namespace busi::weights {
 struct LoadOptions {
   // Model tensors that may be absent from the file: exact names, or prefixes ("block4_" covers
   // block4_conv1.weight ...; "head_" the new head). They keep their current (initial) values.
+  // Each entry must match at least one model tensor: one that matches none (a typo) is an error.
   std::set<std::string> allow_missing;
   // File name -> model name, applied before matching (e.g. torchvision's "features.0.weight" ->
   // "block1_conv1.weight", see vgg16_names.h). File names not listed keep their name.
@@ -36,8 +37,10 @@ struct LoadReport {
 
 // Loads the tensors of `file` into `dest` (whose tensors share storage with a model, so this
 // sets the model's weights; CPU or CUDA). Everything is checked before anything is written:
-// each model tensor present (unless allowed missing) with the same shape, no unexpected tensor
-// (unless allowed), no two file tensors renamed onto one model tensor. Errors name the file,
+// each model tensor present (unless allowed missing) with the same shape and a dtype the engine
+// reads, no unexpected tensor (unless allowed), no two file tensors renamed onto one model
+// tensor, every allow_missing entry matching a model tensor, and at least one tensor loaded (a
+// file with nothing for the model is an error, not "0 of 13 layers"). Errors name the file,
 // the tensors and the mismatch. F16/BF16/F64 data is converted to float32.
 LoadReport load_state_dict(SafetensorsFile& file, const StateDict& dest,
                            const LoadOptions& options = {});

@@ -10,8 +10,9 @@ namespace busi::cpu {
 // y = max over the window (padding never wins: it counts as -infinity).
 template <typename T>
 void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y);
-// dx[argmax of each window] += dy, where argmax is the FIRST maximum in row-major window order
-// (recomputed from x, so no index tensor is stored; CUDA uses the same rule).
+// dx[argmax of each window] = sum of the dy of the windows whose argmax it is (0 elsewhere); argmax
+// is the FIRST maximum in row-major window order (recomputed from x, so no index tensor is stored;
+// CUDA uses the same rule). dx is overwritten, never accumulated into.
 template <typename T>
 void max_pool2d_backward(const Pool2dShape& s, const T* x, const T* dy, T* dx);
 

@@ -54,6 +54,8 @@ struct AlphaBetaStore {
 template <bool kTransA, bool kTransB>
 void tiled_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  // The kernel indexes in 32 bits: check the sizes before they are narrowed, not after.
+  tiled::launch_shape("gemm (hand-written)", M, N, K, true);
   const SgemmOperands<kTransA, kTransB> operands{
       static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), A, lda, B, ldb};
   tiled::run_tiled_gemm("gemm (hand-written)", operands, AlphaBetaStore{C, ldc, alpha, beta}, true);

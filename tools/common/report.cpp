@@ -685,8 +685,13 @@ FactRows model_facts(const Comparison& c) {
       {"Training time", both([](const RunFolder& r) {
          return fmt_duration(summary_number(r, "training_seconds"));
        })},
-      {"Mean throughput (img/s)", both([](const RunFolder& r) {
+      {"Training throughput, mean of epochs (img/s)", both([](const RunFolder& r) {
          const double x = summary_number(r, "mean_img_per_s");
+         return std::isfinite(x) ? printf_string("%.1f", x) : std::string(kDash);
+       })},
+      {"Overall throughput (img/s, validation and feature caching included)",
+       both([](const RunFolder& r) {
+         const double x = summary_number(r, "overall_img_per_s");
          return std::isfinite(x) ? printf_string("%.1f", x) : std::string(kDash);
        })},
       {"Test images",
@@ -1139,7 +1144,8 @@ Json run_json(const RunFolder& run, const std::vector<MetricRow>& rows, bool is_
   Json& cis = j["confidence_intervals_95"] = Json::object();
   for (const MetricRow& row : rows) cis[row.key] = interval_json(is_b ? row.b_ci : row.a_ci);
   for (const char* key :
-       {"parameters", "trainable_parameters", "training_seconds", "mean_img_per_s"})
+       {"parameters", "trainable_parameters", "training_seconds", "mean_img_per_s",
+        "overall_img_per_s"})
     j[key] = run.summary.contains(key) ? run.summary.at(key) : Json();
   j["epochs_run"] = static_cast<int64_t>(run.history.size());
   j["config"] = run.config;

@@ -8,7 +8,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include <omp.h>
+#include <unistd.h>
+
 #include "engine/error.h"
+#ifdef BUSI_WITH_CUDA
+#include "engine/cuda_runtime.h"
+#endif
 
 namespace busi::tools {
 
@@ -68,6 +74,43 @@ std::string git_commit(const std::string& source_dir) {
   while (!commit.empty() && (commit.back() == '\n' || commit.back() == '\r')) commit.pop_back();
   if (status != 0 || commit.size() != 40) return "unknown";
   return commit;
+}
+
+namespace {
+
+// The "model name" line of /proc/cpuinfo ("" where there is none).
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) {
+      const size_t colon = line.find(':');
+      return colon == std::string::npos ? "" : line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  return "";
+}
+
+}  // namespace
+
+Json environment_json(bool on_gpu) {
+  Json env = Json::object();
+#if defined(__clang__)
+  env["compiler"] = std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  env["compiler"] = std::string("g++ ") + __VERSION__;
+#endif
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) == 0) env["host"] = std::string(host);
+  env["cpu"] = cpu_model();
+  env["omp_threads"] = static_cast<int64_t>(omp_get_max_threads());
+#ifdef BUSI_WITH_CUDA
+  if (on_gpu) {
+    env["gpu_name"] = cuda::device_info().name;
+    env["cuda_version"] = cuda::runtime_description();
+  }
+#else
+  (void)on_gpu;
+#endif
+  return env;
 }
 
 void write_config_json(const std::string& dir, const Json& config) {

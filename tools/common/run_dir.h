@@ -1,5 +1,5 @@
 // The output folder of a run: its default name, its creation (with a clear error when it cannot
-// be written), and the facts recorded in config.json beside the settings (git commit, device).
+// be written), and the facts recorded in config.json beside the settings (git commit, machine).
 #pragma once
 
 #include <string>
@@ -22,6 +22,11 @@ std::string git_commit(const std::string& source_dir);
 
 // The current local time as "2025-01-31T14:05:09".
 std::string local_timestamp();
+
+// The machine a run used, for config.json and the report's Environment table: compiler, host,
+// CPU model and OpenMP threads, and on a GPU the device line of cuda::runtime_description()
+// (name, compute capability, math mode, cuDNN version) as gpu_name / cuda_version.
+Json environment_json(bool on_gpu);
 
 // Writes `config` to <dir>/config.json.
 void write_config_json(const std::string& dir, const Json& config);

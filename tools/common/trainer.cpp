@@ -18,6 +18,9 @@
 #include "tools/common/progress.h"
 #include "tools/common/run_dir.h"
 #include "weights/safetensors.h"
+#ifdef BUSI_WITH_CUDA
+#include "engine/cuda_runtime.h"
+#endif
 
 namespace busi::tools {
 
@@ -226,7 +229,9 @@ Trainer::Trainer(nn::Module& model, TrainerOptions options)
 bool Trainer::phase_already_done(const std::string& phase, int64_t epochs) const {
   const bool finished = std::find(state_.finished_phases.begin(), state_.finished_phases.end(),
                                   phase) != state_.finished_phases.end();
-  const bool extended = phase == state_.phase && state_.phase_epoch < epochs;
+  // Extended: the last phase is given more epochs than it was planned with. A phase that ended
+  // early (patience) with the same plan stays finished, as in the uninterrupted run.
+  const bool extended = phase == state_.phase && epochs > state_.phase_planned_epochs;
   return finished && !extended;
 }
 
@@ -282,6 +287,8 @@ void Trainer::resume(const std::string& checkpoint_path) {
   history_ = read_history(source_dir + "/history.csv", state_.epoch);
   CsvWriter writer(options_.run_dir + "/history.csv", history_header());
   for (const HistoryRow& row : history_) writer.write_row(history_fields(row));
+  resumed_ = true;
+  history_started_ = true;
   // The best checkpoint so far comes along when the run continues in another folder.
   const std::string source_best = source_dir + "/best.safetensors";
   if (fs::exists(source_best) && !fs::exists(best_path())) fs::copy_file(source_best, best_path());
@@ -291,10 +298,33 @@ void Trainer::resume(const std::string& checkpoint_path) {
 }
 
 void Trainer::append_history(const HistoryRow& row) {
-  const std::string path = options_.run_dir + "/history.csv";
-  CsvWriter writer(path, history_header(), std::filesystem::exists(path));
+  // resume() starts the file with the rows kept; a fresh run starts it with its first row.
+  CsvWriter writer(options_.run_dir + "/history.csv", history_header(), history_started_);
+  history_started_ = true;
   writer.write_row(history_fields(row));
   history_.push_back(row);
+}
+
+void Trainer::begin_run() {
+  run_started_ = true;
+  if (resumed_) return;
+  // A fresh run into a folder that holds an earlier run's outputs: remove them, so that no old
+  // history row, checkpoint or metric can be taken for this run's.
+  namespace fs = std::filesystem;
+  std::vector<std::string> removed;
+  for (const char* name : {"history.csv", "best.safetensors", "last.safetensors",
+                           "predictions.csv", "metrics.json"}) {
+    const std::string path = options_.run_dir + "/" + name;
+    std::error_code ec;
+    if (fs::remove(path, ec)) removed.push_back(name);
+    BUSI_CHECK(!ec, "output folder '", options_.run_dir, "': cannot remove the earlier run's ",
+               name, " (", ec.message(), ")");
+  }
+  if (!removed.empty()) {
+    std::cout << "note: " << options_.run_dir << " held an earlier run; replaced its";
+    for (const std::string& name : removed) std::cout << " " << name;
+    std::cout << "\n";
+  }
 }
 
 Trainer::EpochResult Trainer::train_one_epoch(Phase& phase, int64_t epoch) {
@@ -383,6 +413,7 @@ void Trainer::print_epoch(const HistoryRow& row, const Phase& phase, bool improv
 bool Trainer::run_phase(Phase& phase) {
   BUSI_CHECK(phase.train && phase.val && phase.optimizer && phase.schedule && phase.forward,
              "Trainer::run_phase: phase '", phase.name, "' is incomplete");
+  if (!run_started_) begin_run();
   if (phase_already_done(phase.name, phase.epochs)) {
     std::cout << "phase " << phase.name << ": already finished in the resumed run\n";
     return true;
@@ -405,7 +436,9 @@ bool Trainer::run_phase(Phase& phase) {
     append_history(row);  // before the checkpoints: resume trims rows past the checkpoint
 
     state_.epoch = epoch;
+    state_.images_trained += train.images;
     state_.phase_epoch = e + 1;
+    state_.phase_planned_epochs = phase.epochs;
     state_.optimizer_steps = phase.optimizer->step_count();
     const bool improved = record_validation(val.macro_f1, epoch);
     const bool stop_early = should_stop_early();
@@ -446,6 +479,11 @@ double Trainer::training_seconds() const {
   return total;
 }
 
+double Trainer::overall_images_per_second() const {
+  const double seconds = training_seconds();
+  return seconds > 0 ? static_cast<double>(state_.images_trained) / seconds : 0.0;
+}
+
 double Trainer::mean_images_per_second() const {
   if (history_.empty()) return 0.0;
   double total = 0.0;
@@ -484,6 +522,8 @@ ClassificationMetrics Trainer::evaluate_test(const Forward& forward, BatchSource
   doc["trainable_parameters"] = model_.num_parameters(true);
   doc["training_seconds"] = training_seconds();
   doc["mean_img_per_s"] = mean_images_per_second();
+  doc["overall_img_per_s"] = overall_images_per_second();
+  doc["images_trained"] = state_.images_trained;
   doc["test_images"] = metrics.n;
   doc["device"] = options_.device.str();
   doc["best_epoch"] = state_.best_epoch;
@@ -518,11 +558,13 @@ Json loop_to_json(const LoopState& loop) {
   j["epoch"] = loop.epoch;
   j["phase"] = loop.phase;
   j["phase_epoch"] = loop.phase_epoch;
+  j["phase_planned_epochs"] = loop.phase_planned_epochs;
   j["finished_phases"] = loop.finished_phases;
   j["optimizer_steps"] = loop.optimizer_steps;
   j["best_val_macro_f1"] = loop.best_val_macro_f1;
   j["best_epoch"] = loop.best_epoch;
   j["epochs_since_best"] = loop.epochs_since_best;
+  j["images_trained"] = loop.images_trained;
   return j;
 }
 
@@ -531,12 +573,16 @@ LoopState loop_from_json(const Json& j) {
   loop.epoch = j.at("epoch").as_int();
   loop.phase = j.at("phase").as_string();
   loop.phase_epoch = j.at("phase_epoch").as_int();
+  // Checkpoints written before the field existed: the epochs run are the best guess.
+  loop.phase_planned_epochs =
+      j.contains("phase_planned_epochs") ? j.at("phase_planned_epochs").as_int() : loop.phase_epoch;
   for (const Json& name : j.at("finished_phases").elements())
     loop.finished_phases.push_back(name.as_string());
   loop.optimizer_steps = j.at("optimizer_steps").as_int();
   loop.best_val_macro_f1 = j.at("best_val_macro_f1").as_number();
   loop.best_epoch = j.at("best_epoch").as_int();
   loop.epochs_since_best = j.at("epochs_since_best").as_int();
+  loop.images_trained = j.contains("images_trained") ? j.at("images_trained").as_int() : 0;
   return loop;
 }
 
@@ -623,6 +669,8 @@ void add_training_flags(CommandLine& cli, TrainingSettings& s, const std::string
   cli.add("--stop-after", &s.stop_after, "E",
           "stop after epoch E as if interrupted (continue with --resume; 0: off)");
   cli.add("--workers", &s.workers, "N", "background threads preparing batches");
+  cli.add_switch("--skip-bad", &s.skip_bad,
+                 "skip images that cannot be decoded (a warning names each) instead of stopping");
 }
 
 namespace {
@@ -698,9 +746,15 @@ Device resolve_training_settings(CommandLine& cli, TrainingSettings& s,
   for (const auto& [flag, value] : preset->values) cli.set_if_not_given(flag, value);
   if (s.out.empty()) s.out = default_run_dir(cli.program());
   check_settings(s);
-  if (s.deterministic && device.is_cuda())
-    std::cout << "note: --deterministic: this engine build has no switch for cuDNN's algorithm "
-                 "choice yet; the CPU path is deterministic\n";
+  if (s.deterministic && device.is_cuda()) {
+#ifdef BUSI_WITH_CUDA
+    // cuDNN's fastest algorithms (chosen by timing) may differ between runs, and some sum in a
+    // nondeterministic order; the engine's own kernels are deterministic already.
+    cuda::set_deterministic(true);
+#endif
+    std::cout << "deterministic: cuDNN restricted to deterministic algorithms, chosen by "
+                 "heuristics\n";
+  }
   return device;
 }
 
@@ -729,21 +783,33 @@ data::DatasetIndex limit_per_class(const data::DatasetIndex& full, int64_t limit
       if (new_id[id] >= 0) kept.push_back(new_id[id]);
     if (kept.size() >= 2) index.duplicate_groups.push_back(kept);
   }
+  // The warnings about duplicates are about the kept images only; the others (skipped files)
+  // still hold.
+  std::erase_if(index.warnings, [](const std::string& line) {
+    return line.rfind(data::kCrossClassDuplicateWarning, 0) == 0;
+  });
+  for (const std::string& line : data::cross_class_duplicate_warnings(index))
+    index.warnings.push_back(line);
   return index;
 }
 
 }  // namespace
 
-PreparedData prepare_data(const TrainingSettings& s, const std::string& run_dir, int64_t fold) {
+PreparedData prepare_data(const TrainingSettings& s, const std::string& run_dir, int64_t fold,
+                          const data::CacheOptions& cache_options) {
   namespace fs = std::filesystem;
   BUSI_CHECK(fs::is_directory(s.data), "--data '", s.data,
              "': folder missing (expected one sub-folder of images per class, e.g. "
              "../shared/busi/benign, malignant, normal)");
   PreparedData d;
   data::ScanOptions scan;
-  scan.verify_decode = false;  // the image cache decodes every image anyway, naming a bad file
+  scan.skip_bad = s.skip_bad;
+  scan.verify_decode = false;  // the cache below decodes every image, once
   d.index = data::scan_folder(s.data, scan);
   if (s.limit_per_class > 0) d.index = limit_per_class(d.index, s.limit_per_class);
+  // Before the split: with --skip-bad the files that fail to decode leave the index here.
+  d.cache = std::make_unique<data::ImageCache>(
+      data::ImageCache::build(d.index, cache_options, s.skip_bad));
 
   if (!s.split_csv.empty()) {
     d.split = data::read_split_csv(s.split_csv, d.index);
@@ -772,6 +838,7 @@ PreparedData prepare_data(const TrainingSettings& s, const std::string& run_dir,
   data::write_split_csv(run_dir + "/split.csv", d.index, d.split);
   std::cout << "data: " << d.index.summary() << "\n"
             << "split: " << data::split_summary(d.index, d.split) << "\n";
+  std::cerr << d.index.warnings_text();
   return d;
 }
 
@@ -796,6 +863,8 @@ Json make_config(const CommandLine& cli, const TrainingSettings& s, const std::s
     config[key == "device" ? "device_flag" : key] = value;
   }
   for (const auto& [key, value] : extra.items()) config[key] = value;
+  const Json environment = environment_json(device.is_cuda());
+  for (const auto& [key, value] : environment.items()) config[key] = value;
   return config;
 }
 
@@ -813,6 +882,7 @@ std::map<std::string, std::string> base_checkpoint_metadata(const CommandLine& c
 
 std::unique_ptr<optim::Schedule> make_schedule(const TrainingSettings& s, int64_t steps,
                                                int64_t steps_per_epoch) {
+  steps = std::max<int64_t>(steps, 1);  // a phase of 0 epochs still gets a valid schedule
   if (s.schedule == "constant") return std::make_unique<optim::ConstantSchedule>();
   if (s.schedule == "step")
     return std::make_unique<optim::StepSchedule>(std::max<int64_t>(steps / 3, 1), 0.1f);

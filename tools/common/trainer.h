@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/image_cache.h"
 #include "data/loader.h"
 #include "data/normalize.h"
 #include "data/split.h"
@@ -144,11 +145,13 @@ struct LoopState {
   int64_t epoch = 0;                         // epochs finished, across phases
   std::string phase;                         // the phase the last finished epoch belonged to
   int64_t phase_epoch = 0;                   // epochs of that phase finished
+  int64_t phase_planned_epochs = 0;          // the epochs that phase was planned with
   std::vector<std::string> finished_phases;  // phases that ended (all epochs, or early stop)
   int64_t optimizer_steps = 0;               // the phase optimiser's steps (its schedule position)
   double best_val_macro_f1 = -1.0;
   int64_t best_epoch = 0;
   int64_t epochs_since_best = 0;
+  int64_t images_trained = 0;  // training images seen, all epochs together
 };
 
 class Trainer {
@@ -183,7 +186,11 @@ class Trainer {
   // Time spent outside epochs that belongs to training (computing frozen features).
   void add_setup_seconds(double seconds) { setup_seconds_ += seconds; }
   double training_seconds() const;
+  // Mean over epochs of the training loop's img/s (an epoch on cached features only runs the
+  // trainable layers, so it is faster than an epoch on images).
   double mean_images_per_second() const;
+  // Training images over the whole training time: validation and feature caching included.
+  double overall_images_per_second() const;
 
   std::string best_path() const { return options_.run_dir + "/best.safetensors"; }
   std::string last_path() const { return options_.run_dir + "/last.safetensors"; }
@@ -201,6 +208,8 @@ class Trainer {
   void print_epoch(const HistoryRow& row, const Phase& phase, bool improved) const;
   void save_checkpoint(const std::string& path, const optim::Optimizer& optimizer) const;
   void append_history(const HistoryRow& row);
+  // Once, before the first phase: a fresh run removes an earlier run's outputs from its folder.
+  void begin_run();
   bool should_stop_early() const;
 
   nn::Module& model_;
@@ -211,6 +220,9 @@ class Trainer {
   StateDict pending_optimizer_state_;
   std::string pending_optimizer_phase_;
   double setup_seconds_ = 0.0;
+  bool resumed_ = false;          // resume() was called
+  bool run_started_ = false;      // begin_run() has run
+  bool history_started_ = false;  // history.csv has been (re)written by this run
 };
 
 // Random-number state of a model (every dropout layer's generator, by its dotted name) and of the
@@ -286,6 +298,7 @@ struct TrainingSettings {
   std::string split_csv;
   int64_t stop_after = 0;
   int workers = 2;
+  bool skip_bad = false;
 };
 
 // Registers the flags above on `cli`, with `default_data` as --data's default.
@@ -304,18 +317,21 @@ struct Preset {
 Device resolve_training_settings(CommandLine& cli, TrainingSettings& settings,
                                  const std::vector<Preset>& presets, const std::string& model_name);
 
-// The dataset and its split for one run (or one fold).
+// The dataset, its decoded images and its split for one run (or one fold).
 struct PreparedData {
   data::DatasetIndex index;
+  std::unique_ptr<data::ImageCache> cache;  // every image of index, decoded once
   data::Split split;
   std::vector<int64_t> train_ids, val_ids, test_ids;
 };
-// Scans --data (only the first --limit-per-class images of each class when set), makes or reads
-// the split (--split-csv, --folds with the 1-based `fold`, or --val-frac/--test-frac), writes it
-// to <run_dir>/split.csv and prints a summary. Clear errors for a missing folder or an empty
+// Scans --data (only the first --limit-per-class images of each class when set), decodes every
+// image into the cache (with --skip-bad, a file that cannot be decoded is dropped with a warning
+// naming it; without, it is an error naming it), then makes or reads the split (--split-csv,
+// --folds with the 1-based `fold`, or --val-frac/--test-frac), writes it to <run_dir>/split.csv
+// and prints a summary and the dataset's warnings. Clear errors for a missing folder or an empty
 // subset.
 PreparedData prepare_data(const TrainingSettings& settings, const std::string& run_dir,
-                          int64_t fold);
+                          int64_t fold, const data::CacheOptions& cache_options);
 
 // The config.json every run writes: every setting, plus model, seed, device, git commit, preset,
 // image size and epochs (and `extra`, the tool's own facts).
