@@ -109,9 +109,7 @@ AxisFilter make_axis_filter(int64_t in, int64_t out) {
   return filter;
 }
 
-uint8_t round_to_u8(float v) {
-  return static_cast<uint8_t>(std::clamp(v + 0.5f, 0.0f, 255.0f));
-}
+uint8_t round_to_u8(float v) { return static_cast<uint8_t>(std::clamp(v + 0.5f, 0.0f, 255.0f)); }
 
 }  // namespace
 

@@ -48,9 +48,7 @@ BatchLoader::BatchLoader(const ImageCache& cache, std::vector<int64_t> sample_id
   }
 }
 
-BatchLoader::~BatchLoader() {
-  stop_workers();
-}
+BatchLoader::~BatchLoader() { stop_workers(); }
 
 void BatchLoader::stop_workers() {
   {

@@ -97,9 +97,7 @@ void check_fractions(double val_fraction, double test_fraction) {
              ", test ", test_fraction, ")");
 }
 
-std::string percent(double fraction) {
-  return std::to_string(std::lround(100 * fraction));
-}
+std::string percent(double fraction) { return std::to_string(std::lround(100 * fraction)); }
 
 }  // namespace
 

@@ -87,15 +87,14 @@ void run_backward(const Tensor& root, const Tensor& seed, bool retain_graph) {
                "' a second time: the graph was freed by the first backward() (pass "
                "retain_graph=true to keep it)");
     std::vector<Tensor> input_grads = node.backward(grad_out);
-    BUSI_CHECK(input_grads.size() == node.inputs.size(), "internal error: backward of '",
-               node.op, "' returned ", input_grads.size(), " gradients for ",
-               node.inputs.size(), " inputs");
+    BUSI_CHECK(input_grads.size() == node.inputs.size(), "internal error: backward of '", node.op,
+               "' returned ", input_grads.size(), " gradients for ", node.inputs.size(), " inputs");
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       Tensor input = node.inputs[i];
       if (!node.needs_input_grad(i) || !input_grads[i].defined()) continue;
-      BUSI_CHECK(input_grads[i].shape() == input.shape(), "internal error: backward of '",
-                 node.op, "' gave a gradient of shape ", shape_str(input_grads[i].shape()),
-                 " for input ", i, " of shape ", shape_str(input.shape()));
+      BUSI_CHECK(input_grads[i].shape() == input.shape(), "internal error: backward of '", node.op,
+                 "' gave a gradient of shape ", shape_str(input_grads[i].shape()), " for input ", i,
+                 " of shape ", shape_str(input.shape()));
       if (input.grad_fn()) {
         grads[input.id()] = accumulate(grads[input.id()], input_grads[i]);
       } else {

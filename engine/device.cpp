@@ -8,9 +8,7 @@
 
 namespace busi {
 
-std::string Device::str() const {
-  return is_cpu() ? "cpu" : "cuda:" + std::to_string(index);
-}
+std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 
 bool cuda_compiled() {
 #ifdef BUSI_WITH_CUDA
@@ -41,8 +39,9 @@ Device choose_device(const std::string& flag) {
   }
   if (flag == "cuda" || flag == "cuda:0") {
     const std::string reason = cuda_unavailable_reason();
-    BUSI_CHECK(reason.empty(), "--device ", flag, " was asked for, but CUDA is not usable: ",
-               reason, ". Use --device cpu or --device auto.");
+    BUSI_CHECK(reason.empty(), "--device ", flag,
+               " was asked for, but CUDA is not usable: ", reason,
+               ". Use --device cpu or --device auto.");
     return Device::cuda(0);
   }
   throw Error("--device: unknown value '" + flag + "' (expected auto, cpu or cuda)");

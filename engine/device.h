@@ -28,7 +28,8 @@ bool cuda_available();
 std::string cuda_unavailable_reason();
 
 // Parses a --device flag: "auto" (CUDA when available, else CPU with one line on stderr saying
-// why), "cpu", "cuda" or "cuda:N". Asking for CUDA without a usable GPU throws a clear error.
+// why), "cpu", "cuda" or "cuda:0" (the engine drives one GPU). Asking for CUDA without a usable
+// GPU throws a clear error.
 Device choose_device(const std::string& flag);
 
 }  // namespace busi

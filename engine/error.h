@@ -25,7 +25,7 @@ std::string concat(const Args&... args) {
 }  // namespace busi
 
 // BUSI_CHECK(cond, parts...): throws busi::Error with the parts streamed together.
-#define BUSI_CHECK(cond, ...)                                          \
-  do {                                                                 \
+#define BUSI_CHECK(cond, ...)                                              \
+  do {                                                                     \
     if (!(cond)) throw ::busi::Error(::busi::detail::concat(__VA_ARGS__)); \
   } while (0)

@@ -5,7 +5,7 @@
 
 namespace busi::nn {
 
-// ---- Module -----------------------------------------------------------------------------------
+// ---- Module -------------------------------------------------------------------------------------
 
 void Module::register_parameter(const std::string& name, Tensor* tensor) {
   BUSI_CHECK(tensor && tensor->defined(), "register_parameter: '", name, "' is undefined");
@@ -25,13 +25,13 @@ void Module::register_module(const std::string& name, std::shared_ptr<Module> ch
   children_.emplace_back(name, std::move(child));
 }
 
-void Module::collect(const std::string& prefix, bool params, bool buffers,
-                     StateDict& out) const {
+void Module::collect(const std::string& prefix, bool params, bool buffers, StateDict& out) const {
   if (params)
     for (const auto& [name, t] : parameters_) out.push_back({prefix + name, *t});
   if (buffers)
     for (const auto& [name, t] : buffers_) out.push_back({prefix + name, *t});
-  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", params, buffers, out);
+  for (const auto& [name, child] : children_)
+    child->collect(prefix + name + ".", params, buffers, out);
 }
 
 StateDict Module::named_parameters() const {
@@ -88,7 +88,7 @@ void Module::set_requires_grad(bool on) {
   for (auto& [name, child] : children_) child->set_requires_grad(on);
 }
 
-// ---- Sequential -------------------------------------------------------------------------------
+// ---- Sequential ---------------------------------------------------------------------------------
 
 Sequential& Sequential::add(std::shared_ptr<Module> child) {
   return add(std::to_string(children().size()), std::move(child));
@@ -105,13 +105,13 @@ Tensor Sequential::forward(const Tensor& x) {
   return h;
 }
 
-// ---- Layers -----------------------------------------------------------------------------------
+// ---- Layers -------------------------------------------------------------------------------------
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride_,
                int64_t padding_, bool with_bias, Generator& gen)
     : stride(stride_), padding(padding_) {
-  BUSI_CHECK(in_channels > 0 && out_channels > 0 && kernel > 0, "Conv2d: invalid sizes in=",
-             in_channels, " out=", out_channels, " kernel=", kernel);
+  BUSI_CHECK(in_channels > 0 && out_channels > 0 && kernel > 0,
+             "Conv2d: invalid sizes in=", in_channels, " out=", out_channels, " kernel=", kernel);
   weight = Tensor::empty({out_channels, in_channels, kernel, kernel});
   init::kaiming_normal_(weight, gen);
   register_parameter("weight", &weight);

@@ -12,9 +12,7 @@ namespace busi {
 
 namespace {
 
-float* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data() : nullptr;
-}
+float* data_or_null(const Tensor& t) { return t.defined() ? t.data() : nullptr; }
 
 // The kernels see any input as (N, C, HW): HW = H*W for images, 1 for (N, C) features.
 struct BatchNormShape {

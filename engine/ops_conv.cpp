@@ -11,9 +11,7 @@ namespace busi {
 
 namespace {
 
-float* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data() : nullptr;
-}
+float* data_or_null(const Tensor& t) { return t.defined() ? t.data() : nullptr; }
 
 // Checks every argument of conv2d and returns the kernels' shape description.
 Conv2dShape check_conv2d_args(const Tensor& x, const Tensor& weight, const Tensor& bias,

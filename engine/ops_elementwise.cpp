@@ -15,8 +15,8 @@ namespace {
 // Broadcast description of a (op) b: NumPy rules, shapes aligned on the right.
 BroadcastShape make_broadcast(const Shape& a, const Shape& b, const char* op) {
   const size_t nd = std::max(a.size(), b.size());
-  BUSI_CHECK(nd <= static_cast<size_t>(kMaxBroadcastDims), op, ": more than ",
-             kMaxBroadcastDims, " dimensions");
+  BUSI_CHECK(nd <= static_cast<size_t>(kMaxBroadcastDims), op, ": more than ", kMaxBroadcastDims,
+             " dimensions");
   BroadcastShape s;
   s.ndim = static_cast<int>(nd);
   const Shape as = contiguous_strides(a), bs = contiguous_strides(b);
@@ -25,9 +25,8 @@ BroadcastShape make_broadcast(const Shape& a, const Shape& b, const char* op) {
     const int64_t ia = static_cast<int64_t>(d) - static_cast<int64_t>(nd - a.size());
     const int64_t ib = static_cast<int64_t>(d) - static_cast<int64_t>(nd - b.size());
     const int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
-    BUSI_CHECK(da == db || da == 1 || db == 1, op, ": shapes ", shape_str(a), " and ",
-               shape_str(b), " cannot be broadcast together (dimension ", d, ": ", da, " vs ",
-               db, ")");
+    BUSI_CHECK(da == db || da == 1 || db == 1, op, ": shapes ", shape_str(a), " and ", shape_str(b),
+               " cannot be broadcast together (dimension ", d, ": ", da, " vs ", db, ")");
     s.out[d] = std::max(da, db);
     s.a_stride[d] = (ia >= 0 && da != 1) ? as[ia] : 0;
     s.b_stride[d] = (ib >= 0 && db != 1) ? bs[ib] : 0;
@@ -55,8 +54,8 @@ Tensor binary(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
     float* pa = need_a ? da.data() : nullptr;
     float* pb = need_b ? db.data() : nullptr;
     if (g.is_cuda()) {
-      BUSI_CUDA_CALL(cuda::binary_backward(op, s, sa.data(), sb.data(), g.data(), pa,
-                                           sa.numel(), pb, sb.numel()));
+      BUSI_CUDA_CALL(cuda::binary_backward(op, s, sa.data(), sb.data(), g.data(), pa, sa.numel(),
+                                           pb, sb.numel()));
     } else {
       cpu::binary_backward<float>(op, s, sa.data(), sb.data(), g.data(), pa, sa.numel(), pb,
                                   sb.numel());
@@ -80,9 +79,8 @@ Tensor scale(const Tensor& x, float s) {
   } else {
     cpu::scale_forward<float>(x.data(), s, y.data(), x.numel());
   }
-  return record("scale", y, {x}, [s](const Tensor& g) -> std::vector<Tensor> {
-    return {scale(g, s)};
-  });
+  return record("scale", y, {x},
+                [s](const Tensor& g) -> std::vector<Tensor> { return {scale(g, s)}; });
 }
 
 // d(x + s)/dx = 1.
@@ -94,9 +92,7 @@ Tensor add_scalar(const Tensor& x, float s) {
   } else {
     cpu::add_scalar_forward<float>(x.data(), s, y.data(), x.numel());
   }
-  return record("add_scalar", y, {x}, [](const Tensor& g) -> std::vector<Tensor> {
-    return {g};
-  });
+  return record("add_scalar", y, {x}, [](const Tensor& g) -> std::vector<Tensor> { return {g}; });
 }
 
 // relu(x) = max(x, 0); the backward reads the saved output (y > 0 exactly where x > 0).

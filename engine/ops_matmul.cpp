@@ -56,11 +56,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   }
   Tensor y = Tensor::empty({N, out}, x.device());
   if (x.is_cuda()) {
-    BUSI_CUDA_CALL(cuda::linear_forward(x.data(), weight.data(), data_or_null(bias), y.data(),
-                                        N, in, out));
+    BUSI_CUDA_CALL(
+        cuda::linear_forward(x.data(), weight.data(), data_or_null(bias), y.data(), N, in, out));
   } else {
-    cpu::linear_forward<float>(x.data(), weight.data(), data_or_null(bias), y.data(), N, in,
-                               out);
+    cpu::linear_forward<float>(x.data(), weight.data(), data_or_null(bias), y.data(), N, in, out);
   }
   const Tensor sx = x.detach(), sw = weight.detach();
   const bool need_x = x.requires_grad(), need_w = weight.requires_grad();

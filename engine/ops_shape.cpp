@@ -8,9 +8,8 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   check_defined(x, "reshape", "x");
   Tensor y = x.view(shape);
   const Shape xs = x.shape();
-  return record("reshape", y, {x}, [xs](const Tensor& g) -> std::vector<Tensor> {
-    return {g.view(xs)};
-  });
+  return record("reshape", y, {x},
+                [xs](const Tensor& g) -> std::vector<Tensor> { return {g.view(xs)}; });
 }
 
 Tensor flatten(const Tensor& x) {

@@ -73,8 +73,7 @@ void Optimizer::load_state_dict(const StateDict& state) {
 
 SGD::SGD(std::vector<ParamGroup> groups, float momentum, bool nesterov)
     : Optimizer(std::move(groups)), momentum_(momentum), nesterov_(nesterov) {
-  BUSI_CHECK(momentum >= 0.0f && momentum < 1.0f, "SGD: momentum ", momentum,
-             " out of [0, 1)");
+  BUSI_CHECK(momentum >= 0.0f && momentum < 1.0f, "SGD: momentum ", momentum, " out of [0, 1)");
   BUSI_CHECK(!nesterov || momentum > 0.0f, "SGD: Nesterov needs a positive momentum");
 }
 
@@ -110,8 +109,7 @@ void SGD::step() {
 // ---- Adam / AdamW -------------------------------------------------------------------------------
 
 Adam::Adam(std::vector<ParamGroup> groups, bool decoupled, float beta1, float beta2, float eps)
-    : Optimizer(std::move(groups)), decoupled_(decoupled), beta1_(beta1), beta2_(beta2),
-      eps_(eps) {
+    : Optimizer(std::move(groups)), decoupled_(decoupled), beta1_(beta1), beta2_(beta2), eps_(eps) {
   BUSI_CHECK(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f && eps > 0.0f,
              "Adam: invalid betas (", beta1, ", ", beta2, ") or eps ", eps);
 }
@@ -141,8 +139,8 @@ void Adam::step() {
       }
     }
     for (const auto& [t, slots] : cuda_slots_by_step) {
-      [[maybe_unused]] const AdamHyper h{
-          current_lr_[gi], beta1_, beta2_, eps_, groups_[gi].weight_decay, decoupled_, t};
+      [[maybe_unused]] const AdamHyper h{current_lr_[gi],          beta1_,     beta2_, eps_,
+                                         groups_[gi].weight_decay, decoupled_, t};
       BUSI_CUDA_CALL(cuda::adam_update_multi(slots, h));
     }
   }
@@ -150,8 +148,7 @@ void Adam::step() {
 
 // ---- Schedules ----------------------------------------------------------------------------------
 
-StepSchedule::StepSchedule(int64_t step_size, float gamma)
-    : step_size_(step_size), gamma_(gamma) {
+StepSchedule::StepSchedule(int64_t step_size, float gamma) : step_size_(step_size), gamma_(gamma) {
   BUSI_CHECK(step_size > 0, "StepSchedule: step_size must be positive, got ", step_size);
   BUSI_CHECK(gamma > 0.0f, "StepSchedule: gamma must be positive, got ", gamma);
 }

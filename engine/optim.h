@@ -15,9 +15,9 @@
 namespace busi::optim {
 
 struct ParamGroup {
-  std::string name;        // "head", "pretrained", ... (shown in logs)
-  StateDict params;        // named, so optimiser state can be saved under the parameter's name
-  float lr = 0.01f;        // the group's base learning rate (schedules scale it)
+  std::string name;  // "head", "pretrained", ... (shown in logs)
+  StateDict params;  // named, so optimiser state can be saved under the parameter's name
+  float lr = 0.01f;  // the group's base learning rate (schedules scale it)
   float weight_decay = 0.0f;
 };
 
@@ -81,7 +81,7 @@ inline std::unique_ptr<Optimizer> make_adamw(std::vector<ParamGroup> groups) {
   return std::make_unique<Adam>(std::move(groups), true);
 }
 
-// ---- Schedules: the factor multiplying every group's base rate at a given step ----------------
+// ---- Schedules: the factor multiplying every group's base rate at a given step ------------------
 
 class Schedule {
  public:

@@ -25,10 +25,10 @@ class Generator {
   void set_offset(uint64_t values);
 
   uint32_t next_u32();
-  double uniform();                          // [0, 1), 53-bit resolution
+  double uniform();  // [0, 1), 53-bit resolution
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-  double normal();                           // N(0, 1), Box-Muller
-  int64_t randint(int64_t n);                // uniform in [0, n), unbiased
+  double normal();                              // N(0, 1), Box-Muller
+  int64_t randint(int64_t n);                   // uniform in [0, n), unbiased
   std::vector<int64_t> permutation(int64_t n);  // Fisher-Yates shuffle of 0..n-1
 
   // Reserves ceil(n/4) Philox blocks and returns the first block's counter: value i of the

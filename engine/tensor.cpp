@@ -37,7 +37,7 @@ Shape contiguous_strides(const Shape& shape) {
   return strides;
 }
 
-// ---- Storage ----------------------------------------------------------------------------------
+// ---- Storage ------------------------------------------------------------------------------------
 
 // CPU buffers are 64-byte aligned so that the GEMM's vector loads never straddle cache lines.
 constexpr size_t kCpuAlignment = 64;
@@ -67,7 +67,7 @@ Storage::~Storage() {
   }
 }
 
-// ---- Creation ---------------------------------------------------------------------------------
+// ---- Creation -----------------------------------------------------------------------------------
 
 Tensor Tensor::empty(const Shape& shape, Device device) {
   for (int64_t s : shape)
@@ -89,14 +89,15 @@ Tensor Tensor::ones(const Shape& shape, Device device) { return full(shape, 1.0f
 Tensor Tensor::scalar(float value, Device device) { return full({}, value, device); }
 
 Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape, Device device) {
-  BUSI_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "Tensor::from_vector: ",
-             values.size(), " values do not fill shape ", shape_str(shape));
+  BUSI_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape),
+             "Tensor::from_vector: ", values.size(), " values do not fill shape ",
+             shape_str(shape));
   Tensor t = empty(shape, Device::cpu());
   std::copy(values.begin(), values.end(), t.data());
   return device.is_cpu() ? t : t.to(device);
 }
 
-// ---- Accessors --------------------------------------------------------------------------------
+// ---- Accessors ----------------------------------------------------------------------------------
 
 static const TensorImpl& checked(const std::shared_ptr<TensorImpl>& impl) {
   if (!impl) throw Error("use of an undefined Tensor");
@@ -138,8 +139,8 @@ std::vector<float> Tensor::to_vector() const {
 }
 
 float Tensor::item() const {
-  BUSI_CHECK(numel() == 1, "Tensor::item: tensor of shape ", shape_str(shape()),
-             " has ", numel(), " elements, not 1");
+  BUSI_CHECK(numel() == 1, "Tensor::item: tensor of shape ", shape_str(shape()), " has ", numel(),
+             " elements, not 1");
   return to_vector()[0];
 }
 
@@ -148,7 +149,7 @@ std::string Tensor::str() const {
   return "Tensor(shape=" + shape_str(shape()) + ", device=" + device().str() + ")";
 }
 
-// ---- Views and copies -------------------------------------------------------------------------
+// ---- Views and copies ---------------------------------------------------------------------------
 
 Tensor Tensor::view(const Shape& new_shape) const {
   Shape s = new_shape;
@@ -163,8 +164,8 @@ Tensor Tensor::view(const Shape& new_shape) const {
     }
   }
   if (infer >= 0) {
-    BUSI_CHECK(known > 0 && numel() % known == 0, "view: cannot view ", shape_str(shape()),
-               " as ", shape_str(new_shape));
+    BUSI_CHECK(known > 0 && numel() % known == 0, "view: cannot view ", shape_str(shape()), " as ",
+               shape_str(new_shape));
     s[infer] = numel() / known;
   }
   BUSI_CHECK(shape_numel(s) == numel(), "view: cannot view ", shape_str(shape()), " (", numel(),
@@ -191,8 +192,8 @@ Tensor Tensor::narrow0(int64_t start, int64_t length) const {
 }
 
 void Tensor::copy_(const Tensor& src) {
-  BUSI_CHECK(src.numel() == numel(), "copy_: source ", shape_str(src.shape()),
-             " and destination ", shape_str(shape()), " differ in size");
+  BUSI_CHECK(src.numel() == numel(), "copy_: source ", shape_str(src.shape()), " and destination ",
+             shape_str(shape()), " differ in size");
   const size_t bytes = numel() * sizeof(float);
   if (bytes == 0) return;
   const bool from_cpu = src.device().is_cpu(), to_cpu = device().is_cpu();
@@ -201,9 +202,12 @@ void Tensor::copy_(const Tensor& src) {
     return;
   }
 #ifdef BUSI_WITH_CUDA
-  if (from_cpu) cuda::copy_host_to_device(data(), src.data(), bytes);
-  else if (to_cpu) cuda::copy_device_to_host(data(), src.data(), bytes);
-  else cuda::copy_device_to_device(data(), src.data(), bytes);
+  if (from_cpu)
+    cuda::copy_host_to_device(data(), src.data(), bytes);
+  else if (to_cpu)
+    cuda::copy_device_to_host(data(), src.data(), bytes);
+  else
+    cuda::copy_device_to_device(data(), src.data(), bytes);
 #else
   throw Error("copy_: CUDA tensor in a build without the CUDA backend");
 #endif
@@ -233,7 +237,7 @@ void Tensor::fill_(float value) {
   }
 }
 
-// ---- Autograd fields --------------------------------------------------------------------------
+// ---- Autograd fields ----------------------------------------------------------------------------
 
 bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
 

@@ -62,7 +62,7 @@ class Tensor {
                             Device device = Device::cpu());
   static Tensor scalar(float value, Device device = Device::cpu());
 
-  // ---- Shape and storage -------------------------------------------------------------------------
+  // ---- Shape and storage ------------------------------------------------------------------------
   bool defined() const { return impl_ != nullptr; }
   const Shape& shape() const;
   int64_t dim() const { return static_cast<int64_t>(shape().size()); }
@@ -122,7 +122,7 @@ class Tensor {
   const TensorImpl* id() const { return impl_.get(); }
   std::string str() const;  // "Tensor(shape=(2, 3), device=cpu)"
 
- explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
  private:
   std::shared_ptr<TensorImpl> impl_;

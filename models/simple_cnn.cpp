@@ -4,11 +4,10 @@
 namespace busi::models {
 
 SimpleCNN::SimpleCNN(const SimpleCNNConfig& config) : config_(config) {
-  BUSI_CHECK(config.blocks >= 1 && config.width >= 1 && config.in_channels >= 1 &&
-                 config.num_classes >= 2,
-             "SimpleCNN: invalid configuration (blocks ", config.blocks, ", width ",
-             config.width, ", in_channels ", config.in_channels, ", classes ",
-             config.num_classes, ")");
+  BUSI_CHECK(
+      config.blocks >= 1 && config.width >= 1 && config.in_channels >= 1 && config.num_classes >= 2,
+      "SimpleCNN: invalid configuration (blocks ", config.blocks, ", width ", config.width,
+      ", in_channels ", config.in_channels, ", classes ", config.num_classes, ")");
   Generator gen(config.seed);
   int64_t in = config.in_channels, out = config.width;
   for (int64_t b = 1; b <= config.blocks; ++b, in = out, out *= 2) {

@@ -14,10 +14,10 @@ namespace busi::models {
 struct SimpleCNNConfig {
   int64_t in_channels = 1;  // BUSI is grey: one channel
   int64_t num_classes = 3;
-  int64_t width = 32;       // channels of the first block; block k has width * 2^k
+  int64_t width = 32;  // channels of the first block; block k has width * 2^k
   int64_t blocks = 4;
   float dropout = 0.3f;
-  uint64_t seed = 0;        // initial weights and dropout masks
+  uint64_t seed = 0;  // initial weights and dropout masks
 };
 
 class SimpleCNN : public nn::Module {

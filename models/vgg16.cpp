@@ -52,17 +52,20 @@ Tensor VGG16::forward_until(const Tensor& x, const std::string& conv_name) {
   const auto& names = conv_layer_names();
   const auto found = std::find(names.begin(), names.end(), conv_name);
   BUSI_CHECK(found != names.end(), "VGG16: no conv layer named '", conv_name, "'");
-  const size_t last = static_cast<size_t>(found - names.begin());  // the layer to stop after
+  return forward_layers(x, 0, static_cast<size_t>(found - names.begin()) + 1);
+}
+
+Tensor VGG16::forward_layers(const Tensor& x, size_t begin, size_t end) {
+  BUSI_CHECK(begin <= end && end <= convs_.size(), "VGG16::forward_layers: range [", begin, ", ",
+             end, ") is not within the 13 conv layers");
+  const auto& names = conv_layer_names();
   Tensor h = x;
-  size_t i = 0;
-  for (size_t b = 0; b < 5; ++b) {
-    if (b > 0) h = max_pool2d(h, 2);  // the previous block's pool
-    for (int c = 0; c < kBlocks[b].convs; ++c, ++i) {
-      h = relu(convs_[i]->forward(h));
-      if (i == last) return h;
-    }
+  for (size_t i = begin; i < end; ++i) {
+    const bool opens_block = i > 0 && names[i][5] != names[i - 1][5];  // "block3_..." vs "block2"
+    if (opens_block) h = max_pool2d(h, 2);  // the previous block's pool
+    h = relu(convs_[i]->forward(h));
   }
-  return h;  // not reached: `last` is one of the 13 layers
+  return h;
 }
 
 Tensor VGG16::forward_head(const Tensor& features) {

@@ -30,6 +30,10 @@ class VGG16 : public nn::Module {
   // blocks before it included): forward_until(x, "block3_conv1") is (N, 256, H/4, W/4). For
   // checking the activations of a layer against a reference.
   Tensor forward_until(const Tensor& x, const std::string& conv_name);
+  // Conv layers [begin, end) of the 13, each with its ReLU, and the 2x2 pool of the previous block
+  // before a layer that opens a block: forward_layers(forward_layers(x, 0, k), k, 13) is
+  // forward_features(x), so a frozen prefix [0, k) can be computed once and the rest trained.
+  Tensor forward_layers(const Tensor& x, size_t begin, size_t end);
   // block5_pool -> global average pooling -> dropout -> linear.
   Tensor forward_head(const Tensor& features);
   std::string last_conv_name() const { return "block5_conv3"; }

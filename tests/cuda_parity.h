@@ -35,12 +35,8 @@ namespace busi::test {
 class Tf32Off {
  public:
 #ifdef BUSI_WITH_CUDA
-  Tf32Off() : previous_(cuda::tf32_enabled()) {
-    cuda::set_tf32(false);
-  }
-  ~Tf32Off() {
-    cuda::set_tf32(previous_);
-  }
+  Tf32Off() : previous_(cuda::tf32_enabled()) { cuda::set_tf32(false); }
+  ~Tf32Off() { cuda::set_tf32(previous_); }
 
  private:
   bool previous_;

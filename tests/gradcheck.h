@@ -65,8 +65,8 @@ inline void expect_gradient_matches(const std::string& what, std::vector<double>
     const double down = loss();
     param[i] = saved;
     const double numeric = (up - down) / (2.0 * h);
-    const double err = std::abs(numeric - analytic[i]) /
-                       std::max({1.0, std::abs(numeric), std::abs(analytic[i])});
+    const double err =
+        std::abs(numeric - analytic[i]) / std::max({1.0, std::abs(numeric), std::abs(analytic[i])});
     if (err > worst) {
       worst = err;
       worst_i = i;

@@ -86,8 +86,7 @@ TEST_CASE("cuda gemm: hand-written SGEMM matches cuBLAS and the CPU") {
   check_gemm({false, true, 5, 6, 7, 0, 0.0f, 0.0f});
 }
 
-// ---- Convolution: hand-written vs cuDNN
-// -------------------------------------------------------------
+// ---- Convolution: hand-written vs cuDNN ---------------------------------------------------------
 
 TEST_CASE("cuda conv2d: hand-written implicit GEMM matches cuDNN") {
   BUSI_REQUIRE_GPU();
@@ -124,8 +123,7 @@ TEST_CASE("cuda conv2d: hand-written implicit GEMM matches cuDNN") {
   }
 }
 
-// ---- Optimisers
-// --------------------------------------------------------------------------------------
+// ---- Optimisers ---------------------------------------------------------------------------------
 
 namespace {
 
@@ -203,8 +201,7 @@ TEST_CASE("cuda optimisers: fused multi-tensor SGD and Adam match the CPU update
   cuda::sgd_update_multi({}, SgdHyper{}, false);  // nothing to do is not an error
 }
 
-// ---- Dropout
-// -----------------------------------------------------------------------------------------
+// ---- Dropout ------------------------------------------------------------------------------------
 
 TEST_CASE("cuda dropout: the Philox mask is the CPU's, bit for bit") {
   BUSI_REQUIRE_GPU();
@@ -223,8 +220,7 @@ TEST_CASE("cuda dropout: the Philox mask is the CPU's, bit for bit") {
   }
 }
 
-// ---- Reductions: determinism and the per-channel sums
-// -------------------------------------------------
+// ---- Reductions: determinism and the per-channel sums -------------------------------------------
 
 TEST_CASE("cuda reductions are deterministic and match the CPU") {
   BUSI_REQUIRE_GPU();
@@ -267,8 +263,6 @@ TEST_CASE("cuda reductions are deterministic and match the CPU") {
 
 #else  // no CUDA backend in this build
 
-TEST_CASE("cuda kernels") {
-  BUSI_REQUIRE_GPU();
-}
+TEST_CASE("cuda kernels") { BUSI_REQUIRE_GPU(); }
 
 #endif

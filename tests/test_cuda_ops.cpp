@@ -15,14 +15,11 @@ using test::uniform_tensor;
 
 namespace {
 
-Tensor shifted(const Tensor& t, float by) {
-  return add_scalar(t, by);
-}
+Tensor shifted(const Tensor& t, float by) { return add_scalar(t, by); }
 
 }  // namespace
 
-// ---- Element-wise
-// ---------------------------------------------------------------------------------
+// ---- Element-wise -------------------------------------------------------------------------------
 
 TEST_CASE("cuda parity: add, sub, mul with and without broadcasting") {
   BUSI_REQUIRE_GPU();
@@ -91,8 +88,7 @@ TEST_CASE("cuda parity: scale, add_scalar, relu") {
   }
 }
 
-// ---- Reductions and shapes
-// ----------------------------------------------------------------------------
+// ---- Reductions and shapes ----------------------------------------------------------------------
 
 TEST_CASE("cuda parity: sum and mean") {
   BUSI_REQUIRE_GPU();
@@ -116,8 +112,7 @@ TEST_CASE("cuda parity: reshape and flatten inside a computation") {
                                        }));
 }
 
-// ---- Matrix products
-// ----------------------------------------------------------------------------------
+// ---- Matrix products ----------------------------------------------------------------------------
 
 TEST_CASE("cuda parity: matmul and linear, cuBLAS and the hand-written SGEMM") {
   BUSI_REQUIRE_GPU();
@@ -150,8 +145,7 @@ TEST_CASE("cuda parity: matmul and linear, cuBLAS and the hand-written SGEMM") {
   }
 }
 
-// ---- Convolution
-// -------------------------------------------------------------------------------------
+// ---- Convolution --------------------------------------------------------------------------------
 
 namespace {
 
@@ -231,8 +225,7 @@ TEST_CASE("cuda parity: conv2d through the hand-written implicit GEMM") {
   });
 }
 
-// ---- Pooling
-// ---------------------------------------------------------------------------------------------
+// ---- Pooling ------------------------------------------------------------------------------------
 
 TEST_CASE("cuda parity: max and average pooling") {
   BUSI_REQUIRE_GPU();
@@ -273,8 +266,7 @@ TEST_CASE("cuda parity: max and average pooling") {
   }
 }
 
-// ---- Batch norm
-// -------------------------------------------------------------------------------------------
+// ---- Batch norm ---------------------------------------------------------------------------------
 
 namespace {
 
@@ -326,8 +318,7 @@ TEST_CASE("cuda parity: batch_norm2d, training and eval") {
   }
 }
 
-// ---- Dropout
-// ------------------------------------------------------------------------------------------------
+// ---- Dropout ------------------------------------------------------------------------------------
 
 TEST_CASE("cuda parity: dropout gives the same mask as the CPU") {
   BUSI_REQUIRE_GPU();
@@ -361,8 +352,7 @@ TEST_CASE("cuda parity: dropout gives the same mask as the CPU") {
   CHECK(dropout(xg, 0.5f, false, gen_gpu).id() == xg.id());
 }
 
-// ---- Softmax and losses
-// -----------------------------------------------------------------------------------
+// ---- Softmax and losses -------------------------------------------------------------------------
 
 TEST_CASE("cuda parity: softmax and log_softmax") {
   BUSI_REQUIRE_GPU();

@@ -45,9 +45,7 @@ struct SmallData {
 };
 
 // Pixel values passed through unchanged, so tests can read the images back from the tensor.
-Normalization identity_normalization() {
-  return {"identity", false, 1.0, {0, 0, 0}, {1, 1, 1}};
-}
+Normalization identity_normalization() { return {"identity", false, 1.0, {0, 0, 0}, {1, 1, 1}}; }
 
 LoaderOptions small_options() {
   LoaderOptions options;

@@ -21,8 +21,8 @@ TEST_CASE("blocked gemm matches the naive loop") {
         auto C1 = test::random_doubles(c.M * c.N, seed++);
         auto C2 = C1;
         const int64_t lda = ta ? c.M : c.K, ldb = tb ? c.K : c.N;
-        cpu::gemm<double>(ta, tb, c.M, c.N, c.K, 0.5, A.data(), lda, B.data(), ldb, 2.0,
-                          C1.data(), c.N);
+        cpu::gemm<double>(ta, tb, c.M, c.N, c.K, 0.5, A.data(), lda, B.data(), ldb, 2.0, C1.data(),
+                          c.N);
         cpu::gemm_naive<double>(ta, tb, c.M, c.N, c.K, 0.5, A.data(), lda, B.data(), ldb, 2.0,
                                 C2.data(), c.N);
         double worst = 0;

@@ -78,6 +78,12 @@ TEST_CASE("VGG16: names, conv parameters, freezing, shapes") {
     CHECK(net.forward_until(x, "block1_conv2").shape() == Shape{1, 64, 32, 32});
     CHECK(net.forward_until(x, "block3_conv1").shape() == Shape{1, 256, 8, 8});
     CHECK(net.forward_until(x, "block5_conv3").to_vector() == net.forward_features(x).to_vector());
+    // Split anywhere, the two halves give forward_features (the frozen-prefix cache's promise).
+    const std::vector<float> whole = net.forward_features(x).to_vector();
+    for (size_t k : {size_t(0), size_t(2), size_t(4), size_t(5), size_t(7), size_t(13)})
+      CHECK(net.forward_layers(net.forward_layers(x, 0, k), k, 13).to_vector() == whole);
+    CHECK_THROWS_WITH_AS(net.forward_layers(x, 3, 14), doctest::Contains("range [3, 14)"),
+                         Error);
     const std::vector<float> r = net.forward_until(x, "block2_conv1").to_vector();
     CHECK(std::all_of(r.begin(), r.end(), [](float v) { return v >= 0; }));  // after the ReLU
     CHECK_THROWS_WITH_AS(net.forward_until(x, "block2_conv3"),

@@ -21,9 +21,9 @@ TEST_CASE("named parameters and buffers follow registration order with dotted na
   net.add("fc", std::make_shared<Linear>(4, 2, true, gen));
   std::vector<std::string> names;
   for (const NamedTensor& t : net.state_dict()) names.push_back(t.name);
-  CHECK(names == std::vector<std::string>{"block1_conv1.weight", "block1_conv1.bias",
-                                          "bn1.weight", "bn1.bias", "bn1.running_mean",
-                                          "bn1.running_var", "fc.weight", "fc.bias"});
+  CHECK(names == std::vector<std::string>{"block1_conv1.weight", "block1_conv1.bias", "bn1.weight",
+                                          "bn1.bias", "bn1.running_mean", "bn1.running_var",
+                                          "fc.weight", "fc.bias"});
   CHECK(net.named_buffers().size() == 2);
   CHECK(net.num_parameters() == 4 * 3 * 9 + 4 + 4 + 4 + 8 + 2);
   CHECK(net.children()[2].first == "2");  // unnamed children are numbered
@@ -95,8 +95,8 @@ TEST_CASE("every initialiser is reproducible from its seed and has the documente
     double mean, variance;
   };
   const std::vector<Case> cases = {
-      {"uniform_(-2, 4)", [](Tensor& t, Generator& g) { init::uniform_(t, -2.0f, 4.0f, g); },
-       1.0, 36.0 / 12.0},
+      {"uniform_(-2, 4)", [](Tensor& t, Generator& g) { init::uniform_(t, -2.0f, 4.0f, g); }, 1.0,
+       36.0 / 12.0},
       {"normal_(0.5, 3)", [](Tensor& t, Generator& g) { init::normal_(t, 0.5f, 3.0f, g); }, 0.5,
        9.0},
       {"kaiming_normal_", [](Tensor& t, Generator& g) { init::kaiming_normal_(t, g); }, 0.0,

@@ -39,8 +39,7 @@ TEST_CASE("broadcast add of a per-channel bias") {
   CHECK(y[8] == 3.0f);
   CHECK(y[12] == 1.0f);
   CHECK_THROWS_WITH_AS(add(Tensor::zeros({2, 3}), Tensor::zeros({4})),
-                       doctest::Contains("add: shapes (2, 3) and (4,) cannot be broadcast"),
-                       Error);
+                       doctest::Contains("add: shapes (2, 3) and (4,) cannot be broadcast"), Error);
 }
 
 TEST_CASE("binary op gradients, double precision, with broadcasting") {

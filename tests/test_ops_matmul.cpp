@@ -22,7 +22,8 @@ TEST_CASE("matmul gradients, double precision") {
 }
 
 TEST_CASE("linear gradients, double precision") {
-  for (auto [N, in, out] : {std::tuple<int64_t, int64_t, int64_t>{1, 3, 2}, {5, 7, 3}, {4, 33, 9}}) {
+  for (auto [N, in, out] :
+       {std::tuple<int64_t, int64_t, int64_t>{1, 3, 2}, {5, 7, 3}, {4, 33, 9}}) {
     auto x = test::random_doubles(N * in, 4), W = test::random_doubles(out * in, 5);
     auto b = test::random_doubles(out, 6);
     const auto w = test::random_doubles(N * out, 7);
@@ -31,8 +32,8 @@ TEST_CASE("linear gradients, double precision") {
       cpu::linear_forward<double>(x.data(), W.data(), b.data(), y.data(), N, in, out);
       return test::weighted_sum(y, w);
     };
-    cpu::linear_backward<double>(x.data(), W.data(), w.data(), dx.data(), dW.data(), db.data(),
-                                 N, in, out);
+    cpu::linear_backward<double>(x.data(), W.data(), w.data(), dx.data(), dW.data(), db.data(), N,
+                                 in, out);
     test::expect_gradient_matches("linear dx", x, loss, dx);
     test::expect_gradient_matches("linear dW", W, loss, dW);
     test::expect_gradient_matches("linear db", b, loss, db);
@@ -45,8 +46,7 @@ TEST_CASE("matmul and linear through autograd (float)") {
       [](std::vector<Tensor>& in) { return sum(matmul(in[0], in[1])); });
   test::expect_autograd_matches_fd(
       "linear",
-      {test::random_tensor({3, 4}, 3), test::random_tensor({5, 4}, 4),
-       test::random_tensor({5}, 5)},
+      {test::random_tensor({3, 4}, 3), test::random_tensor({5, 4}, 4), test::random_tensor({5}, 5)},
       [](std::vector<Tensor>& in) { return sum(relu(linear(in[0], in[1], in[2]))); });
 }
 

@@ -51,8 +51,10 @@ TEST_CASE("AdamW and Adam match the hand-computed update") {
       p.set_grad(Tensor::from_vector({0.2f}, {1}));
       adam.step();
       double g = 0.2;
-      if (decoupled) pv -= 0.01 * 0.1 * pv;
-      else g += 0.1 * pv;
+      if (decoupled)
+        pv -= 0.01 * 0.1 * pv;
+      else
+        g += 0.1 * pv;
       m = 0.9 * m + 0.1 * g;
       v = 0.999 * v + 0.001 * g * g;
       const double mh = m / (1 - std::pow(0.9, t)), vh = v / (1 - std::pow(0.999, t));
@@ -114,8 +116,7 @@ TEST_CASE("schedules") {
   CHECK(no_warmup.factor(5) == doctest::Approx(0.5));
   CHECK_THROWS_WITH_AS(StepSchedule(0, 0.1f), doctest::Contains("step_size must be positive"),
                        Error);
-  CHECK_THROWS_WITH_AS(StepSchedule(5, -2.0f), doctest::Contains("gamma must be positive"),
-                       Error);
+  CHECK_THROWS_WITH_AS(StepSchedule(5, -2.0f), doctest::Contains("gamma must be positive"), Error);
   CHECK_THROWS_WITH_AS(CosineWarmupSchedule(0, 0), doctest::Contains("total steps"), Error);
   CHECK_THROWS_WITH_AS(CosineWarmupSchedule(11, 10), doctest::Contains("warm-up 11"), Error);
 }

@@ -120,20 +120,14 @@ void write_run_folder(const fs::path& dir, const std::string& model, bool (*wron
 
 // SimpleCNN is wrong on 6 images (i % 5 == 0), VGG16 on 3 (i % 10 == 3): no overlap, so
 // b (SimpleCNN right, VGG16 wrong) = 3 and c (SimpleCNN wrong, VGG16 right) = 6.
-bool simple_wrong(int i) {
-  return i % 5 == 0;
-}
-bool vgg_wrong(int i) {
-  return i % 10 == 3;
-}
+bool simple_wrong(int i) { return i % 5 == 0; }
+bool vgg_wrong(int i) { return i % 10 == 3; }
 
-std::string read(const std::string& path) {
-  return read_text_file(path);
-}
+std::string read(const std::string& path) { return read_text_file(path); }
 
 }  // namespace
 
-// ---- JSON --------------------------------------------------------------------------------------
+// ---- JSON ---------------------------------------------------------------------------------------
 
 TEST_CASE("json: building, writing and reading back") {
   Json doc = Json::object();
@@ -171,7 +165,7 @@ TEST_CASE("json: malformed text gives the source, line and column") {
   CHECK_THROWS_WITH(Json(3).as_string(), doctest::Contains("expected a string, found a number"));
 }
 
-// ---- CSV ---------------------------------------------------------------------------------------
+// ---- CSV ----------------------------------------------------------------------------------------
 
 TEST_CASE("csv: fields are quoted only when needed and read back unchanged") {
   CHECK(csv_escape("benign (12).png") == "benign (12).png");  // spaces inside are fine
@@ -216,7 +210,7 @@ TEST_CASE("csv: CRLF line ends and malformed files") {
   CHECK_THROWS_WITH(t.require_column("zz"), doctest::Contains("crlf.csv: no column 'zz'"));
 }
 
-// ---- SVG ---------------------------------------------------------------------------------------
+// ---- SVG ----------------------------------------------------------------------------------------
 
 TEST_CASE("svg: nice ticks and tick labels") {
   const std::vector<double> unit = nice_ticks(0, 1);  // step 0.2
@@ -264,7 +258,7 @@ TEST_CASE("svg: the confusion matrix shows counts and row percentages") {
   CHECK_THROWS(render_confusion_matrix(m));
 }
 
-// ---- The report --------------------------------------------------------------------------------
+// ---- The report ---------------------------------------------------------------------------------
 
 TEST_CASE("report: built from two synthetic run folders") {
   const fs::path root = fresh_folder("runs");
@@ -293,7 +287,7 @@ TEST_CASE("report: built from two synthetic run folders") {
   CHECK(contains(html, "<td>Macro ROC-AUC</td>"));
   CHECK(contains(html, "Class \xe2\x80\x9cmalignant\xe2\x80\x9d"));  // per-class group rows
   CHECK(contains(html, "ImageNet weights: 5 of 13 conv layers"));
-  CHECK(contains(html, "none: trained from scratch"));
+  CHECK(contains(html, "trained from scratch (random initialisation)"));
   // Paired by path although VGG16's rows are reversed: b = 3, c = 6, and the exact p-value
   // 2 (C(9,0) + C(9,1) + C(9,2) + C(9,3)) / 2^9 = 2 * 130 / 512 = 0.5078.
   CHECK(contains(html, "McNemar's exact test: b = 3, c = 6, two-sided p = 0.5078"));

@@ -81,8 +81,6 @@ inline std::vector<std::string> file_names_in(const std::filesystem::path& dir) 
 }
 
 // True when python3 can be run (tests that use it skip with a message otherwise).
-inline bool python3_available() {
-  return std::system("python3 -c pass > /dev/null 2>&1") == 0;
-}
+inline bool python3_available() { return std::system("python3 -c pass > /dev/null 2>&1") == 0; }
 
 }  // namespace busi::testing

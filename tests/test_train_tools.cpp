@@ -3,9 +3,12 @@
 // input; and the flag parser they share.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -83,9 +86,7 @@ const RunResult& cached_run(const std::string& key, const std::string& tool,
   return it->second;
 }
 
-std::string out_dir(const std::string& name) {
-  return (scratch() / name).string();
-}
+std::string out_dir(const std::string& name) { return (scratch() / name).string(); }
 
 // The columns of history.csv that do not depend on timing.
 std::vector<std::vector<std::string>> history_without_timing(const std::string& dir) {
@@ -161,6 +162,19 @@ void check_run_folder(const std::string& dir, const std::string& model,
   for (const char* key : {"accuracy", "balanced_accuracy", "macro_f1", "macro_auc", "per_class",
                           "confusion_matrix", "accuracy_ci95", "macro_f1_ci95"})
     CHECK_MESSAGE(test.contains(key), "metrics.json test lacks " << key);
+  int64_t support_total = 0;
+  for (const char* name : {"benign", "malignant", "normal"}) {
+    CAPTURE(name);
+    REQUIRE(test.at("per_class").contains(name));
+    const Json& scores = test.at("per_class").at(name);
+    for (const char* key : {"precision", "recall", "f1", "support", "auc"})
+      CHECK_MESSAGE(scores.contains(key), "per_class." << name << " lacks " << key);
+    support_total += scores.at("support").as_int();
+  }
+  CHECK(support_total == static_cast<int64_t>(test_paths.size()));
+  for (const char* key : {"compiler", "host", "cpu", "omp_threads"})
+    CHECK_MESSAGE(config.contains(key), "config.json lacks the environment fact " << key);
+  CHECK(metrics.at("overall_img_per_s").as_number() > 0.0);
 
   for (const char* checkpoint : {"/best.safetensors", "/last.safetensors"})
     CHECK(read_checkpoint_metadata(dir + checkpoint).model_name == model);
@@ -177,8 +191,7 @@ const RunResult& vgg_reference() {
 
 }  // namespace
 
-// ---- The flag parser
-// ------------------------------------------------------------------------------
+// ---- The flag parser ----------------------------------------------------------------------------
 
 TEST_CASE("command line: typed flags, clear errors, presets below the command line") {
   int epochs = 5;
@@ -225,8 +238,7 @@ TEST_CASE("command line: typed flags, clear errors, presets below the command li
   CHECK(cli.help_text().find("--optimizer adamw|sgd") != std::string::npos);
 }
 
-// ---- The trainers end to end
-// ----------------------------------------------------------------------
+// ---- The trainers end to end --------------------------------------------------------------------
 
 TEST_CASE("train_simple writes every promised file with the promised fields") {
   if (!have_busi() || !have_tool("train_simple")) return;
@@ -299,8 +311,110 @@ TEST_CASE("resume with more epochs extends a finished run") {
   CHECK(history.integer(1, 0) == 2);
 }
 
-// ---- Bad input
-// --------------------------------------------------------------------------------------
+TEST_CASE("a fresh run into an earlier run's folder replaces its outputs") {
+  if (!have_busi() || !have_tool("train_simple")) return;
+  const std::string dir = out_dir("simple_twice");
+  REQUIRE(run_tool("train_simple", kTiny + " --epochs 2 --out '" + dir + "'").exit_code == 0);
+  const RunResult again = run_tool("train_simple", kTiny + " --epochs 1 --out '" + dir + "'");
+  INFO(again.output);
+  REQUIRE(again.exit_code == 0);
+  CHECK(again.output.find("held an earlier run") != std::string::npos);
+  const CsvTable history = read_csv(dir + "/history.csv");
+  REQUIRE(history.rows.size() == 1);  // not the 2 rows of the first run plus 1
+  CHECK(read_json_file(dir + "/metrics.json").at("epochs_run").as_int() == 1);
+}
+
+TEST_CASE("resuming a run that stopped early trains no further epoch") {
+  if (!have_busi() || !have_tool("train_simple")) return;
+  // With a negligible learning rate the validation score cannot improve after epoch 1, so
+  // patience 1 ends the 6-epoch run after epoch 2, every time.
+  const std::string dir = out_dir("simple_early");
+  const RunResult first =
+      run_tool("train_simple", kTiny + " --epochs 6 --patience 1 --lr 1e-9 --out '" + dir + "'");
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  CHECK(first.output.find("early stopping") != std::string::npos);
+  const auto rows = history_without_timing(dir);
+  REQUIRE(rows.size() == 2);
+  // As after a crash during the test evaluation: resume from the last checkpoint.
+  const RunResult resumed = run_tool("train_simple", "--resume '" + dir + "/last.safetensors'");
+  INFO(resumed.output);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.output.find("already finished") != std::string::npos);
+  CHECK(history_without_timing(dir) == rows);
+  CHECK(fs::exists(dir + "/metrics.json"));
+}
+
+TEST_CASE("--all-folds trains every fold and summarises them") {
+  if (!have_busi() || !have_tool("train_simple")) return;
+  const std::string dir = out_dir("simple_folds");
+  const RunResult run =
+      run_tool("train_simple", kTiny + " --epochs 1 --folds 2 --all-folds --out '" + dir + "'");
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  std::vector<double> accuracies;
+  std::vector<std::string> tested;
+  for (const char* fold : {"/fold1", "/fold2"}) {
+    CAPTURE(fold);
+    for (const char* file : {"config.json", "split.csv", "history.csv", "metrics.json"})
+      CHECK(fs::exists(dir + fold + "/" + file));
+    accuracies.push_back(
+        read_json_file(dir + fold + "/metrics.json").at("test").at("accuracy").as_number());
+    const CsvTable split = read_csv(dir + fold + "/split.csv");
+    for (const auto& row : split.rows)
+      if (row[2] == "test") tested.push_back(row[0]);
+  }
+  // The two test folds partition the 24 images.
+  std::sort(tested.begin(), tested.end());
+  CHECK(tested.size() == 24);
+  CHECK(std::adjacent_find(tested.begin(), tested.end()) == tested.end());
+  const Json summary = read_json_file(dir + "/metrics.json");
+  CHECK(summary.at("folds").as_int() == 2);
+  CHECK(summary.at("fold_metrics").size() == 2);
+  const Json& accuracy = summary.at("summary").at("accuracy");
+  CHECK(accuracy.at("mean").as_number() == doctest::Approx((accuracies[0] + accuracies[1]) / 2));
+  CHECK(accuracy.at("std").as_number() ==
+        doctest::Approx(std::abs(accuracies[0] - accuracies[1]) / std::sqrt(2.0)));
+}
+
+TEST_CASE("--skip-bad drops an image that cannot be decoded; without it the error names it") {
+  if (!have_busi() || !have_tool("train_simple")) return;
+  // A data folder of links to 8 BUSI images per class, plus a truncated PNG among the benign.
+  const fs::path data = scratch() / "data_with_bad_file";
+  for (const char* name : {"benign", "malignant", "normal"}) {
+    fs::create_directories(data / name);
+    int linked = 0;
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(fs::path(kBusi) / name))
+      files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    for (const fs::path& file : files) {
+      if (linked++ == 8) break;
+      fs::create_symlink(file, data / name / file.filename());
+    }
+  }
+  {
+    const fs::path good = fs::path(kBusi) / "benign" / "benign (1).png";
+    std::ifstream in(good, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(data / "benign" / "benign (zz truncated).png", std::ios::binary)
+        << bytes.substr(0, bytes.size() / 3);  // the header is intact, the pixels are cut
+  }
+  const std::string args = " --img-size 32 --device cpu --workers 1 --epochs 1 --data '" +
+                           data.string() + "' --out '" + out_dir("skip_bad") + "'";
+  const RunResult strict = run_tool("train_simple", args);
+  INFO(strict.output);
+  CHECK(strict.exit_code != 0);
+  CHECK(strict.output.find("benign (zz truncated).png") != std::string::npos);
+  const RunResult lenient = run_tool("train_simple", args + " --skip-bad");
+  INFO(lenient.output);
+  REQUIRE(lenient.exit_code == 0);
+  CHECK(lenient.output.find("warning: skipped") != std::string::npos);
+  CHECK(lenient.output.find("1 bad file") != std::string::npos);
+  CHECK(read_csv(out_dir("skip_bad") + "/split.csv").rows.size() == 24);
+}
+
+// ---- Bad input ----------------------------------------------------------------------------------
 
 TEST_CASE("bad input gives a clear error and a non-zero exit") {
   if (!have_busi() || !have_tool("train_simple") || !have_tool("finetune_vgg")) return;

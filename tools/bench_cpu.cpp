@@ -171,7 +171,7 @@ void bench_conv(int64_t batch, int runs) {
   print_row("naive direct backward, batch 1", shape_one, naive_bwd, 2 * forward_flops(one), 1);
 }
 
-// ---- A SimpleCNN-sized training step, built from ops -------------------------------------------
+// ---- A SimpleCNN-sized training step, built from ops --------------------------------------------
 
 // A parameter initialised U(-b, b), b = sqrt(6 / fan_in) (Kaiming-uniform), requiring a gradient.
 Tensor parameter(const Shape& shape, int64_t fan_in, uint64_t seed) {

@@ -95,8 +95,7 @@ class Timer {
   size_t flush_bytes_ = 0;
 };
 
-// ---- Data
-// ------------------------------------------------------------------------------------------
+// ---- Data ---------------------------------------------------------------------------------------
 
 // A device tensor of values in {-1, 1} (a Philox mask of ones, shifted): real data for the
 // kernels whose speed depends on it (relu, max pooling) without a slow host-side fill.
@@ -116,8 +115,7 @@ std::string shape_text(const Shape& s) {
   return out;
 }
 
-// ---- Report
-// ------------------------------------------------------------------------------------------
+// ---- Report -------------------------------------------------------------------------------------
 
 class Report {
  public:
@@ -181,8 +179,7 @@ class Report {
   double copy_gbs_ = 1.0, fp32_peak_ = 0.0;
 };
 
-// ---- Benchmarks
-// ---------------------------------------------------------------------------------------
+// ---- Benchmarks ---------------------------------------------------------------------------------
 
 double measure_copy_bandwidth(Timer& timer, int reps) {
   const size_t bytes = size_t(1) << 30;  // 1 GiB: far beyond L2

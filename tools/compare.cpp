@@ -206,14 +206,4 @@ int compare_main(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return compare_main(argc, argv);
-  } catch (const UsageError& e) {
-    std::cerr << "compare: " << e.what() << " (see --help)\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "compare: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return run_tool_main("compare", compare_main, argc, argv); }

@@ -76,8 +76,8 @@ int main(int argc, char** argv) {
     int correct = 0;
     for (size_t i = 0; i < test.labels.size(); ++i)
       correct += (logits[2 * i + 1] > logits[2 * i]) == (test.labels[i] == 1);
-    std::printf("test accuracy %.1f%% (%d of %zu)\n", 100.0 * correct / test.labels.size(),
-                correct, test.labels.size());
+    std::printf("test accuracy %.1f%% (%d of %zu)\n", 100.0 * correct / test.labels.size(), correct,
+                test.labels.size());
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "demo_shapes: " << e.what() << "\n";

@@ -232,14 +232,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const UsageError& e) {
-    std::cerr << "predict: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "predict: error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return run_tool_main("predict", run, argc, argv); }

@@ -18,9 +18,7 @@ namespace busi::weights {
 
 namespace {
 
-std::string last_error() {
-  return std::strerror(errno);
-}
+std::string last_error() { return std::strerror(errno); }
 
 // "<path>.tmp-<pid>-<n>-<random hex>": in the same directory as <path>, so that the final rename
 // stays within one file system (and is therefore atomic), and different for every AtomicFile,

@@ -10,9 +10,7 @@
 
 namespace busi::weights {
 
-RngState rng_state_of(const Generator& gen) {
-  return {gen.seed(), gen.offset()};
-}
+RngState rng_state_of(const Generator& gen) { return {gen.seed(), gen.offset()}; }
 
 void restore_rng_state(Generator& gen, const RngState& state) {
   gen.manual_seed(state.seed);

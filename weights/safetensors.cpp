@@ -49,15 +49,9 @@ const DTypeInfo& info_of(FileDType dtype) {
 
 }  // namespace
 
-const char* file_dtype_name(FileDType dtype) {
-  return info_of(dtype).name;
-}
-size_t file_dtype_size(FileDType dtype) {
-  return info_of(dtype).size;
-}
-bool file_dtype_readable(FileDType dtype) {
-  return info_of(dtype).readable;
-}
+const char* file_dtype_name(FileDType dtype) { return info_of(dtype).name; }
+size_t file_dtype_size(FileDType dtype) { return info_of(dtype).size; }
+bool file_dtype_readable(FileDType dtype) { return info_of(dtype).readable; }
 
 std::string unreadable_dtype_problem(const TensorEntry& entry) {
   if (file_dtype_readable(entry.dtype)) return "";
@@ -69,9 +63,7 @@ namespace {
 
 constexpr const char* kMetadataKey = "__metadata__";
 
-std::string quoted(const std::string& s) {
-  return "'" + s + "'";
-}
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 std::string range_str(uint64_t begin, uint64_t end) {
   return "[" + std::to_string(begin) + ", " + std::to_string(end) + ")";
@@ -230,7 +222,7 @@ SafetensorsHeader parse_safetensors_header(std::string_view json, uint64_t data_
   return header;
 }
 
-// ---- Reading -------------------------------------------------------------------------------
+// ---- Reading ------------------------------------------------------------------------------------
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   namespace fs = std::filesystem;
@@ -359,7 +351,7 @@ void SafetensorsFile::read_into(const TensorEntry& entry, const Tensor& dest) {
   handle.copy_(host);
 }
 
-// ---- Writing -------------------------------------------------------------------------------
+// ---- Writing ------------------------------------------------------------------------------------
 
 std::string encode_safetensors_header(const StateDict& tensors,
                                       const std::map<std::string, std::string>& metadata) {

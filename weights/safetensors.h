@@ -107,9 +107,7 @@ class SafetensorsFile {
 std::string unreadable_dtype_problem(const TensorEntry& entry);
 
 // Shorthand for SafetensorsFile(path).
-inline SafetensorsFile read_safetensors(const std::string& path) {
-  return SafetensorsFile(path);
-}
+inline SafetensorsFile read_safetensors(const std::string& path) { return SafetensorsFile(path); }
 
 // Writes `tensors` (float32, any device) in this order as F32, with `metadata` as
 // "__metadata__", atomically (path.tmp, fsync, rename). Names must be unique, non-empty and not

@@ -33,9 +33,7 @@ constexpr size_t kSmallStep = 512;
 // Nothing this large can exist (and rounding it up could overflow): refused at once.
 constexpr size_t kLargestRequest = size_t(1) << 60;
 
-size_t round_up(size_t bytes, size_t step) {
-  return (bytes + step - 1) / step * step;
-}
+size_t round_up(size_t bytes, size_t step) { return (bytes + step - 1) / step * step; }
 
 // The bin (block size) a request of `bytes` is served from.
 size_t bin_size(size_t bytes) {
@@ -46,9 +44,7 @@ size_t bin_size(size_t bytes) {
   return round_up(bytes, size_t(1) << (top_bit - 3));  // eight steps per power of two
 }
 
-double mib(size_t bytes) {
-  return static_cast<double>(bytes) / double(1 << 20);
-}
+double mib(size_t bytes) { return static_cast<double>(bytes) / double(1 << 20); }
 
 class CachingAllocator {
  public:
@@ -180,21 +176,11 @@ CachingAllocator& allocator() {
 
 }  // namespace
 
-void* device_malloc(size_t bytes) {
-  return allocator().allocate(bytes);
-}
-void device_free(void* ptr) {
-  allocator().release(ptr);
-}
+void* device_malloc(size_t bytes) { return allocator().allocate(bytes); }
+void device_free(void* ptr) { allocator().release(ptr); }
 
-AllocatorStats allocator_stats() {
-  return allocator().stats();
-}
-void reset_peak_bytes() {
-  allocator().reset_peak();
-}
-void empty_cache() {
-  allocator().empty_cache();
-}
+AllocatorStats allocator_stats() { return allocator().stats(); }
+void reset_peak_bytes() { allocator().reset_peak(); }
+void empty_cache() { allocator().empty_cache(); }
 
 }  // namespace busi::cuda

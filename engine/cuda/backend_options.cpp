@@ -60,40 +60,20 @@ Options& options() {
 
 }  // namespace
 
-void set_tf32(bool on) {
-  options().tf32 = on;
-}
-bool tf32_enabled() {
-  return options().tf32;
-}
+void set_tf32(bool on) { options().tf32 = on; }
+bool tf32_enabled() { return options().tf32; }
 
-void set_gemm_backend(GemmBackend backend) {
-  options().gemm = static_cast<int>(backend);
-}
-GemmBackend gemm_backend() {
-  return static_cast<GemmBackend>(options().gemm.load());
-}
+void set_gemm_backend(GemmBackend backend) { options().gemm = static_cast<int>(backend); }
+GemmBackend gemm_backend() { return static_cast<GemmBackend>(options().gemm.load()); }
 
-void set_conv_backend(ConvBackend backend) {
-  options().conv = static_cast<int>(backend);
-}
-ConvBackend conv_backend() {
-  return static_cast<ConvBackend>(options().conv.load());
-}
+void set_conv_backend(ConvBackend backend) { options().conv = static_cast<int>(backend); }
+ConvBackend conv_backend() { return static_cast<ConvBackend>(options().conv.load()); }
 
-void set_deterministic(bool on) {
-  options().deterministic = on;
-}
-bool deterministic() {
-  return options().deterministic;
-}
+void set_deterministic(bool on) { options().deterministic = on; }
+bool deterministic() { return options().deterministic; }
 
-void set_sync_after_launch(bool on) {
-  options().sync_after_launch = on;
-}
-bool sync_after_launch() {
-  return options().sync_after_launch;
-}
+void set_sync_after_launch(bool on) { options().sync_after_launch = on; }
+bool sync_after_launch() { return options().sync_after_launch; }
 
 const char* gemm_backend_name(GemmBackend backend) {
   return backend == GemmBackend::Cublas ? "cublas" : "handwritten";

@@ -100,8 +100,7 @@ int fp32_lanes_per_sm(int major, int minor) {
 
 }  // namespace
 
-// ---- Availability (declared in engine/cuda_api.h)
-// ------------------------------------------------
+// ---- Availability (declared in engine/cuda_api.h) -----------------------------------------------
 
 bool device_available(std::string* reason) {
   static const Probe probe = probe_device();
@@ -157,13 +156,9 @@ const cudaDeviceProp& device_properties() {
   return ctx.props;
 }
 
-int sm_count() {
-  return device_properties().multiProcessorCount;
-}
+int sm_count() { return device_properties().multiProcessorCount; }
 
-void synchronize() {
-  CUDA_CHECK(cudaStreamSynchronize(stream()));
-}
+void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
 // ---- Description --------------------------------------------------------------------------------
 

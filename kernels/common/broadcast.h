@@ -13,8 +13,8 @@ enum class BinaryOp { Add, Sub, Mul };
 
 struct BroadcastShape {
   int ndim = 0;
-  int64_t numel = 1;                    // elements of the output
-  int64_t out[kMaxBroadcastDims] = {};  // output shape
+  int64_t numel = 1;                         // elements of the output
+  int64_t out[kMaxBroadcastDims] = {};       // output shape
   int64_t a_stride[kMaxBroadcastDims] = {};  // element strides of a (0 where broadcast)
   int64_t b_stride[kMaxBroadcastDims] = {};  // element strides of b (0 where broadcast)
 };
@@ -23,7 +23,8 @@ struct BroadcastShape {
 #if defined(__CUDACC__)
 __host__ __device__
 #endif
-inline void broadcast_offsets(const BroadcastShape& s, int64_t i, int64_t& a_off, int64_t& b_off) {
+    inline void
+    broadcast_offsets(const BroadcastShape& s, int64_t i, int64_t& a_off, int64_t& b_off) {
   a_off = 0;
   b_off = 0;
   for (int d = s.ndim - 1; d >= 0; --d) {

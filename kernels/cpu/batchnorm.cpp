@@ -14,9 +14,7 @@ inline int64_t plane_offset(int64_t n, int64_t c, int64_t C, int64_t HW) {
 }
 
 // Channels are worth spreading over threads once the tensor is large enough to pay for it.
-inline bool worth_parallel(int64_t N, int64_t C, int64_t HW) {
-  return N * C * HW > 32768;
-}
+inline bool worth_parallel(int64_t N, int64_t C, int64_t HW) { return N * C * HW > 32768; }
 
 // Mean and biased variance of channel c over its M = N*HW values. Two passes (mean first, then
 // the squared deviations) in double: the one-pass E[x^2] - E[x]^2 loses every digit when the

@@ -12,8 +12,8 @@ namespace busi::cpu {
 // (unbiased, M = N*HW), as PyTorch does.
 template <typename T>
 void batch_norm_forward_train(int64_t N, int64_t C, int64_t HW, const T* x, const T* gamma,
-                              const T* beta, T eps, T momentum, T* y, T* save_mean,
-                              T* save_invstd, T* running_mean, T* running_var);
+                              const T* beta, T eps, T momentum, T* y, T* save_mean, T* save_invstd,
+                              T* running_mean, T* running_var);
 
 // Eval: y = gamma (x - r_mean) / sqrt(r_var + eps) + beta.
 template <typename T>

@@ -18,9 +18,7 @@ namespace {
 constexpr int64_t kParallelWork = int64_t{1} << 16;
 
 // ceil(a / b) for b > 0, clamped below at 0 (only non-negative indices are wanted here).
-inline int64_t ceil_div_nonneg(int64_t a, int64_t b) {
-  return a <= 0 ? 0 : (a + b - 1) / b;
-}
+inline int64_t ceil_div_nonneg(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
 
 // The output indices j in [0, out) whose input coordinate j * stride - pad + offset falls inside
 // [0, in). The coordinate grows with j, so they form one range [begin, end):

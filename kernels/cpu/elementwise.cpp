@@ -8,9 +8,12 @@ namespace busi::cpu {
 template <typename T>
 static T apply(BinaryOp op, T x, T y) {
   switch (op) {
-    case BinaryOp::Add: return x + y;
-    case BinaryOp::Sub: return x - y;
-    case BinaryOp::Mul: return x * y;
+    case BinaryOp::Add:
+      return x + y;
+    case BinaryOp::Sub:
+      return x - y;
+    case BinaryOp::Mul:
+      return x * y;
   }
   return T(0);
 }
@@ -73,14 +76,14 @@ T sum_all(const T* x, int64_t n) {
   return static_cast<T>(total);
 }
 
-#define BUSI_INSTANTIATE(T)                                                             \
-  template void binary_forward<T>(BinaryOp, const BroadcastShape&, const T*, const T*, T*); \
-  template void binary_backward<T>(BinaryOp, const BroadcastShape&, const T*, const T*,    \
-                                   const T*, T*, int64_t, T*, int64_t);                  \
-  template void scale_forward<T>(const T*, T, T*, int64_t);                             \
-  template void add_scalar_forward<T>(const T*, T, T*, int64_t);                        \
-  template void relu_forward<T>(const T*, T*, int64_t);                                 \
-  template void relu_backward<T>(const T*, const T*, T*, int64_t);                      \
+#define BUSI_INSTANTIATE(T)                                                                       \
+  template void binary_forward<T>(BinaryOp, const BroadcastShape&, const T*, const T*, T*);       \
+  template void binary_backward<T>(BinaryOp, const BroadcastShape&, const T*, const T*, const T*, \
+                                   T*, int64_t, T*, int64_t);                                     \
+  template void scale_forward<T>(const T*, T, T*, int64_t);                                       \
+  template void add_scalar_forward<T>(const T*, T, T*, int64_t);                                  \
+  template void relu_forward<T>(const T*, T*, int64_t);                                           \
+  template void relu_backward<T>(const T*, const T*, T*, int64_t);                                \
   template T sum_all<T>(const T*, int64_t);
 BUSI_INSTANTIATE(float)
 BUSI_INSTANTIATE(double)

@@ -13,10 +13,10 @@ namespace busi::cpu {
 
 namespace {
 
-constexpr int64_t MR = 6;    // rows of a register tile
-constexpr int64_t NR = 16;   // columns of a register tile (two AVX2 float vectors)
-constexpr int64_t KC = 256;  // depth of a packed slice: an A panel (MR x KC) stays in L1
-constexpr int64_t NC = 1024; // columns of a packed B block
+constexpr int64_t MR = 6;     // rows of a register tile
+constexpr int64_t NR = 16;    // columns of a register tile (two AVX2 float vectors)
+constexpr int64_t KC = 256;   // depth of a packed slice: an A panel (MR x KC) stays in L1
+constexpr int64_t NC = 1024;  // columns of a packed B block
 
 // Element (i, k) of op(A), element (k, j) of op(B).
 template <typename T>
@@ -83,8 +83,8 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
-  // C = beta C first (beta = 0 overwrites, so stale NaNs in C never leak into the result).
 #pragma omp parallel for schedule(static)
+  // C = beta C first (beta = 0 overwrites, so stale NaNs in C never leak into the result).
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
   if (K <= 0 || alpha == T(0)) return;
@@ -130,10 +130,10 @@ void gemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T a
     }
 }
 
-#define BUSI_INSTANTIATE(T)                                                                   \
+#define BUSI_INSTANTIATE(T)                                                                    \
   template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, \
-                        int64_t, T, T*, int64_t);                                             \
-  template void gemm_naive<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t,    \
+                        int64_t, T, T*, int64_t);                                              \
+  template void gemm_naive<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t,     \
                               const T*, int64_t, T, T*, int64_t);
 BUSI_INSTANTIATE(float)
 BUSI_INSTANTIATE(double)

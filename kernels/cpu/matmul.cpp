@@ -18,8 +18,7 @@ void matmul_backward(const T* A, const T* B, const T* dC, T* dA, T* dB, int64_t 
 }
 
 template <typename T>
-void linear_forward(const T* x, const T* W, const T* b, T* y, int64_t N, int64_t in,
-                    int64_t out) {
+void linear_forward(const T* x, const T* W, const T* b, T* y, int64_t N, int64_t in, int64_t out) {
   gemm<T>(false, true, N, out, in, T(1), x, in, W, in, T(0), y, out);  // x (N,in) W^T (in,out)
   if (!b) return;
 #pragma omp parallel for schedule(static) if (N * out > 32768)
@@ -39,14 +38,13 @@ void linear_backward(const T* x, const T* W, const T* dy, T* dx, T* dW, T* db, i
   }
 }
 
-#define BUSI_INSTANTIATE(T)                                                                 \
-  template void matmul_forward<T>(const T*, const T*, T*, int64_t, int64_t, int64_t);      \
-  template void matmul_backward<T>(const T*, const T*, const T*, T*, T*, int64_t, int64_t, \
-                                   int64_t);                                               \
-  template void linear_forward<T>(const T*, const T*, const T*, T*, int64_t, int64_t,      \
-                                  int64_t);                                                \
-  template void linear_backward<T>(const T*, const T*, const T*, T*, T*, T*, int64_t,      \
-                                   int64_t, int64_t);
+#define BUSI_INSTANTIATE(T)                                                                     \
+  template void matmul_forward<T>(const T*, const T*, T*, int64_t, int64_t, int64_t);           \
+  template void matmul_backward<T>(const T*, const T*, const T*, T*, T*, int64_t, int64_t,      \
+                                   int64_t);                                                    \
+  template void linear_forward<T>(const T*, const T*, const T*, T*, int64_t, int64_t, int64_t); \
+  template void linear_backward<T>(const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t,  \
+                                   int64_t);
 BUSI_INSTANTIATE(float)
 BUSI_INSTANTIATE(double)
 #undef BUSI_INSTANTIATE

@@ -16,8 +16,7 @@ void matmul_backward(const T* A, const T* B, const T* dC, T* dA, T* dB, int64_t 
 
 // y (N, out) = x (N, in) W^T + b, W (out, in) as stored by PyTorch, b (out) or null.
 template <typename T>
-void linear_forward(const T* x, const T* W, const T* b, T* y, int64_t N, int64_t in,
-                    int64_t out);
+void linear_forward(const T* x, const T* W, const T* b, T* y, int64_t N, int64_t in, int64_t out);
 // dx = dy W (N, in); dW = dy^T x (out, in); db = sum over rows of dy (out).
 // Outputs may be null (frozen parameter or no gradient wanted for x).
 template <typename T>

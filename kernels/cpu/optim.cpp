@@ -42,8 +42,8 @@ void adam_update(int64_t n, T* param, const T* grad, T* m, T* v, const AdamHyper
   }
 }
 
-#define BUSI_INSTANTIATE(T)                                                                \
-  template void sgd_update<T>(int64_t, T*, const T*, T*, const SgdHyper&, bool);          \
+#define BUSI_INSTANTIATE(T)                                                      \
+  template void sgd_update<T>(int64_t, T*, const T*, T*, const SgdHyper&, bool); \
   template void adam_update<T>(int64_t, T*, const T*, T*, T*, const AdamHyper&);
 BUSI_INSTANTIATE(float)
 BUSI_INSTANTIATE(double)

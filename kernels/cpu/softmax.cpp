@@ -10,9 +10,7 @@ namespace busi::cpu {
 namespace {
 
 // Rows are worth spreading over threads once the matrix is large enough to pay for it.
-inline bool worth_parallel(int64_t N, int64_t K) {
-  return N * K > 32768;
-}
+inline bool worth_parallel(int64_t N, int64_t K) { return N * K > 32768; }
 
 // log sum_k exp(row_k) = max + log sum_k exp(row_k - max): after subtracting the max every
 // exponent is <= 0, so nothing overflows and the largest term is exactly 1.

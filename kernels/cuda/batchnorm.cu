@@ -16,8 +16,7 @@ namespace busi::cuda {
 
 namespace {
 
-// ---- Terms of the per-channel sums
-// ----------------------------------------------------------------
+// ---- Terms of the per-channel sums --------------------------------------------------------------
 
 struct SumX {  // sum x
   const float* x;
@@ -54,8 +53,7 @@ struct Coefficients {
   double* row(int r) const { return buffer.as<double>() + r * C; }
 };
 
-// ---- Per-channel finishing kernels (one thread per channel)
-// -----------------------------------------
+// ---- Per-channel finishing kernels (one thread per channel) -------------------------------------
 
 __global__ void mean_kernel(const double* partial, int64_t S, int64_t C, double M, double* mean) {
   for (int64_t c = global_thread_index(); c < C; c += grid_thread_count())
@@ -130,7 +128,7 @@ __global__ void finish_backward_kernel(const double* partial, int64_t S, int64_t
   }
 }
 
-// ---- Element-wise kernels
+// ---- Element-wise kernels -----------------------------------------------------------------------
 // ---------------------------------------------------------------------------- Element i of (N, C,
 // HW) is in channel (i / HW) % C. Index is uint32_t when the tensor has fewer than 2^31 elements
 // (32-bit division is several times cheaper), else int64_t.
@@ -207,9 +205,7 @@ __global__ void eval_dx_kernel(Index total, Index C, Index HW, const float* dy,
 }
 
 // 32-bit indices when i + (grid stride) cannot wrap: total < 2^31 - 2^24.
-bool small_index(int64_t total) {
-  return total < (int64_t(1) << 31) - (int64_t(1) << 24);
-}
+bool small_index(int64_t total) { return total < (int64_t(1) << 31) - (int64_t(1) << 24); }
 
 void apply_affine(int64_t N, int64_t C, int64_t HW, const float* x, const double* scale,
                   const double* shift, float* y) {

@@ -27,16 +27,12 @@ inline unsigned grid_for(int64_t work, int threads = kThreads) {
 
 // float4 loads and stores need 16-byte aligned addresses. Tensor data can start anywhere in its
 // storage (narrow0 views), so every vectorised path checks its pointers first.
-inline bool aligned16(const void* p) {
-  return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
-}
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 __device__ __forceinline__ int64_t global_thread_index() {
   return blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
 }
-__device__ __forceinline__ int64_t grid_thread_count() {
-  return int64_t(gridDim.x) * blockDim.x;
-}
+__device__ __forceinline__ int64_t grid_thread_count() { return int64_t(gridDim.x) * blockDim.x; }
 
 // Sum over the 32 lanes of a warp by a butterfly of shuffles: after the step with offset o, lane
 // l holds the sum of its group of 2o lanes. Every lane ends with the total, and with the same

@@ -36,8 +36,7 @@ namespace busi::cuda {
 
 namespace {
 
-// ---- Descriptors
-// ------------------------------------------------------------------------------------
+// ---- Descriptors --------------------------------------------------------------------------------
 
 // An (N, C, H, W) float tensor, contiguous.
 class TensorDescriptor {
@@ -100,8 +99,7 @@ class ConvolutionDescriptor {
   cudnnConvolutionDescriptor_t desc_ = nullptr;
 };
 
-// ---- Plans
-// --------------------------------------------------------------------------------------------
+// ---- Plans --------------------------------------------------------------------------------------
 
 struct AlgoChoice {
   bool ready = false;
@@ -236,8 +234,7 @@ size_t largest_workspace(const std::vector<Perf>& perfs, int returned, size_t li
   return largest;
 }
 
-// ---- Algorithm choice, one function per direction
-// ------------------------------------------------------
+// ---- Algorithm choice, one function per direction -----------------------------------------------
 
 AlgoChoice choose_forward(ConvPlan& plan, const float* x, const float* w, float* y) {
   plan.set_search_math();
@@ -314,8 +311,7 @@ AlgoChoice choose_backward_filter(ConvPlan& plan, const float* x, const float* d
   return choice;
 }
 
-// ---- Bias
-// ---------------------------------------------------------------------------------------------
+// ---- Bias ---------------------------------------------------------------------------------------
 
 // y (N, O, P) += b[o]: blocks step through the N*O planes (grid y), threads through a plane
 // (grid x), so the channel of a plane is one division per block row, not one per element.
@@ -341,8 +337,7 @@ void add_channel_bias(int64_t N, int64_t O, int64_t P, const float* b, float* y)
 
 }  // namespace
 
-// ---- cuDNN entry points
-// --------------------------------------------------------------------------------
+// ---- cuDNN entry points -------------------------------------------------------------------------
 
 void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, const float* b,
                           float* y) {
@@ -391,8 +386,7 @@ void conv2d_backward_cudnn(const Conv2dShape& s, const float* x, const float* w,
   }
 }
 
-// ---- Entry points of conv.h
-// ------------------------------------------------------------------------------
+// ---- Entry points of conv.h ---------------------------------------------------------------------
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b,
                     float* y) {

@@ -7,8 +7,7 @@
 
 namespace busi::cuda {
 
-void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b,
-                    float* y);
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y);
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy,
                      float* dx, float* dw, float* db);
 

@@ -48,8 +48,7 @@ __device__ __forceinline__ float image_at(const ConvGeometry& g, const float* x,
   return x[((int64_t(n) * g.C + c) * g.H + h) * g.W + v];
 }
 
-// ---- Forward: y (O, N*P) = w (O, C*KK) cols (C*KK, N*P)
-// --------------------------------------------
+// ---- Forward: y (O, N*P) = w (O, C*KK) cols (C*KK, N*P) -----------------------------------------
 
 struct ForwardOperands {
   int M, N, K;  // O, N*P, C*KK
@@ -78,8 +77,7 @@ struct ForwardStore {
   }
 };
 
-// ---- Backward data: dx (C, N*H*W) = w' (C, O*KK) dys (O*KK, N*H*W)
-// ----------------------------------
+// ---- Backward data: dx (C, N*H*W) = w' (C, O*KK) dys (O*KK, N*H*W) ------------------------------
 
 struct BackwardDataOperands {
   int M, N, K;  // C, N*H*W, O*KK
@@ -117,8 +115,7 @@ struct BackwardDataStore {
   }
 };
 
-// ---- Backward filter: dw (O, C*KK) = dy (O, N*P) cols^T (N*P, C*KK)
-// ----------------------------------
+// ---- Backward filter: dw (O, C*KK) = dy (O, N*P) cols^T (N*P, C*KK) -----------------------------
 
 struct BackwardFilterOperands {
   int M, N, K;  // O, C*KK, N*P

@@ -5,8 +5,7 @@
 
 namespace busi::cuda {
 
-void dropout_forward(int64_t n, const float* x, float p, uint64_t seed, uint64_t counter,
-                     float* y);
+void dropout_forward(int64_t n, const float* x, float p, uint64_t seed, uint64_t counter, float* y);
 void dropout_backward(int64_t n, const float* dy, float p, uint64_t seed, uint64_t counter,
                       float* dx);
 

@@ -17,8 +17,7 @@ namespace busi::cuda {
 
 namespace {
 
-// ---- Functors (the math of each op, one place)
-// ---------------------------------------------------
+// ---- Functors (the math of each op, one place) --------------------------------------------------
 
 struct ScaleOp {
   float s;
@@ -45,8 +44,7 @@ struct BinaryFunctor {
   }
 };
 
-// ---- Maps over contiguous arrays
-// -----------------------------------------------------------------
+// ---- Maps over contiguous arrays ----------------------------------------------------------------
 
 // y[i] = f(x[i]). With `vectorised` (x and y 16-byte aligned) the first n/4*4 elements move as
 // float4 and the last n % 4 one by one. x may equal y (in place): each element is read before it
@@ -110,8 +108,7 @@ void launch_binary(int64_t n, const float* a, const float* b, float* y, F f, con
   BUSI_LAUNCH_CHECK(name);
 }
 
-// ---- Broadcasting
-// ----------------------------------------------------------------------------------
+// ---- Broadcasting -------------------------------------------------------------------------------
 
 // The same broadcast with fewer dimensions: size-1 dimensions dropped, and neighbouring
 // dimensions merged where both inputs continue contiguously (or stay broadcast) across them. A
@@ -202,8 +199,7 @@ void binary_forward_op(const BroadcastShape& s, const float* a, const float* b, 
   }
 }
 
-// ---- Broadcast gradients
-// ---------------------------------------------------------------------------
+// ---- Broadcast gradients ------------------------------------------------------------------------
 
 // How the gradient of one input ("self", contiguous) is gathered from the output gradient:
 // self element j is the sum over the reduced dimensions (where self was broadcast, stride 0) at
@@ -361,8 +357,7 @@ void input_gradient(BinaryOp op, const BroadcastShape& s, const int64_t* self_st
 
 }  // namespace
 
-// ---- Entry points (kernels/cuda/elementwise.h)
-// ------------------------------------------------------
+// ---- Entry points (kernels/cuda/elementwise.h) --------------------------------------------------
 
 void binary_forward(BinaryOp op, const BroadcastShape& shape, const float* a, const float* b,
                     float* out) {

@@ -100,8 +100,7 @@ __global__ void log_softmax_backward_kernel(int64_t N, int64_t K, const float* y
   }
 }
 
-// ---- Cross-entropy (one block)
-// ----------------------------------------------------------------------
+// ---- Cross-entropy (one block) ------------------------------------------------------------------
 
 // loss = sum_i sum_k w_k q_ik (lse_i - x_ik) / sum_i w[label_i]; probs = softmax(logits).
 // Warp w takes rows w, w + 32, ...; terms with q = 0 are skipped (a -inf logit outside the target

@@ -104,4 +104,9 @@ class CommandLine {
 // Name of a flag as a settings key: "--img-size" -> "img_size".
 std::string flag_key(const std::string& flag);
 
+// A tool's main(): runs `run` and turns what it throws into the exit status every tool uses:
+// 2 and "<program>: <message> (see --help)" for a usage error, 1 and "<program>: error:
+// <message>" for anything else (a missing file, a corrupt image, out of memory...).
+int run_tool_main(const char* program, int (*run)(int, char**), int argc, char** argv);
+
 }  // namespace busi::tools

@@ -11,7 +11,7 @@
 
 namespace busi::tools {
 
-// ---- Writing -----------------------------------------------------------------------------------
+// ---- Writing ------------------------------------------------------------------------------------
 
 CsvField::CsvField(float v) {
   if (std::isfinite(v)) text = json_number(v);  // the float's shortest exact form
@@ -86,7 +86,7 @@ void write_csv(const std::string& path, const std::vector<std::string>& header,
   write_text_file(path, text);
 }
 
-// ---- Reading -----------------------------------------------------------------------------------
+// ---- Reading ------------------------------------------------------------------------------------
 
 CsvTable parse_csv(std::string_view text, const std::string& source) {
   CsvTable table;
@@ -156,9 +156,7 @@ CsvTable parse_csv(std::string_view text, const std::string& source) {
   return table;
 }
 
-CsvTable read_csv(const std::string& path) {
-  return parse_csv(read_text_file(path), path);
-}
+CsvTable read_csv(const std::string& path) { return parse_csv(read_text_file(path), path); }
 
 int CsvTable::column_index(std::string_view name) const {
   for (size_t i = 0; i < header.size(); ++i)

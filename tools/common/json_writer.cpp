@@ -33,13 +33,11 @@ const char* kind_name(Json::Kind k) {
   return "?";
 }
 
-bool is_scalar(const Json& v) {
-  return !v.is_array() && !v.is_object();
-}
+bool is_scalar(const Json& v) { return !v.is_array() && !v.is_object(); }
 
 }  // namespace
 
-// ---- Values ------------------------------------------------------------------------------------
+// ---- Values -------------------------------------------------------------------------------------
 
 Json::Json(float x) : kind_(Kind::Number) {
   // The float's shortest decimal form (0.1f -> "0.1"), read back as a double, so that a
@@ -133,7 +131,7 @@ size_t Json::size() const {
   return 0;
 }
 
-// ---- Writing -----------------------------------------------------------------------------------
+// ---- Writing ------------------------------------------------------------------------------------
 
 std::string json_quote(std::string_view s) {
   std::string out = "\"";
@@ -192,12 +190,8 @@ std::string shortest_text(Float x) {
 
 }  // namespace
 
-std::string json_number(double x) {
-  return shortest_text(x);
-}
-std::string json_number(float x) {
-  return shortest_text(x);
-}
+std::string json_number(double x) { return shortest_text(x); }
+std::string json_number(float x) { return shortest_text(x); }
 
 void Json::write(std::string& out, int indent, int depth) const {
   const auto newline = [&](int level) {
@@ -261,7 +255,7 @@ std::string Json::to_display_string() const {
   return dump(0);
 }
 
-// ---- Parsing -----------------------------------------------------------------------------------
+// ---- Parsing ------------------------------------------------------------------------------------
 
 namespace {
 
@@ -480,11 +474,9 @@ Json parse_json(std::string_view text, const std::string& source) {
   return Parser(text, source).document();
 }
 
-Json read_json_file(const std::string& path) {
-  return parse_json(read_text_file(path), path);
-}
+Json read_json_file(const std::string& path) { return parse_json(read_text_file(path), path); }
 
-// ---- Files -------------------------------------------------------------------------------------
+// ---- Files --------------------------------------------------------------------------------------
 
 void write_text_file(const std::string& path, std::string_view text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

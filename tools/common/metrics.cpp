@@ -13,13 +13,9 @@ namespace busi::tools {
 
 namespace {
 
-double nan_value() {
-  return std::nan("");
-}
+double nan_value() { return std::nan(""); }
 
-double safe_ratio(double num, double den) {
-  return den > 0 ? num / den : 0.0;
-}
+double safe_ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
 
 // Per-class precision, recall and F1 from a confusion matrix [true][predicted].
 // Conventions (sklearn's zero_division=0): a class never predicted has precision 0, a class with
@@ -81,7 +77,7 @@ void check_inputs(const std::vector<int64_t>& labels, const std::vector<std::vec
 
 }  // namespace
 
-// ---- Building blocks ---------------------------------------------------------------------------
+// ---- Building blocks ----------------------------------------------------------------------------
 
 std::vector<int64_t> argmax_predictions(const std::vector<std::vector<float>>& probs) {
   std::vector<int64_t> preds;
@@ -111,7 +107,7 @@ double macro_f1_from_confusion(const std::vector<std::vector<int64_t>>& confusio
   return mean_of(per_class_scores(confusion).f1);
 }
 
-// ---- ROC ---------------------------------------------------------------------------------------
+// ---- ROC ----------------------------------------------------------------------------------------
 
 // AUC = P(score of a random positive > score of a random negative) + 1/2 P(equal), which is the
 // Mann-Whitney U statistic divided by n_pos * n_neg. With midranks r_i (ties share the mean of
@@ -172,7 +168,7 @@ std::vector<RocPoint> roc_curve(const std::vector<int>& positive,
   return points;
 }
 
-// ---- Bootstrap ---------------------------------------------------------------------------------
+// ---- Bootstrap ----------------------------------------------------------------------------------
 
 std::vector<Interval> bootstrap_intervals(
     int64_t n, int rounds, uint64_t seed,
@@ -211,7 +207,7 @@ Interval bootstrap_interval(int64_t n, int rounds, uint64_t seed,
   return one.empty() ? Interval{nan_value(), nan_value()} : one[0];
 }
 
-// ---- All metrics -------------------------------------------------------------------------------
+// ---- All metrics --------------------------------------------------------------------------------
 
 ClassificationMetrics compute_metrics(const std::vector<int64_t>& labels,
                                       const std::vector<std::vector<float>>& probs,
@@ -282,7 +278,7 @@ ClassificationMetrics compute_metrics(const std::vector<int64_t>& labels,
   return m;
 }
 
-// ---- McNemar -----------------------------------------------------------------------------------
+// ---- McNemar ------------------------------------------------------------------------------------
 
 // Under H0 (both models err equally often on the samples where they disagree), each of the
 // n = b + c discordant samples is a fair coin: b ~ Binomial(n, 1/2). The two-sided p-value
@@ -324,7 +320,7 @@ McNemarResult mcnemar(const std::vector<int64_t>& labels, const std::vector<int6
   return r;
 }
 
-// ---- JSON --------------------------------------------------------------------------------------
+// ---- JSON ---------------------------------------------------------------------------------------
 
 Json metrics_to_json_value(const ClassificationMetrics& m) {
   Json j = Json::object();

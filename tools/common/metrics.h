@@ -62,7 +62,7 @@ McNemarResult mcnemar(const std::vector<int64_t>& labels, const std::vector<int6
 // The metrics as a JSON object (the "test" part of metrics.json).
 std::string metrics_to_json(const ClassificationMetrics& m, int indent = 2);
 
-// ---- Added for the comparison report (and handy in trainers) -----------------------------------
+// ---- Added for the comparison report (and handy in trainers) ------------------------------------
 
 // The same object as metrics_to_json, as a value to place inside a larger document:
 //   Json doc = Json::object(); doc["test"] = metrics_to_json_value(m);

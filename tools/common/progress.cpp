@@ -23,9 +23,7 @@ bool looks_numeric(const std::string& s) {
 
 }  // namespace
 
-bool stdout_is_terminal() {
-  return isatty(fileno(stdout)) != 0;
-}
+bool stdout_is_terminal() { return isatty(fileno(stdout)) != 0; }
 
 std::string format_duration(double seconds) {
   const int64_t total = static_cast<int64_t>(seconds + 0.5);
@@ -48,9 +46,7 @@ ProgressBar::ProgressBar(std::string label, int64_t total_batches, bool live)
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
-ProgressBar::~ProgressBar() {
-  clear();
-}
+ProgressBar::~ProgressBar() { clear(); }
 
 void ProgressBar::update(int64_t batches_done, int64_t images_seen, double mean_loss,
                          double accuracy) {

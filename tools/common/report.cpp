@@ -27,7 +27,7 @@ constexpr const char* kColourA = "#1f77b4";  // blue: the first run (SimpleCNN)
 constexpr const char* kColourB = "#e6550d";  // orange: the second run (VGG16)
 constexpr const char* kDash = "\u2014";      // shown where a value is missing
 
-// ---- Number formatting -------------------------------------------------------------------------
+// ---- Number formatting --------------------------------------------------------------------------
 
 std::string printf_string(const char* format, double value) {
   char buf[64];
@@ -35,9 +35,7 @@ std::string printf_string(const char* format, double value) {
   return buf;
 }
 
-std::string fmt_metric(double v) {
-  return std::isfinite(v) ? printf_string("%.3f", v) : kDash;
-}
+std::string fmt_metric(double v) { return std::isfinite(v) ? printf_string("%.3f", v) : kDash; }
 
 std::string fmt_signed(double v) {
   if (!std::isfinite(v)) return kDash;
@@ -89,7 +87,7 @@ bool excludes_zero(const Interval& ci) {
   return std::isfinite(ci.low) && std::isfinite(ci.high) && (ci.low > 0 || ci.high < 0);
 }
 
-// ---- Reading a run folder ----------------------------------------------------------------------
+// ---- Reading a run folder -----------------------------------------------------------------------
 
 std::string file_in(const std::string& dir, const std::string& name) {
   return (fs::path(dir) / name).string();
@@ -236,7 +234,7 @@ RunFolder load_run_folder(const std::string& dir, int bootstrap_rounds, uint64_t
   return run;
 }
 
-// ---- Comparing two runs ------------------------------------------------------------------------
+// ---- Comparing two runs -------------------------------------------------------------------------
 
 namespace {
 
@@ -453,7 +451,7 @@ Comparison build_comparison(const std::string& dir_a, const std::string& dir_b,
                       options);
 }
 
-// ---- Facts about runs and machine --------------------------------------------------------------
+// ---- Facts about runs and machine ---------------------------------------------------------------
 
 namespace {
 
@@ -513,7 +511,7 @@ std::string describe_initialisation(const RunFolder& run) {
            std::to_string(total->as_int()) + " conv layers";
   }
   if (init == "random") return "random (no ImageNet weights)";
-  if (run.model == "simple_cnn") return "none: trained from scratch";
+  if (run.model == "simple_cnn") return "trained from scratch (random initialisation)";
   if (run.model == "vgg16") return "ImageNet weights: not recorded in config.json";
   return init.empty() ? std::string(kDash) : init;
 }
@@ -541,7 +539,7 @@ ReportEnvironment current_environment() {
   return env;
 }
 
-// ---- HTML --------------------------------------------------------------------------------------
+// ---- HTML ---------------------------------------------------------------------------------------
 
 namespace {
 
@@ -595,9 +593,7 @@ code { font: 12.5px ui-monospace, Menlo, Consolas, monospace; background: #f1f3f
 footer { color: var(--muted); font-size: 12.5px; margin-top: 8px; }
 )css";
 
-std::string esc(std::string_view s) {
-  return xml_escape(s);
-}
+std::string esc(std::string_view s) { return xml_escape(s); }
 
 std::string dot(const char* colour) {
   return std::string("<span class=\"dot\" style=\"background:") + colour + "\"></span>";
@@ -846,7 +842,7 @@ std::string headline(const Comparison& c) {
   return s;
 }
 
-// ---- Charts ------------------------------------------------------------------------------------
+// ---- Charts -------------------------------------------------------------------------------------
 
 std::vector<VerticalMarker> phase_markers(const RunFolder& run, const char* colour) {
   std::vector<VerticalMarker> markers;
@@ -1024,7 +1020,9 @@ std::string render_report_html(const Comparison& c) {
        "</section>\n";
   h +=
       "<section><h2>Learning curves</h2>" + learning_curves_html(c) +
-      "<p class=\"note\">Solid: training loss; dashed: validation loss. Dotted vertical lines mark "
+      "<p class=\"note\">Solid: training loss (the loss optimised: class-weighted, averaged over "
+      "the epoch in training mode); dashed: validation loss (plain cross-entropy, eval mode). "
+      "Dotted vertical lines mark "
       "a change of training phase (VGG16: classifier head first, then "
       "fine-tuning).</p></section>\n";
   h += "<section><h2>Confusion matrices (test set)</h2>" + confusion_matrices_html(c) +
@@ -1047,7 +1045,7 @@ std::string render_report_html(const Comparison& c) {
   return h + "</main>\n</body>\n</html>\n";
 }
 
-// ---- Markdown ----------------------------------------------------------------------------------
+// ---- Markdown -----------------------------------------------------------------------------------
 
 namespace {
 
@@ -1126,13 +1124,11 @@ std::string render_report_markdown(const Comparison& c) {
   return m;
 }
 
-// ---- JSON --------------------------------------------------------------------------------------
+// ---- JSON ---------------------------------------------------------------------------------------
 
 namespace {
 
-Json interval_json(const Interval& ci) {
-  return std::vector<double>{ci.low, ci.high};
-}
+Json interval_json(const Interval& ci) { return std::vector<double>{ci.low, ci.high}; }
 
 Json run_json(const RunFolder& run, const std::vector<MetricRow>& rows, bool is_b) {
   Json j = Json::object();
@@ -1143,9 +1139,8 @@ Json run_json(const RunFolder& run, const std::vector<MetricRow>& rows, bool is_
   j["test"] = metrics_to_json_value(run.metrics);
   Json& cis = j["confidence_intervals_95"] = Json::object();
   for (const MetricRow& row : rows) cis[row.key] = interval_json(is_b ? row.b_ci : row.a_ci);
-  for (const char* key :
-       {"parameters", "trainable_parameters", "training_seconds", "mean_img_per_s",
-        "overall_img_per_s"})
+  for (const char* key : {"parameters", "trainable_parameters", "training_seconds",
+                          "mean_img_per_s", "overall_img_per_s"})
     j[key] = run.summary.contains(key) ? run.summary.at(key) : Json();
   j["epochs_run"] = static_cast<int64_t>(run.history.size());
   j["config"] = run.config;
@@ -1195,7 +1190,7 @@ Json results_to_json(const Comparison& c) {
   return j;
 }
 
-// ---- Writing -----------------------------------------------------------------------------------
+// ---- Writing ------------------------------------------------------------------------------------
 
 ReportFiles write_comparison_report(const std::string& dir_a, const std::string& dir_b,
                                     const std::string& out_dir, const ReportOptions& options) {

@@ -42,9 +42,7 @@ std::string default_run_dir(const std::string& tool) {
   return "runs/" + tool + "-" + format_now("%Y%m%d-%H%M%S");
 }
 
-std::string local_timestamp() {
-  return format_now("%Y-%m-%dT%H:%M:%S");
-}
+std::string local_timestamp() { return format_now("%Y-%m-%dT%H:%M:%S"); }
 
 void prepare_run_dir(const std::string& dir) {
   namespace fs = std::filesystem;

@@ -156,7 +156,7 @@ std::string stroke_attributes(const PlotSeries& s) {
 
 }  // namespace
 
-// ---- Helpers -----------------------------------------------------------------------------------
+// ---- Helpers ------------------------------------------------------------------------------------
 
 std::string xml_escape(std::string_view text) {
   std::string out;
@@ -198,7 +198,7 @@ std::string format_tick(double value, double step) {
   return buf;
 }
 
-// ---- Line chart --------------------------------------------------------------------------------
+// ---- Line chart ---------------------------------------------------------------------------------
 
 std::string render_line_chart(const LineChart& chart) {
   const double left = kMarginLeft, right = chart.width - kMarginRight;
@@ -285,7 +285,7 @@ std::string render_line_chart(const LineChart& chart) {
   return svg + "</svg>";
 }
 
-// ---- Confusion matrix --------------------------------------------------------------------------
+// ---- Confusion matrix ---------------------------------------------------------------------------
 
 std::string render_confusion_matrix(const ConfusionHeatMap& heat_map) {
   const size_t k = heat_map.class_names.size();

@@ -79,7 +79,7 @@ const std::vector<std::string>& history_header() {
   return header;
 }
 
-// ---- Batch sources -----------------------------------------------------------------------------
+// ---- Batch sources ------------------------------------------------------------------------------
 
 LoaderSource::LoaderSource(const data::ImageCache& cache, std::vector<int64_t> sample_ids,
                            data::LoaderOptions options)
@@ -140,7 +140,7 @@ int64_t TensorSource::batches_per_epoch() const {
   return (rows_.size(0) + batch_size_ - 1) / batch_size_;
 }
 
-// ---- Evaluation and frozen features ------------------------------------------------------------
+// ---- Evaluation and frozen features -------------------------------------------------------------
 
 Evaluation evaluate(nn::Module& model, const Forward& forward, BatchSource& source, Device device,
                     int64_t num_classes) {
@@ -198,8 +198,7 @@ Rows compute_rows(const Forward& transform, BatchSource& source, Device device) 
   return out;
 }
 
-// ---- Random-number state
-// -------------------------------------------------------------------------
+// ---- Random-number state ------------------------------------------------------------------------
 
 std::map<std::string, weights::RngState> rng_state(nn::Module& model) {
   std::map<std::string, weights::RngState> state;
@@ -220,8 +219,7 @@ void set_rng_state(nn::Module& model, const std::map<std::string, weights::RngSt
       weights::restore_rng_state(dropout->gen, it->second);
 }
 
-// ---- Trainer
-// -------------------------------------------------------------------------------------
+// ---- Trainer ------------------------------------------------------------------------------------
 
 Trainer::Trainer(nn::Module& model, TrainerOptions options)
     : model_(model), options_(std::move(options)) {}
@@ -312,8 +310,8 @@ void Trainer::begin_run() {
   // history row, checkpoint or metric can be taken for this run's.
   namespace fs = std::filesystem;
   std::vector<std::string> removed;
-  for (const char* name : {"history.csv", "best.safetensors", "last.safetensors",
-                           "predictions.csv", "metrics.json"}) {
+  for (const char* name :
+       {"history.csv", "best.safetensors", "last.safetensors", "predictions.csv", "metrics.json"}) {
     const std::string path = options_.run_dir + "/" + name;
     std::error_code ec;
     if (fs::remove(path, ec)) removed.push_back(name);
@@ -546,8 +544,7 @@ void Trainer::print_summary() const {
   table.print(std::cout);
 }
 
-// ---- Checkpoints
-// ---------------------------------------------------------------------------------
+// ---- Checkpoints --------------------------------------------------------------------------------
 
 namespace {
 
@@ -620,8 +617,7 @@ RunCheckpoint load_checkpoint(const std::string& path, nn::Module& model,
   return out;
 }
 
-// ---- Flags and presets
-// ---------------------------------------------------------------------------
+// ---- Flags and presets --------------------------------------------------------------------------
 
 void add_training_flags(CommandLine& cli, TrainingSettings& s, const std::string& default_data) {
   s.data = default_data;
@@ -758,8 +754,7 @@ Device resolve_training_settings(CommandLine& cli, TrainingSettings& s,
   return device;
 }
 
-// ---- Data and split
-// ------------------------------------------------------------------------------
+// ---- Data and split -----------------------------------------------------------------------------
 
 namespace {
 
@@ -842,8 +837,7 @@ PreparedData prepare_data(const TrainingSettings& s, const std::string& run_dir,
   return d;
 }
 
-// ---- Config, metadata, optimiser, schedule
-// --------------------------------------------------------
+// ---- Config, metadata, optimiser, schedule ------------------------------------------------------
 
 Json make_config(const CommandLine& cli, const TrainingSettings& s, const std::string& model_name,
                  Device device, const std::string& source_dir, const Json& extra) {
@@ -933,8 +927,7 @@ data::Normalization normalization_from_json(const Json& j) {
   return n;
 }
 
-// ---- Cross-validation summary
-// --------------------------------------------------------------------
+// ---- Cross-validation summary -------------------------------------------------------------------
 
 void write_fold_summary(const std::string& dir, const std::string& model_name,
                         const std::vector<ClassificationMetrics>& folds, const Json& extra) {

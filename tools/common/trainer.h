@@ -233,7 +233,7 @@ void set_rng_state(nn::Module& model, const std::map<std::string, weights::RngSt
 // The header of history.csv.
 const std::vector<std::string>& history_header();
 
-// ---- Checkpoints: the model's weights, the optimiser state, the loop state and metadata ------
+// ---- Checkpoints: the model's weights, the optimiser state, the loop state and metadata ---------
 //
 // The engine's checkpoint format (weights/checkpoint.h): tensors "model.<name>" and
 // "optim.<name>", and text metadata: model name, epoch, optimiser steps, every random generator
@@ -268,7 +268,7 @@ struct RunCheckpoint {
 RunCheckpoint load_checkpoint(const std::string& path, nn::Module& model,
                               const std::string& expected_model);
 
-// ---- What both trainer tools share: flags, presets, data and split -----------------------------
+// ---- What both trainer tools share: flags, presets, data and split ------------------------------
 
 struct TrainingSettings {
   std::string data;  // the dataset folder (one sub-folder per class)

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""PyTorch reference timings for docs/benchmarks.md, run on the GPU machine beside the engine's
+own benchmarks (tools/gpu_session.sh runs both in one session).
+
+It times, with the same shapes as build/tools/bench_train_step and bench_kernels:
+  - one training step (forward, class-weighted cross-entropy, backward, AdamW) of SimpleCNN and
+    of VGG16 (torchvision's layers, with the engine's head: global average pooling, dropout,
+    linear to 3 classes), batch 32 at 224 px, in plain FP32 and with TF32;
+  - the SGEMMs and the VGG16 convolutions (forward) that bench_kernels times, in FP32.
+
+Needs PyTorch and torchvision (present on the GPU machines, not on the CPU machines).
+Usage: python3 tools/bench_torch_reference.py [--steps N] [--batch N] [--img-size PX]
+"""
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torchvision
+
+
+def simple_cnn(width=32, blocks=4, classes=3):
+    """The engine's SimpleCNN (models/simple_cnn.cpp): conv3x3 (no bias) -> BN -> ReLU -> pool."""
+    layers, channels = [], 1
+    for b in range(blocks):
+        out = width * 2**b
+        layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out),
+                   nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+        channels = out
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
+                         nn.Linear(channels, classes))
+
+
+def vgg16(classes=3):
+    """torchvision's VGG16 conv layers with the engine's head (models/vgg16.cpp)."""
+    features = torchvision.models.vgg16(weights=None).features
+    return nn.Sequential(features, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.5),
+                         nn.Linear(512, classes))
+
+
+def time_ms(fn, steps, warmup=2):
+    """Median wall time of fn() in milliseconds, synchronising after each call."""
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append(1e3 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def bench_step(name, model, channels, args, tf32):
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    model = model.cuda().train()
+    images = torch.randn(args.batch, channels, args.img_size, args.img_size, device="cuda")
+    labels = (torch.arange(args.batch, device="cuda") % 3)
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor([0.6, 1.2, 2.0], device="cuda"))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+
+    def step():
+        loss = loss_fn(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    ms = time_ms(step, args.steps)
+    shape = f"{args.batch} x {channels} x {args.img_size} x {args.img_size}"
+    print(f"| {name} | PyTorch {'TF32' if tf32 else 'FP32'} | {shape} | {ms:.2f} | "
+          f"{args.batch / ms * 1e3:.1f} |", flush=True)
+
+
+def bench_ops(args):
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+    print("\n| op (PyTorch FP32, TF32 off) | shape | ms | TFLOP/s |\n|---|---|---:|---:|")
+    for m, n, k in [(1024, 1024, 1024), (4096, 4096, 4096), (32, 4096, 25088), (32, 3, 512)]:
+        a = torch.randn(m, k, device="cuda")
+        b = torch.randn(k, n, device="cuda")
+        ms = time_ms(lambda: a @ b, 10)
+        print(f"| sgemm | {m} x {n} x {k} | {ms:.3f} | {2 * m * n * k / ms / 1e9:.1f} |")
+    for c_in, c_out, hw in [(3, 64, 224), (64, 64, 224), (128, 128, 112), (256, 256, 56),
+                            (512, 512, 28), (512, 512, 14)]:
+        x = torch.randn(32, c_in, hw, hw, device="cuda")
+        conv = nn.Conv2d(c_in, c_out, 3, padding=1).cuda()
+        with torch.no_grad():
+            ms = time_ms(lambda: conv(x), 10)
+        flops = 2 * 32 * c_out * c_in * 9 * hw * hw
+        print(f"| conv3x3 forward | 32 x {c_in} x {hw} x {hw} -> {c_out} | {ms:.3f} | "
+              f"{flops / ms / 1e9:.1f} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--img-size", type=int, default=224)
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        print("bench_torch_reference: no GPU visible to PyTorch; nothing measured")
+        return
+    print(f"bench_torch_reference: torch {torch.__version__}, {torch.cuda.get_device_name(0)}, "
+          f"cuDNN {torch.backends.cudnn.version()}")
+    print("\n| model | framework | input (N x C x H x W) | ms / step (median) | img/s |\n"
+          "|---|---|---|---:|---:|")
+    for tf32 in (False, True):
+        torch.manual_seed(0)
+        bench_step("SimpleCNN", simple_cnn(), 1, args, tf32)
+        bench_step("VGG16 (all layers trained)", vgg16(), 3, args, tf32)
+    bench_ops(args)
+
+
+if __name__ == "__main__":
+    main()
