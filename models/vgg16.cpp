@@ -62,7 +62,7 @@ Tensor VGG16::forward_layers(const Tensor& x, size_t begin, size_t end) {
   Tensor h = x;
   for (size_t i = begin; i < end; ++i) {
     const bool opens_block = i > 0 && names[i][5] != names[i - 1][5];  // "block3_..." vs "block2"
-    if (opens_block) h = max_pool2d(h, 2);  // the previous block's pool
+    if (opens_block) h = max_pool2d(h, 2);                             // the previous block's pool
     h = relu(convs_[i]->forward(h));
   }
   return h;

@@ -82,8 +82,7 @@ TEST_CASE("VGG16: names, conv parameters, freezing, shapes") {
     const std::vector<float> whole = net.forward_features(x).to_vector();
     for (size_t k : {size_t(0), size_t(2), size_t(4), size_t(5), size_t(7), size_t(13)})
       CHECK(net.forward_layers(net.forward_layers(x, 0, k), k, 13).to_vector() == whole);
-    CHECK_THROWS_WITH_AS(net.forward_layers(x, 3, 14), doctest::Contains("range [3, 14)"),
-                         Error);
+    CHECK_THROWS_WITH_AS(net.forward_layers(x, 3, 14), doctest::Contains("range [3, 14)"), Error);
     const std::vector<float> r = net.forward_until(x, "block2_conv1").to_vector();
     CHECK(std::all_of(r.begin(), r.end(), [](float v) { return v >= 0; }));  // after the ReLU
     CHECK_THROWS_WITH_AS(net.forward_until(x, "block2_conv3"),

@@ -332,6 +332,26 @@ TEST_CASE("report: built from two synthetic run folders") {
   }
 }
 
+TEST_CASE("report: two runs of one model are named by their initialisation") {
+  const fs::path root = fresh_folder("same_model");
+  const fs::path dir_a = root / "vgg_random", dir_b = root / "vgg_imagenet";
+  fs::create_directories(dir_a);
+  fs::create_directories(dir_b);
+  write_run_folder(dir_a, "vgg16", simple_wrong, /*names=*/false, /*reversed=*/false);
+  write_run_folder(dir_b, "vgg16", vgg_wrong, /*names=*/true, /*reversed=*/false);
+  Json config = read_json_file((dir_a / "config.json").string());
+  config["imagenet_layers_loaded"] = 0;  // the --init random ablation
+  write_text_file((dir_a / "config.json").string(), config.dump());
+
+  ReportOptions options;
+  options.bootstrap_rounds = 50;
+  const ReportFiles files =
+      write_comparison_report(dir_a.string(), dir_b.string(), (root / "report").string(), options);
+  const std::string markdown = read(files.markdown);
+  CHECK(contains(markdown, "# BUSI classifiers: VGG16 (random init) vs VGG16 (ImageNet 5/13)"));
+  CHECK(!contains(markdown, "VGG16 (A)"));
+}
+
 TEST_CASE("report: missing or malformed files are named in the error") {
   const fs::path root = fresh_folder("bad");
   const fs::path good = root / "good", broken = root / "broken";

@@ -240,9 +240,8 @@ PhaseData make_phase_data(Context& ctx, models::VGG16& model, const data::ImageC
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     trainer.add_setup_seconds(seconds);
     std::cout << "phase " << phase << ": " << names[0] << " ... " << names[k - 1]
-              << " are frozen: computed once per image ("
-              << shape_str(features.train.rows.shape()) << " training features in "
-              << format_duration(seconds)
+              << " are frozen: computed once per image (" << shape_str(features.train.rows.shape())
+              << " training features in " << format_duration(seconds)
               << "); no augmentation in this phase, it would change the features every epoch\n";
   }
   const Rows& train_rows = features.train;
@@ -259,7 +258,8 @@ PhaseData make_phase_data(Context& ctx, models::VGG16& model, const data::ImageC
     };
   } else {
     out.forward = [&model, k](const Tensor& h) {
-      return model.forward_head(model.forward_layers(h, k, models::VGG16::conv_layer_names().size()));
+      return model.forward_head(
+          model.forward_layers(h, k, models::VGG16::conv_layer_names().size()));
     };
   }
   return out;

@@ -423,12 +423,18 @@ std::vector<MetricRow> metric_table(const RunFolder& a, const RunFolder& b, cons
 
 }  // namespace
 
+namespace {
+std::string short_initialisation(const RunFolder& run);  // below, with the other run facts
+}  // namespace
+
 Comparison compare_runs(RunFolder a, RunFolder b, const ReportOptions& options) {
   BUSI_CHECK(a.class_names == b.class_names, a.dir, " and ", b.dir,
              ": predictions.csv files have different class columns; cannot compare");
   if (a.display_name == b.display_name) {  // two runs of one model: tell them apart
-    a.display_name += " (A)";
-    b.display_name += " (B)";
+    const std::string init_a = short_initialisation(a), init_b = short_initialisation(b);
+    const bool by_init = !init_a.empty() && !init_b.empty() && init_a != init_b;
+    a.display_name += by_init ? " (" + init_a + ")" : " (A)";
+    b.display_name += by_init ? " (" + init_b + ")" : " (B)";
   }
   Comparison c;
   c.options = options;
@@ -461,6 +467,18 @@ std::string run_fact(const RunFolder& run, std::initializer_list<const char*> ke
     for (const char* key : keys)
       if (const Json* v = doc->find(key); v && !v->is_null()) return v->to_display_string();
   return "";
+}
+
+// A few words for a run's initialisation, to tell apart two runs of one model in the report's
+// headings: "random init", "ImageNet 5/13"; "" when config.json does not say.
+std::string short_initialisation(const RunFolder& run) {
+  const Json* loaded = run.config.find("imagenet_layers_loaded");
+  const Json* total = run.config.find("imagenet_layers_total");
+  if (loaded && total && loaded->is_number() && total->is_number())
+    return loaded->as_int() == 0 ? "random init"
+                                 : "ImageNet " + std::to_string(loaded->as_int()) + "/" +
+                                       std::to_string(total->as_int());
+  return run_fact(run, {"init"}) == "random" ? "random init" : "";
 }
 
 double summary_number(const RunFolder& run, const char* key) {
@@ -1018,13 +1036,12 @@ std::string render_report_html(const Comparison& c) {
   h += "</section>\n";
   h += "<section><h2>McNemar's test on the paired test predictions</h2>" + mcnemar_html(c) +
        "</section>\n";
-  h +=
-      "<section><h2>Learning curves</h2>" + learning_curves_html(c) +
-      "<p class=\"note\">Solid: training loss (the loss optimised: class-weighted, averaged over "
-      "the epoch in training mode); dashed: validation loss (plain cross-entropy, eval mode). "
-      "Dotted vertical lines mark "
-      "a change of training phase (VGG16: classifier head first, then "
-      "fine-tuning).</p></section>\n";
+  h += "<section><h2>Learning curves</h2>" + learning_curves_html(c) +
+       "<p class=\"note\">Solid: training loss (the loss optimised: class-weighted, averaged over "
+       "the epoch in training mode); dashed: validation loss (plain cross-entropy, eval mode). "
+       "Dotted vertical lines mark "
+       "a change of training phase (VGG16: classifier head first, then "
+       "fine-tuning).</p></section>\n";
   h += "<section><h2>Confusion matrices (test set)</h2>" + confusion_matrices_html(c) +
        "</section>\n";
   h += "<section><h2>ROC curves, one class against the rest (test set)</h2>" + roc_curves_html(c) +
