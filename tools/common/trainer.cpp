@@ -286,7 +286,6 @@ void Trainer::resume(const std::string& checkpoint_path) {
   CsvWriter writer(options_.run_dir + "/history.csv", history_header());
   for (const HistoryRow& row : history_) writer.write_row(history_fields(row));
   resumed_ = true;
-  history_started_ = true;
   // The best checkpoint so far comes along when the run continues in another folder.
   const std::string source_best = source_dir + "/best.safetensors";
   if (fs::exists(source_best) && !fs::exists(best_path())) fs::copy_file(source_best, best_path());
@@ -296,9 +295,9 @@ void Trainer::resume(const std::string& checkpoint_path) {
 }
 
 void Trainer::append_history(const HistoryRow& row) {
-  // resume() starts the file with the rows kept; a fresh run starts it with its first row.
-  CsvWriter writer(options_.run_dir + "/history.csv", history_header(), history_started_);
-  history_started_ = true;
+  // resume() wrote the file with the rows kept; a fresh run starts it with its first row.
+  const bool append = resumed_ || !history_.empty();
+  CsvWriter writer(options_.run_dir + "/history.csv", history_header(), append);
   writer.write_row(history_fields(row));
   history_.push_back(row);
 }

@@ -220,9 +220,8 @@ class Trainer {
   StateDict pending_optimizer_state_;
   std::string pending_optimizer_phase_;
   double setup_seconds_ = 0.0;
-  bool resumed_ = false;          // resume() was called
-  bool run_started_ = false;      // begin_run() has run
-  bool history_started_ = false;  // history.csv has been (re)written by this run
+  bool resumed_ = false;      // resume() was called
+  bool run_started_ = false;  // begin_run() has run
 };
 
 // Random-number state of a model (every dropout layer's generator, by its dotted name) and of the
