@@ -27,7 +27,7 @@ BroadcastShape make_broadcast(const Shape& a, const Shape& b, const char* op) {
     const int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
     BUSI_CHECK(da == db || da == 1 || db == 1, op, ": shapes ", shape_str(a), " and ", shape_str(b),
                " cannot be broadcast together (dimension ", d, ": ", da, " vs ", db, ")");
-    s.out[d] = std::max(da, db);
+    s.out[d] = da == 1 ? db : da;  // not max(da, db): 0 with 1 broadcasts to 0
     s.a_stride[d] = (ia >= 0 && da != 1) ? as[ia] : 0;
     s.b_stride[d] = (ib >= 0 && db != 1) ? bs[ib] : 0;
     s.numel *= s.out[d];

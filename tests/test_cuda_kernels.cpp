@@ -73,7 +73,8 @@ TEST_CASE("cuda gemm: hand-written SGEMM matches cuBLAS and the CPU") {
   const std::vector<std::tuple<int64_t, int64_t, int64_t>> sizes = {
       {1, 1, 1},       {7, 9, 13},      {128, 128, 8},
       {129, 257, 65},  {32, 256, 3000},  // few tiles, long K: split-K
-      {300, 20, 1000}, {2, 2000, 3},    {1, 1, 5000}};
+      {300, 20, 1000}, {2, 2000, 3},    {1, 1, 5000},
+      {16, 48, 1237},  {3, 130, 4099}};  // split-K whose last split ends inside a K slice
   for (bool ta : {false, true})
     for (bool tb : {false, true})
       for (const auto& [M, N, K] : sizes) {
@@ -84,6 +85,12 @@ TEST_CASE("cuda gemm: hand-written SGEMM matches cuBLAS and the CPU") {
   check_gemm({false, false, 5, 6, 0, 1, 1.0f, 0.5f});
   check_gemm({true, false, 5, 6, 7, 0, 0.0f, 2.0f});
   check_gemm({false, true, 5, 6, 7, 0, 0.0f, 0.0f});
+  // Empty operands stored packed, as matmul passes them: (M, 0) has leading dimension 0, which
+  // cuBLAS refuses; C = beta C (beta = 0 writes zeros) or nothing to do.
+  check_gemm({false, false, 5, 6, 0, 0, 1.0f, 0.0f});
+  check_gemm({true, true, 5, 6, 0, 0, 1.0f, 0.5f});
+  check_gemm({false, false, 0, 6, 7, 0, 1.0f, 0.0f});
+  check_gemm({false, true, 5, 0, 7, 0, 1.0f, 0.0f});
 }
 
 // ---- Convolution: hand-written vs cuDNN ---------------------------------------------------------
@@ -120,6 +127,27 @@ TEST_CASE("cuda conv2d: hand-written implicit GEMM matches cuDNN") {
     test::expect_close(name + " dx", dx1, dx2, 1e-4);
     test::expect_close(name + " dw", dw1, dw2, 1e-4);
     test::expect_close(name + " db", db1, db2, 1e-5);  // both paths use channel_sums
+  }
+  // An empty batch, as on the CPU: nothing to compute forward, dw and db zero (cuDNN refuses a
+  // descriptor with N = 0, so its path must not reach cuDNN).
+  const Conv2dShape s{0, 3, 8, 8, 4, 3, 3, 1, 1, 8, 8};
+  const Tensor x = Tensor::empty({0, 3, 8, 8}, kGpu), dy = Tensor::empty({0, 4, 8, 8}, kGpu);
+  const Tensor w = uniform_tensor({4, 3, 3, 3}, 5).to(kGpu);
+  for (bool cudnn : {false, true}) {
+    Tensor y = Tensor::empty(dy.shape(), kGpu), dx = Tensor::empty(x.shape(), kGpu);
+    Tensor dw = Tensor::full(w.shape(), 7.0f, kGpu), db = Tensor::full({4}, 7.0f, kGpu);
+    if (cudnn) {
+      cuda::conv2d_forward_cudnn(s, x.data(), w.data(), nullptr, y.data());
+      cuda::conv2d_backward_cudnn(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(),
+                                  db.data());
+    } else {
+      cuda::conv2d_forward_handwritten(s, x.data(), w.data(), nullptr, y.data());
+      cuda::conv2d_backward_handwritten(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(),
+                                        db.data());
+    }
+    INFO("empty batch, " << (cudnn ? "cuDNN" : "hand-written"));
+    CHECK(dw.to_vector() == std::vector<float>(4 * 3 * 3 * 3, 0.0f));
+    CHECK(db.to_vector() == std::vector<float>(4, 0.0f));
   }
 }
 

@@ -31,8 +31,18 @@ TEST_CASE("cuda parity: add, sub, mul with and without broadcasting") {
       {{4, 5}, {}},                        // scalar
       {{3, 1}, {1, 4}},                    // both inputs broadcast
       {{1, 6, 1, 1}, {4, 6, 5, 3}},        // the broadcast input first
-      {{40, 3, 150}, {1, 3, 1}},           // a reduction of 6000 values: one block per element
+      {{40, 3, 150}, {1, 3, 1}},           // 6000 values each: channel sums; mul: a block each
       {{2, 1, 3, 1, 5}, {1, 4, 1, 2, 5}},  // interleaved broadcast dimensions
+      // Per-channel sums over planes wider than a block (1155 >= 256, not a multiple of 4 x 256)
+      // in two splits of 8 images each: stage 1's plane sweep and stage 2's sum of the splits.
+      {{16, 3, 33, 35}, {1, 3, 1, 1}},
+      {{64, 80}, {}},  // a scalar gradient of 5120 values: one block, no kept dimension
+      // mul's db: 40000 warp reductions, more than the grid holds (132 SMs x 32 blocks x 8 warps):
+      // the grid-stride loop over gradient elements.
+      {{40000, 2}, {40000, 1}},
+      {{0, 3}, {0, 3}},  // empty: no kernel, empty gradients
+      {{0, 3}, {3}},     // empty with a broadcast operand: an empty result, db = 0
+      {{1, 3}, {0, 3}},
   };
   int index = 0;
   for (const auto& [sa, sb] : shapes) {
@@ -74,7 +84,7 @@ TEST_CASE("cuda parity: element-wise ops on unaligned views (scalar paths)") {
 
 TEST_CASE("cuda parity: scale, add_scalar, relu") {
   BUSI_REQUIRE_GPU();
-  for (const Shape& shape : {Shape{1}, Shape{7}, Shape{1000}, Shape{2, 3, 17, 19}}) {
+  for (const Shape& shape : {Shape{0}, Shape{1}, Shape{7}, Shape{1000}, Shape{2, 3, 17, 19}}) {
     const Tensor x = uniform_tensor(shape, 5);
     test::check_parity(
         test::parity_case("scale " + shape_str(shape), {x},
@@ -101,6 +111,20 @@ TEST_CASE("cuda parity: sum and mean") {
         test::parity_case("mean of " + std::to_string(n), {x},
                           [](const std::vector<Tensor>& in) { return mean(in[0]); }));
   }
+  // The empty sum is 0 (no stage-1 kernel); its backward broadcasts the scalar gradient over
+  // shape (0), an empty gradient.
+  ParityCase c;
+  c.name = "sum of 0";
+  c.inputs = {uniform_tensor({0}, 7)};
+  c.op = [](const std::vector<Tensor>& in) { return sum(in[0]); };
+  test::check_parity(c);
+  c.backward = false;
+  // An unaligned view (scalar loads) over several stage-1 blocks; narrow0 is not recorded by
+  // autograd, so forward only.
+  c.name = "sum of an unaligned view";
+  c.inputs = {uniform_tensor({20001, 3}, 8)};
+  c.op = [](const std::vector<Tensor>& in) { return sum(in[0].narrow0(1, 20000)); };
+  test::check_parity(c);
 }
 
 TEST_CASE("cuda parity: reshape and flatten inside a computation") {
@@ -322,7 +346,7 @@ TEST_CASE("cuda parity: batch_norm2d, training and eval") {
 
 TEST_CASE("cuda parity: dropout gives the same mask as the CPU") {
   BUSI_REQUIRE_GPU();
-  for (int64_t n : {1, 5, 1001, 65536}) {
+  for (int64_t n : {0, 1, 5, 1001, 65536}) {
     for (float p : {0.1f, 0.5f, 0.9f}) {
       // Same seed, same position in the stream: the same Philox values, so identical outputs
       // and gradients (tolerance 0).
@@ -357,7 +381,7 @@ TEST_CASE("cuda parity: dropout gives the same mask as the CPU") {
 TEST_CASE("cuda parity: softmax and log_softmax") {
   BUSI_REQUIRE_GPU();
   for (const Shape& shape :
-       {Shape{1, 3}, Shape{7, 10}, Shape{5, 100}, Shape{3, 1000}, Shape{40, 1}}) {
+       {Shape{1, 3}, Shape{7, 10}, Shape{5, 100}, Shape{3, 1000}, Shape{40, 1}, Shape{0, 4}}) {
     const Tensor x = uniform_tensor(shape, 11, -5.0f, 5.0f);
     test::check_parity(
         test::parity_case("softmax " + shape_str(shape), {x},

@@ -83,6 +83,33 @@ TEST_CASE("cuda allocator: statistics, peak and empty_cache") {
   cuda::device_free(nullptr);  // a no-op, like free(nullptr)
 }
 
+TEST_CASE("cuda allocator: empty_cache keeps live blocks; bins either side of 1 MiB") {
+  BUSI_REQUIRE_GPU();
+  // Only free blocks go back to the driver: a live tensor keeps its memory and its contents.
+  const Tensor live = Tensor::full({1000}, 1.5f, Device::cuda());
+  cuda::device_free(cuda::device_malloc(4096));
+  const cuda::AllocatorStats before = cuda::allocator_stats();
+  CHECK(before.cached_bytes >= 4096);
+  cuda::empty_cache();
+  const cuda::AllocatorStats after = cuda::allocator_stats();
+  CHECK(after.cached_bytes == 0);
+  CHECK(after.allocated_bytes == before.allocated_bytes);
+  CHECK(after.num_cuda_frees > before.num_cuda_frees);
+  CHECK(live.to_vector() == std::vector<float>(1000, 1.5f));
+  // Up to 1 MiB, multiples of 512 bytes; just above it, steps of 2^17 (eight per power of two).
+  const size_t base = cuda::allocator_stats().allocated_bytes, mib = size_t(1) << 20;
+  void* at_limit = cuda::device_malloc(mib);
+  CHECK(cuda::allocator_stats().allocated_bytes == base + mib);
+  void* above = cuda::device_malloc(mib + 1);
+  CHECK(cuda::allocator_stats().allocated_bytes == base + mib + 9 * (size_t(1) << 17));
+  void* tiny = cuda::device_malloc(1);
+  CHECK(cuda::allocator_stats().allocated_bytes == base + mib + 9 * (size_t(1) << 17) + 512);
+  cuda::device_free(at_limit);
+  cuda::device_free(above);
+  cuda::device_free(tiny);
+  CHECK(cuda::allocator_stats().allocated_bytes == base);
+}
+
 TEST_CASE("cuda allocator: out of memory names the size asked for and what is in use") {
   BUSI_REQUIRE_GPU();
   const size_t one_tib = size_t(1) << 40;

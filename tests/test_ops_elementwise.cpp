@@ -42,6 +42,36 @@ TEST_CASE("broadcast add of a per-channel bias") {
                        doctest::Contains("add: shapes (2, 3) and (4,) cannot be broadcast"), Error);
 }
 
+TEST_CASE("broadcasting an empty dimension gives an empty result, and empty gradients") {
+  // NumPy's rule: a dimension of 1 stretches to the other's size, 0 included ((0, 3) + (1, 3) is
+  // (0, 3), not (1, 3), which would read past the end of the empty operand).
+  for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{{0, 3}, {1, 3}},
+                                                                   {{1, 3}, {0, 3}},
+                                                                   {{0, 3}, {3}},
+                                                                   {{0, 3}, {}},
+                                                                   {{2, 0, 4}, {2, 1, 4}}}) {
+    CAPTURE(shape_str(sa));
+    CAPTURE(shape_str(sb));
+    Tensor a = Tensor::ones(sa), b = Tensor::ones(sb);
+    a.set_requires_grad(true);
+    b.set_requires_grad(true);
+    const Tensor y = mul(a, b);
+    CHECK(y.numel() == 0);
+    CHECK(y.shape() == (a.numel() == 0 ? sa : sb));
+    sum(y).backward();
+    CHECK(a.grad().shape() == sa);
+    CHECK(b.grad().shape() == sb);
+    for (float g : b.grad().to_vector()) CHECK(g == 0.0f);  // a sum over no elements
+  }
+  // The sum of nothing is 0, and its gradient is empty.
+  Tensor e = Tensor::ones({0});
+  e.set_requires_grad(true);
+  const Tensor s = sum(e);
+  CHECK(s.item() == 0.0f);
+  s.backward();
+  CHECK(e.grad().shape() == Shape{0});
+}
+
 TEST_CASE("binary op gradients, double precision, with broadcasting") {
   const std::vector<std::pair<Shape, Shape>> shapes = {
       {{3, 4}, {3, 4}}, {{2, 3, 5, 5}, {1, 3, 1, 1}}, {{7}, {}}, {{1, 5}, {3, 1}}};

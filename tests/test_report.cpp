@@ -159,9 +159,26 @@ TEST_CASE("json: building, writing and reading back") {
 
 TEST_CASE("json: malformed text gives the source, line and column") {
   CHECK_THROWS_WITH(parse_json("{\n  \"a\": 1,\n  \"b\" 2\n}", "config.json"),
-                    doctest::Contains("config.json: line 3, column 7: expected ':'"));
-  CHECK_THROWS_WITH(parse_json("[1, 2", "x"), doctest::Contains("x: line 1"));
+                    doctest::Contains("config.json: bad JSON at line 3, column 7 (byte 18): "
+                                      "expected ':'"));
+  CHECK_THROWS_WITH(parse_json("[1, 2", "x"), doctest::Contains("x: bad JSON at line 1"));
   CHECK_THROWS_WITH(parse_json("{} extra"), doctest::Contains("unexpected text"));
+  // The one parser is strict for the tools' files too: a repeated key is ambiguous.
+  CHECK_THROWS_WITH(parse_json(R"({"a": 1, "a": 2})"), doctest::Contains("duplicate key \"a\""));
+  // Full JSON's numbers and words, and the ways to get them wrong.
+  CHECK(parse_json("[-0.5e-3]")[0].as_number() == -0.5e-3);
+  CHECK(parse_json("[1E2]")[0].as_number() == 100.0);
+  CHECK(parse_json("99999999999999999999").as_number() == 1e20);  // beyond int64: a double
+  CHECK(parse_json("-9223372036854775808").as_int() == INT64_MIN);
+  CHECK(parse_json("[true, false, null]").dump(0) == "[true, false, null]");
+  CHECK_THROWS_WITH(parse_json("[1.]"), doctest::Contains("expected a digit after the decimal"));
+  CHECK_THROWS_WITH(parse_json("[1e]"), doctest::Contains("expected a digit in the exponent"));
+  CHECK_THROWS_WITH(parse_json("[-]"), doctest::Contains("expected a digit"));
+  CHECK_THROWS_WITH(parse_json("[.5]"), doctest::Contains("unexpected character '.'"));
+  CHECK_THROWS_WITH(parse_json("[01]"), doctest::Contains("leading zeros"));
+  CHECK_THROWS_WITH(parse_json("[tru]"), doctest::Contains("expected true, false or null"));
+  CHECK_THROWS_WITH(parse_json("[1e999]"), doctest::Contains("out of the range of a double"));
+  CHECK_THROWS_WITH(parse_json(""), doctest::Contains("found the end of the text"));
   CHECK_THROWS_WITH(Json(3).as_string(), doctest::Contains("expected a string, found a number"));
 }
 
@@ -368,7 +385,8 @@ TEST_CASE("report: missing or malformed files are named in the error") {
   CHECK_THROWS_WITH(load_run_folder(broken.string()), doctest::Contains("label '7'"));
   write_run_folder(broken, "vgg16", vgg_wrong, false, false);
   write_text_file((broken / "config.json").string(), "{\"model\": \"vgg16\",}");
-  CHECK_THROWS_WITH(load_run_folder(broken.string()), doctest::Contains("config.json: line 1"));
+  CHECK_THROWS_WITH(load_run_folder(broken.string()),
+                    doctest::Contains("config.json: bad JSON at line 1"));
   CHECK_THROWS_WITH(load_run_folder((root / "nowhere").string()),
                     doctest::Contains("no such folder"));
 

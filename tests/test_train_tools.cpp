@@ -272,6 +272,38 @@ TEST_CASE("finetune_vgg writes every promised file, both phases, the ImageNet la
         std::string::npos);
 }
 
+TEST_CASE("finetune_vgg --feature-views: augmented versions of the cached features") {
+  if (!have_busi() || !have_tool("finetune_vgg")) return;
+  const RunResult r = run_tool("finetune_vgg", kTiny +
+                                                   " --epochs 2 --cache-features on"
+                                                   " --feature-views 3 --out '" +
+                                                   out_dir("vgg_views") + "'");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("computed once per image (3 x (") != std::string::npos);
+  CHECK(r.output.find("one of the 3 versions of each image") != std::string::npos);
+  const Json config = read_json_file(out_dir("vgg_views") + "/config.json");
+  CHECK(config.at("feature_views").as_int() == 3);
+  // The views differ from the plain run's training, so the first epoch's loss does too.
+  const RunResult& plain = vgg_reference();
+  REQUIRE(plain.exit_code == 0);
+  const CsvTable a = read_csv(out_dir("vgg") + "/history.csv");
+  const CsvTable b = read_csv(out_dir("vgg_views") + "/history.csv");
+  const size_t loss = a.require_column("train_loss");
+  CHECK(a.rows[0][loss] != b.rows[0][loss]);
+
+  const RunResult off = run_tool("finetune_vgg", kTiny +
+                                                     " --epochs 1 --augment off"
+                                                     " --feature-views 3 --out '" +
+                                                     out_dir("vgg_views_off") + "'");
+  INFO(off.output);
+  CHECK(off.exit_code == 0);
+  CHECK(off.output.find("--feature-views 3 has no effect with --augment off") != std::string::npos);
+  const RunResult bad = run_tool("finetune_vgg", kTiny + " --feature-views 0");
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.output.find("--feature-views must be from 1 to 64") != std::string::npos);
+}
+
 TEST_CASE("resume: stopped after epoch 1 and resumed = the uninterrupted run, epoch by epoch") {
   if (!have_busi() || !have_tool("train_simple") || !have_tool("finetune_vgg")) return;
   struct Case {

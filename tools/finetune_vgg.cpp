@@ -38,14 +38,17 @@ struct VggSettings {
   float base_lr_scale = 0.1f;
   std::string unfreeze_from = "block5";
   bool cache_features = false;
+  int64_t feature_views = 1;
   float dropout = 0.5f;
 };
 
-// cpu-quick: 64 px, frozen layers cached, no augmentation (it would defeat the cache). With the
-// partial ImageNet file 8 conv layers start from He initialisation and need many epochs before
-// they learn (the loss stays near ln 3 for the first 3 to 5): 16 head epochs at 64 px cost what
-// 9 cost at 96 px, and reached a validation macro-F1 of 0.80 where 96 px with 6 did not pass 0.53
-// (docs/results.md). gpu-full: 224 px, augmentation in both phases, the whole network every step.
+// cpu-quick: 64 px, frozen layers cached. With the partial ImageNet file 8 conv layers start
+// from He initialisation and need many epochs before they learn (the loss stays near ln 3 for
+// the first 4 to 6, by the seed): 16 head epochs at 64 px cost what 9 cost at 96 px, and reached
+// a validation macro-F1 of 0.80 where 96 px with 6 did not pass 0.53. The training images are
+// used as they are (--feature-views 1): with 4 augmented views the runs stalled longer and did
+// worse on each of three seeds (docs/results.md), so the views are an option, not the default.
+// gpu-full: 224 px, augmentation in both phases, the whole network every step.
 std::vector<Preset> vgg_presets() {
   return {
       {"cpu-quick",
@@ -57,6 +60,7 @@ std::vector<Preset> vgg_presets() {
         {"--lr", "0.0003"},
         {"--finetune-lr", "0.0001"},
         {"--cache-features", "on"},
+        {"--feature-views", "1"},
         {"--patience", "0"}}},
       {"gpu-full",
        {{"--img-size", "224"},
@@ -74,6 +78,7 @@ std::vector<Preset> vgg_presets() {
 // next phase when it freezes the same layers.
 struct FeatureCache {
   size_t frozen_layers = 0;  // 0: nothing cached
+  int64_t views = 1;         // versions of each training image (train.rows holds views x N)
   Rows train, val;
 };
 
@@ -230,25 +235,48 @@ PhaseData make_phase_data(Context& ctx, models::VGG16& model, const data::ImageC
               << " are frozen, as in the previous phase: its features are reused\n";
   } else {
     const auto start = std::chrono::steady_clock::now();
-    LoaderSource train_images(cache, d.train_ids, make_loader_options(s, norm, false));
-    LoaderSource val_images(cache, d.val_ids, make_loader_options(s, norm, false));
     model.eval();
-    features.train = compute_rows(frozen, train_images, ctx.device);
+    // View 0 is each image as it is; view v >= 1 is the augmented image of loader epoch v (the
+    // loader is not shuffled, so every view lists the samples in the same order).
+    std::vector<Tensor> views;
+    for (int64_t v = 0; v < features.views; ++v) {
+      data::LoaderOptions o = make_loader_options(s, norm, false);
+      o.augment = v > 0;
+      LoaderSource train_images(cache, d.train_ids, o);
+      Rows rows = compute_rows(frozen, train_images, ctx.device, v);
+      views.push_back(rows.rows);
+      if (v == 0) features.train = std::move(rows);
+    }
+    if (views.size() > 1) {
+      Shape shape = views[0].shape();
+      const int64_t n = shape[0];
+      shape[0] = n * features.views;
+      features.train.rows = Tensor::empty(shape, ctx.device);
+      for (int64_t v = 0; v < features.views; ++v)
+        features.train.rows.narrow0(v * n, n).copy_(views[static_cast<size_t>(v)]);
+    }
+    LoaderSource val_images(cache, d.val_ids, make_loader_options(s, norm, false));
     features.val = compute_rows(frozen, val_images, ctx.device);
     features.frozen_layers = k;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     trainer.add_setup_seconds(seconds);
+    const double megabytes = static_cast<double>(features.train.rows.numel()) * 4.0 / 1e6;
     std::cout << "phase " << phase << ": " << names[0] << " ... " << names[k - 1]
-              << " are frozen: computed once per image (" << shape_str(features.train.rows.shape())
-              << " training features in " << format_duration(seconds)
-              << "); no augmentation in this phase, it would change the features every epoch\n";
+              << " are frozen: computed once per image (" << features.views << " x "
+              << shape_str(views[0].shape()) << " training features, " << std::lround(megabytes)
+              << " MB, in " << format_duration(seconds) << "); "
+              << (features.views > 1
+                      ? "each epoch trains on one of the " + std::to_string(features.views) +
+                            " versions of each image (the first as is, the others augmented)\n"
+                      : std::string("no augmentation (--feature-views 1)\n"));
   }
   const Rows& train_rows = features.train;
   const Rows& val_rows = features.val;
   const uint64_t seed = static_cast<uint64_t>(s.seed);
-  out.train = std::make_unique<TensorSource>(train_rows.rows, train_rows.labels,
-                                             train_rows.sample_ids, s.batch, true, seed);
+  out.train =
+      std::make_unique<TensorSource>(train_rows.rows, train_rows.labels, train_rows.sample_ids,
+                                     s.batch, true, seed, features.views);
   out.val = std::make_unique<TensorSource>(val_rows.rows, val_rows.labels, val_rows.sample_ids,
                                            s.batch, false, seed);
   out.cached_layers = k;
@@ -308,6 +336,7 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   const TrainingSettings& s = ctx.settings;
   const VggSettings& v = ctx.vgg;
   ctx.features = FeatureCache();  // a new run (fold) computes its own features
+  ctx.features.views = s.augment ? v.feature_views : 1;
   prepare_run_dir(run_dir);
 
   // The weight file is checked before the data is read, so that a missing file is reported
@@ -414,8 +443,12 @@ void add_vgg_flags(CommandLine& cli, VggSettings& v) {
                  {"block1", "block2", "block3", "block4", "block5"},
                  "phase 2 also trains the pretrained layers of this block and later ones");
   cli.add_on_off("--cache-features", &v.cache_features,
-                 "compute the frozen leading layers once per image (fast; no augmentation)");
+                 "compute the frozen leading layers once per image (fast)");
   cli.set_default_text("--cache-features", "from the preset");
+  cli.add("--feature-views", &v.feature_views, "K",
+          "with --cache-features on and --augment on: cache K versions of each training image, "
+          "the first as is, the others augmented; each epoch uses one per image, at random");
+  cli.set_default_text("--feature-views", "from the preset");
   cli.add("--dropout", &v.dropout, "P", "dropout before the classifier");
 }
 
@@ -443,12 +476,10 @@ int run(int argc, char** argv) {
                      fs::path(BUSI_SOURCE_DIR "/../shared/busi").lexically_normal());
   add_vgg_flags(cli, ctx.vgg);
   cli.set_epilog(
-      "presets (values for the flags not given):\n"
-      "  cpu-quick  --img-size 96 --head-epochs 6 --finetune-epochs 2 --batch 16 --head-lr 3e-4\n"
-      "             --finetune-lr 1e-4 --cache-features on (frozen layers computed once; no\n"
-      "             augmentation)\n"
-      "  gpu-full   --img-size 224 --head-epochs 15 --finetune-epochs 30 --head-lr 3e-4\n"
-      "             --finetune-lr 1e-4 --cache-features off (augmentation) --patience 10\n"
+      presets_help(vgg_presets()) +
+      "--cache-features on computes the frozen layers once per image (fast on a CPU); the\n"
+      "training images are then augmented only through --feature-views (K fixed versions of\n"
+      "each). off runs the whole network every step, on freshly augmented images.\n"
       "--epochs N sets the two phases to ceil(N/2) + floor(N/2) epochs.\n"
       "outputs: config.json split.csv history.csv best.safetensors last.safetensors "
       "predictions.csv metrics.json (see tools/README.md)\n");
@@ -459,29 +490,19 @@ int run(int argc, char** argv) {
   ctx.device = resolve_training_settings(cli, s, vgg_presets(), models::VGG16::kModelName);
   if (v.head_epochs < 0 || v.finetune_epochs < 0 || v.head_epochs + v.finetune_epochs < 1)
     throw UsageError("--head-epochs and --finetune-epochs must be >= 0, with at least one epoch");
+  if (v.feature_views < 1 || v.feature_views > 64)
+    throw UsageError("--feature-views must be from 1 to 64");
+  if (v.feature_views > 1 && (!v.cache_features || !s.augment))
+    std::cout << "note: --feature-views " << v.feature_views << " has no effect with "
+              << (v.cache_features ? "--augment off" : "--cache-features off") << "\n";
   if (v.head_lr <= 0 || v.finetune_lr <= 0 || v.base_lr_scale < 0)
     throw UsageError("--head-lr and --finetune-lr must be positive, --base-lr-scale >= 0");
   if (s.img_size < 32) throw UsageError("--img-size must be at least 32 for VGG16 (five pools)");
   s.epochs = v.head_epochs + v.finetune_epochs;  // recorded in config.json
 
-  if (!s.all_folds) {
-    train_one(ctx, s.out, s.folds > 0 ? s.fold : 0);
-    return 0;
-  }
-  prepare_run_dir(s.out);
-  std::vector<ClassificationMetrics> folds;
-  for (int64_t fold = 1; fold <= s.folds; ++fold) {
-    std::cout << "\n==== fold " << fold << " of " << s.folds << " ====\n";
-    s.fold = fold;
-    std::optional<ClassificationMetrics> m =
-        train_one(ctx, s.out + "/fold" + std::to_string(fold), fold);
-    if (!m) return 0;
-    folds.push_back(*m);
-  }
-  write_config_json(s.out, make_config(cli, s, models::VGG16::kModelName, ctx.device,
-                                       BUSI_SOURCE_DIR, Json::object()));
-  write_fold_summary(s.out, models::VGG16::kModelName, folds, Json::object());
-  std::cout << "cross-validation summary in " << s.out << "/metrics.json\n";
+  train_runs(
+      cli, s, models::VGG16::kModelName, ctx.device,
+      [&](const std::string& run_dir, int64_t fold) { return train_one(ctx, run_dir, fold); });
   return 0;
 }
 

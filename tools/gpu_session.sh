@@ -44,8 +44,8 @@ cudnn=$(python3 -c 'import nvidia.cudnn; print(nvidia.cudnn.__path__[0])' 2>/dev
 [ -n "$cudnn" ] && export LD_LIBRARY_PATH="$cudnn/lib:${LD_LIBRARY_PATH:-}"
 
 step configure 45 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUSI_CUDA=ON
-step build 120 cmake --build "$build" -j "$jobs"
-step tests 75 ctest --test-dir "$build" --output-on-failure -j 8
+step build 110 cmake --build "$build" -j "$jobs"
+step tests 90 ctest --test-dir "$build" --output-on-failure -j 8
 step bench 60 "$build/tools/bench_kernels" --reps 10
 step train_step 60 bash -c "BUSI_TF32=0 $build/tools/bench_train_step --device cuda &&
                             BUSI_TF32=1 $build/tools/bench_train_step --device cuda"

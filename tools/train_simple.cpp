@@ -153,37 +153,18 @@ int run(int argc, char** argv) {
   cli.add("--width", &ctx.arch.width, "C", "channels of the first block (doubling per block)");
   cli.add("--blocks", &ctx.arch.blocks, "N", "conv blocks");
   cli.add("--dropout", &ctx.arch.dropout, "P", "dropout before the classifier");
-  cli.set_epilog(
-      "presets (values for the flags not given):\n"
-      "  cpu-quick  --img-size 96 --epochs 30 --lr 0.002 (no early stopping)\n"
-      "  gpu-full   --img-size 224 --epochs 60 --lr 0.001 --patience 15\n"
-      "outputs: config.json split.csv history.csv best.safetensors last.safetensors "
-      "predictions.csv metrics.json (see tools/README.md)\n");
+  cli.set_epilog(presets_help(simple_presets()) +
+                 "outputs: config.json split.csv history.csv best.safetensors last.safetensors "
+                 "predictions.csv metrics.json (see tools/README.md)\n");
   if (!cli.parse(argc, argv)) return 0;
   ctx.device =
       resolve_training_settings(cli, ctx.settings, simple_presets(), models::SimpleCNN::kModelName);
   TrainingSettings& s = ctx.settings;
   if (s.epochs < 1) throw UsageError("--epochs must be at least 1");
 
-  if (!s.all_folds) {
-    const int64_t fold = s.folds > 0 ? s.fold : 0;
-    train_one(ctx, s.out, fold);
-    return 0;
-  }
-  prepare_run_dir(s.out);
-  std::vector<ClassificationMetrics> folds;
-  for (int64_t fold = 1; fold <= s.folds; ++fold) {
-    std::cout << "\n==== fold " << fold << " of " << s.folds << " ====\n";
-    s.fold = fold;  // recorded in the fold's config and checkpoints
-    std::optional<ClassificationMetrics> m =
-        train_one(ctx, s.out + "/fold" + std::to_string(fold), fold);
-    if (!m) return 0;  // stopped on purpose (--stop-after)
-    folds.push_back(*m);
-  }
-  write_config_json(s.out, make_config(cli, s, models::SimpleCNN::kModelName, ctx.device,
-                                       BUSI_SOURCE_DIR, Json::object()));
-  write_fold_summary(s.out, models::SimpleCNN::kModelName, folds, Json::object());
-  std::cout << "cross-validation summary in " << s.out << "/metrics.json\n";
+  train_runs(
+      cli, s, models::SimpleCNN::kModelName, ctx.device,
+      [&](const std::string& run_dir, int64_t fold) { return train_one(ctx, run_dir, fold); });
   return 0;
 }
 

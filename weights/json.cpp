@@ -1,9 +1,9 @@
-// The strict JSON parser of json.h (RFC 8259 grammar, restricted to objects, arrays, strings and
-// integers) and the string quoting the safetensors writer uses.
+// The JSON parser of json.h (RFC 8259 grammar; by default restricted to objects, arrays, strings
+// and integers) and the string quoting the safetensors writer uses.
 #include "weights/json.h"
 
+#include <charconv>
 #include <cstdio>
-#include <limits>
 #include <set>
 
 #include "engine/error.h"
@@ -26,6 +26,12 @@ const char* kind_name(Value::Kind kind) {
       return "string";
     case Value::Kind::Integer:
       return "integer";
+    case Value::Kind::Number:
+      return "number";
+    case Value::Kind::Bool:
+      return "boolean";
+    case Value::Kind::Null:
+      return "null";
   }
   return "?";
 }
@@ -35,8 +41,8 @@ namespace {
 // A recursive-descent parser: one method per grammar rule, `pos_` the next unread byte.
 class Parser {
  public:
-  Parser(std::string_view text, const std::string& origin, size_t max_values)
-      : text_(text), origin_(origin), max_values_(max_values) {}
+  Parser(std::string_view text, const std::string& origin, const ParseOptions& options)
+      : text_(text), origin_(origin), options_(options) {}
 
   Value parse_document() {
     skip_whitespace();
@@ -47,8 +53,25 @@ class Parser {
   }
 
  private:
+  // The line and column (both from 1) are for a person reading a config file, the byte offset
+  // for a one-line safetensors header of megabytes.
   [[noreturn]] void fail(const std::string& what) const {
-    throw Error(origin_ + ": bad JSON at byte " + std::to_string(pos_) + ": " + what);
+    size_t line = 1, column = 1;
+    for (size_t i = 0; i < pos_ && i < text_.size(); ++i) {
+      column = text_[i] == '\n' ? 1 : column + 1;
+      line += text_[i] == '\n';
+    }
+    throw Error(origin_ + ": bad JSON at line " + std::to_string(line) + ", column " +
+                std::to_string(column) + " (byte " + std::to_string(pos_) + "): " + what);
+  }
+
+  static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+  // Consumes `word` (true, false, null) when the text continues with it.
+  bool consume(std::string_view word) {
+    if (text_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
   }
 
   bool at_end() const { return pos_ >= text_.size(); }
@@ -70,15 +93,16 @@ class Parser {
 
   // Called before each value is built, so that memory stays bounded (see kMaxValues).
   void count_value() {
-    if (++values_ > max_values_)
-      fail("more than " + std::to_string(max_values_) +
-           " values (a safetensors header needs about 8 per tensor)");
+    if (++values_ > options_.max_values)
+      fail("more than " + std::to_string(options_.max_values) + " values" +
+           (options_.full_json ? "" : " (a safetensors header needs about 8 per tensor)"));
   }
 
   Value parse_value(int depth) {
     if (depth >= kMaxDepth) fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    if (at_end()) fail("expected a value, found the end of the text");
     const char c = peek();
-    if (c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9')) count_value();
+    count_value();
     if (c == '{') return parse_object(depth);
     if (c == '[') return parse_array(depth);
     if (c == '"') {
@@ -87,10 +111,21 @@ class Parser {
       v.string = parse_string();
       return v;
     }
-    if (c == '-' || (c >= '0' && c <= '9')) return parse_integer();
-    if (at_end()) fail("expected a value, found the end of the text");
-    if (c == 't' || c == 'f' || c == 'n')
-      fail("true, false and null are not used in a safetensors header");
+    if (c == '-' || is_digit(c)) return parse_number();
+    if (c == 't' || c == 'f' || c == 'n') {
+      if (!options_.full_json) fail("true, false and null are not used in a safetensors header");
+      Value v;
+      if (consume("null")) {
+        v.kind = Value::Kind::Null;
+        return v;
+      }
+      v.kind = Value::Kind::Bool;
+      if (consume("true"))
+        v.boolean = true;
+      else if (!consume("false"))
+        fail("expected true, false or null");
+      return v;
+    }
     fail(std::string("unexpected character '") + c + "'");
   }
 
@@ -154,33 +189,49 @@ class Parser {
     }
   }
 
-  // An optional minus sign and digits, without leading zeros; fractions and exponents are
-  // refused because every number in a safetensors header is an integer (shapes, offsets).
-  Value parse_integer() {
-    const bool negative = peek() == '-';
-    if (negative) ++pos_;
-    if (!(peek() >= '0' && peek() <= '9')) fail("expected a digit");
-    if (peek() == '0' && pos_ + 1 < text_.size() && text_[pos_ + 1] >= '0' &&
-        text_[pos_ + 1] <= '9')
+  // JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?. Without a fraction
+  // or exponent it is an Integer (exactly, as int64); otherwise, or when it is too large for
+  // int64, a Number (double) - which only full JSON allows: in a safetensors header every number
+  // is a shape or an offset.
+  Value parse_number() {
+    const size_t start = pos_;
+    if (peek() == '-') ++pos_;
+    if (!is_digit(peek())) fail("expected a digit");
+    if (peek() == '0' && pos_ + 1 < text_.size() && is_digit(text_[pos_ + 1]))
       fail("numbers must not have leading zeros");
-    // Accumulate as a negative number so that INT64_MIN is representable.
-    int64_t value = 0;
-    while (peek() >= '0' && peek() <= '9') {
-      const int digit = peek() - '0';
-      if (value < (std::numeric_limits<int64_t>::min() + digit) / 10)
-        fail("integer does not fit in 64 bits");
-      value = value * 10 - digit;
+    while (is_digit(peek())) ++pos_;
+    const size_t integer_end = pos_;
+    if (peek() == '.') {
+      if (!options_.full_json) fail("only integers are supported (no fractions or exponents)");
       ++pos_;
+      if (!is_digit(peek())) fail("expected a digit after the decimal point");
+      while (is_digit(peek())) ++pos_;
     }
-    if (peek() == '.' || peek() == 'e' || peek() == 'E')
-      fail("only integers are supported (no fractions or exponents)");
-    if (!negative) {
-      if (value == std::numeric_limits<int64_t>::min()) fail("integer does not fit in 64 bits");
-      value = -value;
+    if (peek() == 'e' || peek() == 'E') {
+      if (!options_.full_json) fail("only integers are supported (no fractions or exponents)");
+      ++pos_;
+      if (peek() == '+' || peek() == '-') ++pos_;
+      if (!is_digit(peek())) fail("expected a digit in the exponent");
+      while (is_digit(peek())) ++pos_;
     }
+    const char* first = text_.data() + start;
+    const char* last = text_.data() + pos_;
     Value v;
-    v.kind = Value::Kind::Integer;
-    v.integer = value;
+    if (integer_end == pos_) {
+      if (std::from_chars(first, last, v.integer).ec == std::errc()) {
+        v.kind = Value::Kind::Integer;
+        return v;
+      }
+      if (!options_.full_json) {
+        pos_ = start;
+        fail("integer does not fit in 64 bits");
+      }
+    }
+    if (std::from_chars(first, last, v.number).ec != std::errc()) {
+      pos_ = start;
+      fail("number out of the range of a double");
+    }
+    v.kind = Value::Kind::Number;
     return v;
   }
 
@@ -293,15 +344,15 @@ class Parser {
 
   std::string_view text_;
   const std::string& origin_;
-  size_t max_values_;
+  ParseOptions options_;
   size_t values_ = 0;  // values built so far
   size_t pos_ = 0;
 };
 
 }  // namespace
 
-Value parse(std::string_view text, const std::string& origin, size_t max_values) {
-  return Parser(text, origin, max_values).parse_document();
+Value parse(std::string_view text, const std::string& origin, const ParseOptions& options) {
+  return Parser(text, origin, options).parse_document();
 }
 
 std::string quote(std::string_view s) {

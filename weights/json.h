@@ -1,5 +1,7 @@
-// A small, strict JSON parser: just what a safetensors header (and weights/manifest.json) needs:
-// objects, arrays, strings with escapes and integers. Anything else is rejected with a clear error.
+// The engine's one JSON parser. By default it is strict, for untrusted safetensors headers (and
+// weights/manifest.json): objects, arrays, strings and integers only, no duplicate keys, bounded
+// depth and size. With `full_json` it also reads fractions, true, false and null, as the tools'
+// own config.json and metrics.json need (tools/common/json_writer.h builds its Json from it).
 #pragma once
 
 #include <cstddef>
@@ -12,11 +14,13 @@
 namespace busi::weights::json {
 
 struct Value {
-  enum class Kind { Object, Array, String, Integer };
+  enum class Kind { Object, Array, String, Integer, Number, Bool, Null };
   Kind kind = Kind::Object;
-  std::string string;                                  // Kind::String
-  int64_t integer = 0;                                 // Kind::Integer
-  std::vector<Value> array;                            // Kind::Array
+  std::string string;        // Kind::String
+  int64_t integer = 0;       // Kind::Integer
+  double number = 0.0;       // Kind::Number: a fraction or exponent, or an integer beyond int64
+  bool boolean = false;      // Kind::Bool
+  std::vector<Value> array;  // Kind::Array
   std::vector<std::pair<std::string, Value>> members;  // Kind::Object, in document order
 
   bool is_object() const { return kind == Kind::Object; }
@@ -27,7 +31,7 @@ struct Value {
   const Value* find(std::string_view key) const;
 };
 
-// "object", "array", "string", "integer" (for error messages).
+// "object", "array", "string", "integer", "number", "boolean", "null" (for error messages).
 const char* kind_name(Value::Kind kind);
 
 // Limits that keep a hostile header from exhausting the stack: a safetensors header needs a
@@ -43,12 +47,20 @@ inline constexpr int kMaxDepth = 32;
 // the parser's memory to a few hundred MB.
 inline constexpr size_t kMaxValues = 1'000'000;
 
+struct ParseOptions {
+  // Also accept fractions and exponents, true, false and null (RFC 8259 in full). Off for a
+  // safetensors header, where every number is a shape or an offset.
+  bool full_json = false;
+  // The most values (of any kind; object keys not counted) the document may hold.
+  size_t max_values = kMaxValues;
+};
+
 // Parses `text`, which must hold exactly one JSON value (surrounded by optional whitespace).
-// Throws busi::Error "<origin>: bad JSON at byte N: <what>" when it is malformed,
-// nested deeper than kMaxDepth, holds more than `max_values` values (objects, arrays, strings
-// and integers; object keys not counted), uses what this parser does not support (floats,
-// true, false, null), or when an object repeats a key.
-Value parse(std::string_view text, const std::string& origin, size_t max_values = kMaxValues);
+// Throws busi::Error "<origin>: bad JSON at line L, column C (byte N): <what>" when it is
+// malformed, nested deeper than kMaxDepth, holds more than `max_values` values, uses what the
+// options do not allow, or when an object repeats a key (RFC 8259 leaves that undefined; a file
+// must not be ambiguous).
+Value parse(std::string_view text, const std::string& origin, const ParseOptions& options = {});
 
 // `s` as a JSON string literal, quotes included ("a\"b" for a"b; control characters as \u00XX).
 std::string quote(std::string_view s);

@@ -43,8 +43,8 @@ struct Options {
   std::atomic<bool> sync_after_launch{false};
 };
 
-// The options, with the environment read exactly once (the first caller may see an Error for a
-// misspelt value; later callers then get the defaults for that variable).
+// The options, with the environment read once. A misspelt value throws an Error; call_once then
+// stays unfinished, so every later caller reads the environment again and gets the same Error.
 Options& options() {
   static Options opts;
   static std::once_flag read_env;

@@ -2,7 +2,7 @@
 // hand-written implicit GEMM (conv_direct.cu, BUSI_CONV=handwritten). All of cuDNN lives here:
 //   - a few RAII classes own its descriptors;
 //   - a ConvPlan holds the descriptors of one shape and the algorithm chosen for each direction;
-//     plans are built once per shape (and math mode) and cached by a shape key;
+//     plans are built once per shape (math mode, alignment) and cached by that key;
 //   - an algorithm is chosen once per plan and direction: timed by cudnnFind*AlgorithmEx, or in
 //     deterministic mode taken from the cudnnGet*_v7 heuristics among the deterministic ones;
 //   - the workspace is one grow-only buffer per device, from the caching allocator, capped at
@@ -26,6 +26,7 @@
 #include "engine/cuda/backend_options.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
+#include "engine/cuda_api.h"
 #include "engine/error.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/conv.h"
@@ -145,7 +146,7 @@ struct ConvPlan {
 };
 
 using PlanKey = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                           int64_t, int64_t, bool, bool>;
+                           int64_t, int64_t, bool, bool, bool>;
 
 // cuDNN's 4-d descriptors count elements in 32 bits.
 void check_tensor_sizes(const Conv2dShape& s) {
@@ -166,11 +167,14 @@ CudnnState& state() {
   return *s;
 }
 
-ConvPlan& plan_for(const Conv2dShape& s) {
+// `aligned`: every buffer of the call starts on 16 bytes. Part of the key because cuDNN's search
+// runs on the call's own buffers, and an algorithm found on aligned ones (vector loads) is not
+// promised to accept the 4-byte-aligned start of a view (narrow0 of a batch).
+ConvPlan& plan_for(const Conv2dShape& s, bool aligned) {
   check_tensor_sizes(s);
   const bool tf32 = tf32_enabled(), det = deterministic();
-  const PlanKey key{current_device(), s.N,   s.C,  s.H, s.W, s.O, s.kH, s.kW,
-                    s.stride,         s.pad, tf32, det};
+  const PlanKey key{current_device(), s.N,   s.C,  s.H, s.W,    s.O, s.kH, s.kW,
+                    s.stride,         s.pad, tf32, det, aligned};
   auto& plans = state().plans;
   auto it = plans.find(key);
   if (it == plans.end()) it = plans.emplace(key, std::make_unique<ConvPlan>(s, tf32, det)).first;
@@ -341,8 +345,9 @@ void add_channel_bias(int64_t N, int64_t O, int64_t P, const float* b, float* y)
 
 void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, const float* b,
                           float* y) {
+  if (s.N == 0) return;  // an empty batch: y is empty (and cuDNN refuses a zero-sized descriptor)
   std::lock_guard<std::mutex> lock(state().mutex);
-  ConvPlan& plan = plan_for(s);
+  ConvPlan& plan = plan_for(s, aligned16(x) && aligned16(w) && aligned16(y));
   if (!plan.forward.ready) plan.forward = choose_forward(plan, x, w, y);
   const AlgoChoice& c = plan.forward;
   plan.conv.set_math(c.math);
@@ -360,9 +365,15 @@ void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, 
 void conv2d_backward_cudnn(const Conv2dShape& s, const float* x, const float* w, const float* dy,
                            float* dx, float* dw, float* db) {
   if (db) channel_sums(s.N, s.O, s.Ho * s.Wo, dy, db);
+  if (s.N == 0) {  // an empty batch: dx is empty and dw = 0, as on the CPU (cuDNN refuses N = 0)
+    if (dw) fill(dw, 0.0f, s.O * s.C * s.kH * s.kW);
+    return;
+  }
   if (!dx && !dw) return;
   std::lock_guard<std::mutex> lock(state().mutex);
-  ConvPlan& plan = plan_for(s);
+  // A buffer not passed (nullptr) is aligned: it plays no part.
+  ConvPlan& plan =
+      plan_for(s, aligned16(x) && aligned16(w) && aligned16(dy) && aligned16(dx) && aligned16(dw));
   const float one = 1.0f, zero = 0.0f;
   if (dx) {
     if (!plan.backward_data.ready) plan.backward_data = choose_backward_data(plan, w, dy, dx);

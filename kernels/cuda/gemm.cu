@@ -72,11 +72,20 @@ __global__ void scale_matrix_kernel(int64_t M, int64_t N, float beta, float* C, 
 void check_gemm_args(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, int64_t lda,
                      int64_t ldb, int64_t ldc) {
   BUSI_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm: negative size M=", M, " N=", N, " K=", K);
-  // Row strides at least as long as the stored rows.
-  BUSI_CHECK(lda >= std::max<int64_t>(1, trans_a ? M : K) &&
-                 ldb >= std::max<int64_t>(1, trans_b ? K : N) && ldc >= std::max<int64_t>(1, N),
+  // Row strides at least as long as the stored rows. A matrix with no elements is never touched,
+  // so its stride is not checked: matmul passes a packed (M, 0) operand with stride 0, which the
+  // CPU twin accepts (empty products never reach cuBLAS, which would refuse it).
+  const bool a_empty = M == 0 || K == 0, b_empty = K == 0 || N == 0, c_empty = M == 0 || N == 0;
+  BUSI_CHECK((a_empty || lda >= (trans_a ? M : K)) && (b_empty || ldb >= (trans_b ? K : N)) &&
+                 (c_empty || ldc >= N),
              "gemm: leading dimensions lda=", lda, " ldb=", ldb, " ldc=", ldc,
              " too small for M=", M, " N=", N, " K=", K);
+}
+
+// C = beta C, queued on the compute stream.
+void scale_matrix(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  scale_matrix_kernel<<<grid_for(M * N), kThreads, 0, stream()>>>(M, N, beta, C, ldc);
+  BUSI_LAUNCH_CHECK("scale_matrix_kernel");
 }
 
 }  // namespace
@@ -86,6 +95,10 @@ void gemm_cublas(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
                  int64_t ldc) {
   check_gemm_args(trans_a, trans_b, M, N, K, lda, ldb, ldc);
   if (M == 0 || N == 0) return;
+  if (K == 0) {  // C = beta C; cuBLAS would reject the stride 0 of a packed empty operand
+    scale_matrix(M, N, beta, C, ldc);
+    return;
+  }
   cublasHandle_t handle = cublas_handle();
   // TF32 tensor cores when allowed; otherwise cuBLAS's default math, which is plain FP32.
   CUBLAS_CHECK(
@@ -102,8 +115,7 @@ void gemm_handwritten(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t 
   check_gemm_args(trans_a, trans_b, M, N, K, lda, ldb, ldc);
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.0f) {
-    scale_matrix_kernel<<<grid_for(M * N), kThreads, 0, stream()>>>(M, N, beta, C, ldc);
-    BUSI_LAUNCH_CHECK("scale_matrix_kernel");
+    scale_matrix(M, N, beta, C, ldc);
     return;
   }
   if (!trans_a && !trans_b) tiled_sgemm<false, false>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -55,7 +55,8 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int n0 = (blockIdx.x % tiles_n) * kTileN;
   const int split = blockIdx.y;
   const int k_begin = split * k_per_split;
-  const int k_end = min(p.K, k_begin + k_per_split);
+  // k_begin < K, but k_begin + k_per_split can pass INT_MAX when K is near the host's limit.
+  const int k_end = k_begin + min(k_per_split, p.K - k_begin);
 
   // The four A and four B values this thread loads per slice: four neighbours in memory, so
   // consecutive threads read consecutive addresses.

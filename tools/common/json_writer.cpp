@@ -1,5 +1,5 @@
-// The JSON value: typed access, writing (shortest exact numbers, escaped strings) and a small
-// recursive-descent parser with line/column error messages.
+// The JSON value: typed access, writing (shortest exact numbers, escaped strings), and reading
+// through the engine's JSON parser (weights/json.h).
 #include "tools/common/json_writer.h"
 
 #include <charconv>
@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "weights/json.h"
 
 namespace busi::tools {
 
@@ -259,219 +260,40 @@ std::string Json::to_display_string() const {
 
 namespace {
 
-// Recursive descent over the text; `pos` only moves forward. Errors give line and column.
-class Parser {
- public:
-  Parser(std::string_view text, const std::string& source) : text_(text), source_(source) {}
-
-  Json document() {
-    Json v = value(0);
-    skip_space();
-    if (pos_ != text_.size()) fail("unexpected text after the JSON value");
-    return v;
-  }
-
- private:
-  static constexpr int kMaxDepth = 200;  // deeper nesting is surely not one of our files
-
-  [[noreturn]] void fail(const std::string& what) const {
-    int line = 1, column = 1;
-    for (size_t i = 0; i < pos_ && i < text_.size(); ++i) {
-      if (text_[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
+// The engine has one JSON parser (weights/json.h); this turns its plain tree into a Json.
+Json to_json(const weights::json::Value& v) {
+  using Kind = weights::json::Value::Kind;
+  switch (v.kind) {
+    case Kind::Null:
+      return Json();
+    case Kind::Bool:
+      return Json(v.boolean);
+    case Kind::Integer:
+      return Json(v.integer);
+    case Kind::Number:
+      return Json(v.number);
+    case Kind::String:
+      return Json(v.string);
+    case Kind::Array: {
+      Json array = Json::array();
+      for (const weights::json::Value& element : v.array) array.push_back(to_json(element));
+      return array;
     }
-    throw Error(detail::concat(source_, ": line ", line, ", column ", column, ": ", what));
-  }
-
-  void skip_space() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
-                                   text_[pos_] == '\n' || text_[pos_] == '\r'))
-      ++pos_;
-  }
-
-  bool consume(std::string_view word) {
-    if (text_.substr(pos_, word.size()) != word) return false;
-    pos_ += word.size();
-    return true;
-  }
-
-  Json value(int depth) {
-    if (depth > kMaxDepth) fail("nested too deeply");
-    skip_space();
-    if (pos_ >= text_.size()) fail("unexpected end of text");
-    const char c = text_[pos_];
-    if (c == '{') return object(depth);
-    if (c == '[') return array(depth);
-    if (c == '"') return Json(string());
-    if (consume("true")) return Json(true);
-    if (consume("false")) return Json(false);
-    if (consume("null")) return Json();
-    if (c == '-' || (c >= '0' && c <= '9')) return number();
-    fail(std::string("unexpected character '") + c + "'");
-  }
-
-  Json object(int depth) {
-    Json obj = Json::object();
-    ++pos_;  // '{'
-    skip_space();
-    if (consume("}")) return obj;
-    while (true) {
-      skip_space();
-      if (pos_ >= text_.size() || text_[pos_] != '"') fail("expected a key in quotes");
-      const std::string key = string();
-      skip_space();
-      if (!consume(":")) fail("expected ':' after key \"" + key + "\"");
-      obj[key] = value(depth + 1);
-      skip_space();
-      if (consume(",")) continue;
-      if (consume("}")) return obj;
-      fail("expected ',' or '}' in an object");
+    case Kind::Object: {
+      Json object = Json::object();
+      for (const auto& [key, member] : v.members) object[key] = to_json(member);
+      return object;
     }
   }
-
-  Json array(int depth) {
-    Json arr = Json::array();
-    ++pos_;  // '['
-    skip_space();
-    if (consume("]")) return arr;
-    while (true) {
-      arr.push_back(value(depth + 1));
-      skip_space();
-      if (consume(",")) continue;
-      if (consume("]")) return arr;
-      fail("expected ',' or ']' in an array");
-    }
-  }
-
-  Json number() {
-    // JSON's grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-    const size_t start = pos_;
-    const auto digits = [&] {
-      const size_t from = pos_;
-      while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
-      return pos_ > from;
-    };
-    consume("-");
-    if (!digits()) fail("malformed number");
-    bool integral = true;
-    if (consume(".")) {
-      integral = false;
-      if (!digits()) fail("malformed number");
-    }
-    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
-      integral = false;
-      ++pos_;
-      if (!consume("+")) consume("-");
-      if (!digits()) fail("malformed number");
-    }
-    const char* first = text_.data() + start;
-    const char* last = text_.data() + pos_;
-    if (integral) {
-      int64_t n = 0;
-      if (std::from_chars(first, last, n).ec == std::errc()) return Json(n);
-    }
-    double x = 0.0;
-    if (std::from_chars(first, last, x).ec != std::errc()) fail("number out of range");
-    return Json(x);
-  }
-
-  unsigned hex4() {
-    if (pos_ + 4 > text_.size()) fail("truncated \\u escape");
-    unsigned code = 0;
-    if (std::from_chars(text_.data() + pos_, text_.data() + pos_ + 4, code, 16).ptr !=
-        text_.data() + pos_ + 4)
-      fail("malformed \\u escape");
-    pos_ += 4;
-    return code;
-  }
-
-  static void append_utf8(std::string& out, unsigned code) {
-    if (code < 0x80) {
-      out += static_cast<char>(code);
-    } else if (code < 0x800) {
-      out += static_cast<char>(0xC0 | (code >> 6));
-      out += static_cast<char>(0x80 | (code & 0x3F));
-    } else if (code < 0x10000) {
-      out += static_cast<char>(0xE0 | (code >> 12));
-      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (code & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (code >> 18));
-      out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (code & 0x3F));
-    }
-  }
-
-  std::string string() {
-    ++pos_;  // opening quote
-    std::string out;
-    while (true) {
-      if (pos_ >= text_.size()) fail("unterminated string");
-      const char c = text_[pos_++];
-      if (c == '"') return out;
-      if (static_cast<unsigned char>(c) < 0x20) fail("control character inside a string");
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (pos_ >= text_.size()) fail("unterminated string");
-      const char e = text_[pos_++];
-      switch (e) {
-        case '"':
-          out += '"';
-          break;
-        case '\\':
-          out += '\\';
-          break;
-        case '/':
-          out += '/';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'u': {
-          unsigned code = hex4();
-          // A character beyond U+FFFF comes as a surrogate pair: \uD83D\uDE00.
-          if (code >= 0xD800 && code < 0xDC00 && consume("\\u")) {
-            const unsigned low = hex4();
-            if (low < 0xDC00 || low >= 0xE000) fail("unpaired surrogate in \\u escape");
-            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-          }
-          append_utf8(out, code);
-          break;
-        }
-        default:
-          fail(std::string("unknown escape '\\") + e + "'");
-      }
-    }
-  }
-
-  std::string_view text_;
-  const std::string& source_;
-  size_t pos_ = 0;
-};
+  return Json();
+}
 
 }  // namespace
 
 Json parse_json(std::string_view text, const std::string& source) {
-  return Parser(text, source).document();
+  weights::json::ParseOptions options;
+  options.full_json = true;
+  return to_json(weights::json::parse(text, source, options));
 }
 
 Json read_json_file(const std::string& path) { return parse_json(read_text_file(path), path); }

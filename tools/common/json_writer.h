@@ -1,5 +1,5 @@
 // A small JSON value (null, boolean, number, string, array, object keeping its keys in insertion
-// order) that writes itself as text, and a minimal parser to read config.json/metrics.json back.
+// order) that writes itself as text and is read back through the engine's JSON parser.
 #pragma once
 
 #include <cstdint>
@@ -104,8 +104,8 @@ std::string json_quote(std::string_view s);
 std::string json_number(double x);
 std::string json_number(float x);
 
-// Parses a whole JSON document (RFC 8259; duplicate keys keep the last value). Throws busi::Error
-// "<source>: line L, column C: <what>" on malformed text.
+// Parses a whole JSON document (RFC 8259, through weights/json.h; a repeated key is an error).
+// Throws busi::Error "<source>: bad JSON at line L, column C (byte N): <what>" on malformed text.
 Json parse_json(std::string_view text, const std::string& source = "json");
 // Reads and parses a file; errors name the file ("<path>: missing", "<path>: line 3, ...").
 Json read_json_file(const std::string& path);

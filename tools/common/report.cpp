@@ -107,37 +107,6 @@ std::string display_name_of(const std::string& model, const std::string& dir) {
   return fs::path(dir).lexically_normal().filename().string();
 }
 
-double optional_number(const CsvTable& table, size_t row, int column) {
-  return column < 0 ? std::nan("") : table.number(row, static_cast<size_t>(column));
-}
-
-std::vector<EpochRecord> read_history(const std::string& path) {
-  const CsvTable table = read_csv(path);
-  const size_t epoch = table.require_column("epoch");
-  const int phase = table.column_index("phase");
-  const int train_loss = table.column_index("train_loss"),
-            train_acc = table.column_index("train_acc");
-  const int val_loss = table.column_index("val_loss"), val_acc = table.column_index("val_acc");
-  const int val_f1 = table.column_index("val_macro_f1"), lr = table.column_index("lr");
-  const int seconds = table.column_index("seconds"), img_per_s = table.column_index("img_per_s");
-  std::vector<EpochRecord> history;
-  for (size_t r = 0; r < table.rows.size(); ++r) {
-    EpochRecord e;
-    e.epoch = table.integer(r, epoch);
-    e.phase = phase < 0 ? "train" : table.rows[r][static_cast<size_t>(phase)];
-    e.train_loss = optional_number(table, r, train_loss);
-    e.train_acc = optional_number(table, r, train_acc);
-    e.val_loss = optional_number(table, r, val_loss);
-    e.val_acc = optional_number(table, r, val_acc);
-    e.val_macro_f1 = optional_number(table, r, val_f1);
-    e.lr = optional_number(table, r, lr);
-    e.seconds = optional_number(table, r, seconds);
-    e.img_per_s = optional_number(table, r, img_per_s);
-    history.push_back(e);
-  }
-  return history;
-}
-
 // A class given as its index ("1") or its name ("malignant"); -1 when it is neither.
 int64_t class_index_of(const std::string& text, const std::vector<std::string>& class_names) {
   for (size_t k = 0; k < class_names.size(); ++k)
@@ -494,7 +463,7 @@ std::string fmt_parameters(double n) {
 // "12 (head 2, finetune 10)" for a run with phases.
 std::string describe_epochs(const RunFolder& run) {
   std::vector<std::pair<std::string, int>> phases;
-  for (const EpochRecord& e : run.history) {
+  for (const HistoryRow& e : run.history) {
     if (phases.empty() || phases.back().first != e.phase) phases.push_back({e.phase, 0});
     ++phases.back().second;
   }
@@ -871,13 +840,13 @@ std::vector<VerticalMarker> phase_markers(const RunFolder& run, const char* colo
   return markers;
 }
 
-PlotSeries history_series(const RunFolder& run, double EpochRecord::*field, std::string label,
+PlotSeries history_series(const RunFolder& run, double HistoryRow::*field, std::string label,
                           const char* colour, bool dashed) {
   PlotSeries s;
   s.label = std::move(label);
   s.color = colour;
   s.dashed = dashed;
-  for (const EpochRecord& e : run.history) {
+  for (const HistoryRow& e : run.history) {
     s.x.push_back(static_cast<double>(e.epoch));
     s.y.push_back(e.*field);
   }
@@ -902,12 +871,12 @@ std::string learning_curves_html(const Comparison& c) {
   f1.y_max = 1.0;
   const std::pair<const RunFolder*, const char*> runs[] = {{&c.a, kColourA}, {&c.b, kColourB}};
   for (const auto& [run, colour] : runs) {
-    loss.series.push_back(history_series(*run, &EpochRecord::train_loss,
-                                         run->display_name + " train", colour, false));
-    loss.series.push_back(history_series(*run, &EpochRecord::val_loss,
+    loss.series.push_back(
+        history_series(*run, &HistoryRow::train_loss, run->display_name + " train", colour, false));
+    loss.series.push_back(history_series(*run, &HistoryRow::val_loss,
                                          run->display_name + " validation", colour, true));
     f1.series.push_back(
-        history_series(*run, &EpochRecord::val_macro_f1, run->display_name, colour, false));
+        history_series(*run, &HistoryRow::val_macro_f1, run->display_name, colour, false));
     for (const VerticalMarker& m : phase_markers(*run, colour)) {
       loss.markers.push_back(m);
       f1.markers.push_back(m);

@@ -9,18 +9,11 @@
 #include <vector>
 
 #include "tools/common/csv.h"
+#include "tools/common/history.h"
 #include "tools/common/json_writer.h"
 #include "tools/common/metrics.h"
 
 namespace busi::tools {
-
-// One row of history.csv (NaN where a value is missing, e.g. no validation set).
-struct EpochRecord {
-  int64_t epoch = 0;
-  std::string phase;  // "train" (SimpleCNN), "head" or "finetune" (VGG16)
-  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, val_macro_f1 = 0;
-  double lr = 0, seconds = 0, img_per_s = 0;
-};
 
 // A trainer run folder as read back. Metrics are recomputed from predictions.csv (the single
 // source of truth: metrics.json is only cross-checked), config.json is kept as a JSON value.
@@ -30,7 +23,7 @@ struct RunFolder {
   std::string display_name;  // "SimpleCNN", "VGG16" (the folder name for unknown models)
   Json config;               // config.json
   Json summary;              // metrics.json
-  std::vector<EpochRecord> history;
+  std::vector<HistoryRow> history;
   std::optional<CsvTable> split;  // split.csv, when present
 
   // predictions.csv: one row per test image.

@@ -72,13 +72,6 @@ void collect_dropouts(nn::Module& module, const std::string& prefix,
 
 }  // namespace
 
-const std::vector<std::string>& history_header() {
-  static const std::vector<std::string> header = {
-      "epoch",   "phase",        "train_loss", "train_acc", "val_loss",
-      "val_acc", "val_macro_f1", "lr",         "seconds",   "img_per_s"};
-  return header;
-}
-
 // ---- Batch sources ------------------------------------------------------------------------------
 
 LoaderSource::LoaderSource(const data::ImageCache& cache, std::vector<int64_t> sample_ids,
@@ -93,51 +86,62 @@ std::optional<TrainBatch> LoaderSource::next() {
 
 TensorSource::TensorSource(Tensor rows, std::vector<int64_t> labels,
                            std::vector<int64_t> sample_ids, int64_t batch_size, bool shuffle,
-                           uint64_t seed)
+                           uint64_t seed, int64_t views)
     : rows_(std::move(rows)),
       labels_(std::move(labels)),
       sample_ids_(std::move(sample_ids)),
       batch_size_(batch_size),
       shuffle_(shuffle),
-      seed_(seed) {
-  BUSI_CHECK(rows_.defined() && rows_.size(0) == static_cast<int64_t>(labels_.size()) &&
+      seed_(seed),
+      views_(views) {
+  BUSI_CHECK(rows_.defined() && views_ >= 1 &&
+                 rows_.size(0) == views_ * static_cast<int64_t>(labels_.size()) &&
                  labels_.size() == sample_ids_.size() && batch_size_ > 0,
-             "TensorSource: rows, labels and sample ids disagree, or batch size <= 0");
+             "TensorSource: rows, views, labels and sample ids disagree, or batch size <= 0");
 }
 
 void TensorSource::start_epoch(int64_t epoch) {
-  const int64_t n = rows_.size(0);
-  order_.clear();
+  const int64_t n = samples_per_epoch();
   if (shuffle_) {
     // The same stream the image loader draws its order from, so both behave alike.
     Generator gen(
         data::derive_seed(seed_, data::SeedStream::Order, {static_cast<uint64_t>(epoch)}));
     order_ = gen.permutation(n);
   } else {
-    for (int64_t i = 0; i < n; ++i) order_.push_back(i);
+    order_.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) order_[static_cast<size_t>(i)] = i;
+  }
+  if (views_ > 1) {
+    // Sample i's view depends on (seed, epoch, i) alone, not on where the order puts it.
+    Generator gen(
+        data::derive_seed(seed_, data::SeedStream::Augment, {static_cast<uint64_t>(epoch)}));
+    std::vector<int64_t> view(static_cast<size_t>(n));
+    for (int64_t& v : view) v = gen.randint(views_);
+    for (int64_t& row : order_) row += view[static_cast<size_t>(row)] * n;
   }
   position_ = 0;
 }
 
 std::optional<TrainBatch> TensorSource::next() {
-  const int64_t n = static_cast<int64_t>(order_.size());
-  if (position_ >= n) return std::nullopt;
-  const int64_t count = std::min(batch_size_, n - position_);
+  const int64_t total = static_cast<int64_t>(order_.size());
+  if (position_ >= total) return std::nullopt;
+  const int64_t count = std::min(batch_size_, total - position_);
+  const int64_t n = samples_per_epoch();
   Shape shape = rows_.shape();
   shape[0] = count;
   TrainBatch batch{Tensor::empty(shape, rows_.device()), {}, {}};
   for (int64_t i = 0; i < count; ++i) {
     const int64_t row = order_[position_ + i];
     batch.inputs.narrow0(i, 1).copy_(rows_.narrow0(row, 1));
-    batch.labels.push_back(labels_[row]);
-    batch.sample_ids.push_back(sample_ids_[row]);
+    batch.labels.push_back(labels_[row % n]);
+    batch.sample_ids.push_back(sample_ids_[row % n]);
   }
   position_ += count;
   return batch;
 }
 
 int64_t TensorSource::batches_per_epoch() const {
-  return (rows_.size(0) + batch_size_ - 1) / batch_size_;
+  return (samples_per_epoch() + batch_size_ - 1) / batch_size_;
 }
 
 // ---- Evaluation and frozen features -------------------------------------------------------------
@@ -176,12 +180,12 @@ Evaluation evaluate(nn::Module& model, const Forward& forward, BatchSource& sour
   return result;
 }
 
-Rows compute_rows(const Forward& transform, BatchSource& source, Device device) {
+Rows compute_rows(const Forward& transform, BatchSource& source, Device device, int64_t epoch) {
   NoGradGuard no_grad;
   Rows out;
   const int64_t total = source.samples_per_epoch();
   int64_t filled = 0;
-  source.start_epoch(0);
+  source.start_epoch(epoch);
   while (std::optional<TrainBatch> batch = source.next()) {
     const Tensor y = transform(batch->inputs.to(device));
     if (!out.rows.defined()) {  // the output shape is known after the first batch
@@ -233,43 +237,6 @@ bool Trainer::phase_already_done(const std::string& phase, int64_t epochs) const
   return finished && !extended;
 }
 
-namespace {
-
-// One history.csv row as CSV fields (the rate as float: the precision it has).
-std::vector<CsvField> history_fields(const HistoryRow& r) {
-  return {r.epoch,    r.phase,    r.train_loss,   r.train_acc,
-          r.val_loss, r.val_acc,  r.val_macro_f1, static_cast<float>(r.lr),
-          r.seconds,  r.img_per_s};
-}
-
-// The rows of a history.csv up to `last_epoch` (an absent file has none).
-std::vector<HistoryRow> read_history(const std::string& path, int64_t last_epoch) {
-  std::vector<HistoryRow> rows;
-  if (!std::filesystem::exists(path)) return rows;
-  const CsvTable table = read_csv(path);
-  auto number = [&](size_t r, const char* column) {
-    return table.number(r, table.require_column(column));
-  };
-  for (size_t r = 0; r < table.rows.size(); ++r) {
-    HistoryRow row;
-    row.epoch = table.integer(r, table.require_column("epoch"));
-    if (row.epoch > last_epoch) continue;
-    row.phase = table.rows[r][table.require_column("phase")];
-    row.train_loss = number(r, "train_loss");
-    row.train_acc = number(r, "train_acc");
-    row.val_loss = number(r, "val_loss");
-    row.val_acc = number(r, "val_acc");
-    row.val_macro_f1 = number(r, "val_macro_f1");
-    row.lr = number(r, "lr");
-    row.seconds = number(r, "seconds");
-    row.img_per_s = number(r, "img_per_s");
-    rows.push_back(row);
-  }
-  return rows;
-}
-
-}  // namespace
-
 void Trainer::resume(const std::string& checkpoint_path) {
   RunCheckpoint checkpoint = load_checkpoint(checkpoint_path, model_, options_.model_name);
   state_ = checkpoint.loop;
@@ -282,7 +249,11 @@ void Trainer::resume(const std::string& checkpoint_path) {
   namespace fs = std::filesystem;
   const fs::path parent = fs::path(checkpoint_path).parent_path();
   const std::string source_dir = parent.empty() ? "." : parent.string();
-  history_ = read_history(source_dir + "/history.csv", state_.epoch);
+  const std::string source_history = source_dir + "/history.csv";
+  history_.clear();
+  if (fs::exists(source_history))
+    for (const HistoryRow& row : read_history(source_history))
+      if (row.epoch <= state_.epoch) history_.push_back(row);
   CsvWriter writer(options_.run_dir + "/history.csv", history_header());
   for (const HistoryRow& row : history_) writer.write_row(history_fields(row));
   resumed_ = true;
@@ -721,6 +692,30 @@ void check_settings(const TrainingSettings& s) {
 
 }  // namespace
 
+std::string presets_help(const std::vector<Preset>& presets) {
+  std::string text = "presets (values for the flags not given):\n";
+  size_t width = 0;
+  for (const Preset& p : presets) width = std::max(width, p.name.size());
+  for (const Preset& p : presets) {
+    // One line per preset, wrapped below 100 columns under the first flag.
+    const std::string indent(2 + width + 2, ' ');
+    std::string line = "  " + p.name + std::string(width - p.name.size() + 2, ' ');
+    bool first = true;
+    for (const auto& [flag, value] : p.values) {
+      const std::string item = flag + " " + value;
+      if (!first && line.size() + 1 + item.size() > 99) {
+        text += line + "\n";
+        line = indent;
+        first = true;
+      }
+      line += (first ? "" : " ") + item;
+      first = false;
+    }
+    text += line + "\n";
+  }
+  return text;
+}
+
 Device resolve_training_settings(CommandLine& cli, TrainingSettings& s,
                                  const std::vector<Preset>& presets,
                                  const std::string& model_name) {
@@ -927,6 +922,28 @@ data::Normalization normalization_from_json(const Json& j) {
 }
 
 // ---- Cross-validation summary -------------------------------------------------------------------
+
+void train_runs(const CommandLine& cli, TrainingSettings& s, const std::string& model_name,
+                Device device, const TrainRun& train_run) {
+  if (!s.all_folds) {
+    train_run(s.out, s.folds > 0 ? s.fold : 0);
+    return;
+  }
+  prepare_run_dir(s.out);
+  std::vector<ClassificationMetrics> folds;
+  for (int64_t fold = 1; fold <= s.folds; ++fold) {
+    std::cout << "\n==== fold " << fold << " of " << s.folds << " ====\n";
+    s.fold = fold;  // recorded in the fold's config and checkpoints
+    std::optional<ClassificationMetrics> m =
+        train_run(s.out + "/fold" + std::to_string(fold), fold);
+    if (!m) return;
+    folds.push_back(*m);
+  }
+  write_config_json(s.out,
+                    make_config(cli, s, model_name, device, BUSI_SOURCE_DIR, Json::object()));
+  write_fold_summary(s.out, model_name, folds, Json::object());
+  std::cout << "cross-validation summary in " << s.out << "/metrics.json\n";
+}
 
 void write_fold_summary(const std::string& dir, const std::string& model_name,
                         const std::vector<ClassificationMetrics>& folds, const Json& extra) {

@@ -20,6 +20,7 @@
 #include "engine/nn.h"
 #include "engine/optim.h"
 #include "tools/common/cli.h"
+#include "tools/common/history.h"
 #include "tools/common/json_writer.h"
 #include "tools/common/metrics.h"
 #include "weights/checkpoint.h"
@@ -66,20 +67,24 @@ class LoaderSource : public BatchSource {
 // every epoch from (seed, epoch) when shuffle is on, like the image loader.
 class TensorSource : public BatchSource {
  public:
+  // rows: (views * N, ...), view v of sample i at row v * N + i; labels and sample_ids: N. Each
+  // epoch takes every sample once, in one of its views drawn at random from (seed, epoch): how
+  // augmented versions computed once (VGG16's cached features) still vary from epoch to epoch.
   TensorSource(Tensor rows, std::vector<int64_t> labels, std::vector<int64_t> sample_ids,
-               int64_t batch_size, bool shuffle, uint64_t seed);
+               int64_t batch_size, bool shuffle, uint64_t seed, int64_t views = 1);
   void start_epoch(int64_t epoch) override;
   std::optional<TrainBatch> next() override;
   int64_t batches_per_epoch() const override;
-  int64_t samples_per_epoch() const override { return rows_.size(0); }
+  int64_t samples_per_epoch() const override { return static_cast<int64_t>(labels_.size()); }
 
  private:
-  Tensor rows_;  // (N, ...)
+  Tensor rows_;  // (views * N, ...)
   std::vector<int64_t> labels_, sample_ids_;
   int64_t batch_size_;
   bool shuffle_;
   uint64_t seed_;
-  std::vector<int64_t> order_;  // row indices of the current epoch
+  int64_t views_;
+  std::vector<int64_t> order_;  // rows of the current epoch
   int64_t position_ = 0;
 };
 
@@ -103,15 +108,9 @@ struct Rows {
   Tensor rows;
   std::vector<int64_t> labels, sample_ids;
 };
-Rows compute_rows(const Forward& transform, BatchSource& source, Device device);
-
-// One line of history.csv.
-struct HistoryRow {
-  int64_t epoch = 0;  // from 1, counted across all phases of the run
-  std::string phase;
-  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, val_macro_f1 = 0;
-  double lr = 0, seconds = 0, img_per_s = 0;
-};
+// `epoch` is the source's epoch: with an augmenting, unshuffled loader each epoch gives another
+// augmented version of every image, in the same order.
+Rows compute_rows(const Forward& transform, BatchSource& source, Device device, int64_t epoch = 0);
 
 // A stretch of training with its own optimiser, schedule and data: "train" for SimpleCNN,
 // "head" then "finetune" for VGG16.
@@ -229,9 +228,6 @@ class Trainer {
 std::map<std::string, weights::RngState> rng_state(nn::Module& model);
 void set_rng_state(nn::Module& model, const std::map<std::string, weights::RngState>& state);
 
-// The header of history.csv.
-const std::vector<std::string>& history_header();
-
 // ---- Checkpoints: the model's weights, the optimiser state, the loop state and metadata ---------
 //
 // The engine's checkpoint format (weights/checkpoint.h): tensors "model.<name>" and
@@ -310,6 +306,11 @@ struct Preset {
   std::vector<std::pair<std::string, std::string>> values;  // flag -> value
 };
 
+// The presets as --help shows them, made from the presets themselves so the two cannot drift:
+//   presets (values for the flags not given):
+//     cpu-quick  --img-size 96 --epochs 80 --lr 0.002 --patience 20
+std::string presets_help(const std::vector<Preset>& presets);
+
 // After parsing: restores the settings of the --resume checkpoint (for the flags not given),
 // picks the device and the preset (gpu-full on a GPU, cpu-quick otherwise, with one line saying
 // which and why), and applies the preset. Returns the device.
@@ -359,6 +360,15 @@ data::LoaderOptions make_loader_options(const TrainingSettings& settings,
 // checkpoints, and back (what predict uses to prepare images exactly as in training).
 Json normalization_to_json(const data::Normalization& normalization);
 data::Normalization normalization_from_json(const Json& json);
+
+// Trains what the flags ask for. One run into settings.out (the --fold of --folds, or the plain
+// split); with --all-folds each fold k into out/fold<k>, then the folds' summary (out/config.json
+// and out/metrics.json). train_run(run_dir, fold) trains one run (fold 0: no k-fold split) and
+// returns its test metrics, or nothing when it stopped on purpose (--stop-after), which ends the
+// folds there.
+using TrainRun = std::function<std::optional<ClassificationMetrics>(const std::string&, int64_t)>;
+void train_runs(const CommandLine& cli, TrainingSettings& settings, const std::string& model_name,
+                Device device, const TrainRun& train_run);
 
 // The top-level metrics.json of --all-folds: each fold's test metrics and, for the main scores,
 // mean and standard deviation across folds.
