@@ -61,8 +61,8 @@ Tensor VGG16::forward_layers(const Tensor& x, size_t begin, size_t end) {
   const auto& names = conv_layer_names();
   Tensor h = x;
   for (size_t i = begin; i < end; ++i) {
-    const bool opens_block = i > 0 && names[i][5] != names[i - 1][5];  // "block3_..." vs "block2"
-    if (opens_block) h = max_pool2d(h, 2);                             // the previous block's pool
+    const bool opens_block = i > 0 && block_of(names[i]) != block_of(names[i - 1]);
+    if (opens_block) h = max_pool2d(h, 2);  // the previous block's pool
     h = relu(convs_[i]->forward(h));
   }
   return h;
@@ -79,15 +79,18 @@ void VGG16::freeze_until(const std::string& block) {
   if (all) {
     until = 6;
   } else {
-    BUSI_CHECK(
-        block.size() == 6 && block.rfind("block", 0) == 0 && block[5] >= '1' && block[5] <= '5',
-        "VGG16::freeze_until: expected block1 ... block5 or head, got '", block, "'");
-    until = block[5] - '0';
+    BUSI_CHECK(block.size() == 6, "VGG16::freeze_until: expected block1 ... block5 or head, got '",
+               block, "'");
+    until = block_of(block);
   }
-  for (size_t i = 0; i < convs_.size(); ++i) {
-    const int b = conv_layer_names()[i][5] - '0';
-    convs_[i]->set_requires_grad(b >= until);
-  }
+  for (size_t i = 0; i < convs_.size(); ++i)
+    convs_[i]->set_requires_grad(block_of(conv_layer_names()[i]) >= until);
+}
+
+int VGG16::block_of(const std::string& name) {
+  BUSI_CHECK(name.size() >= 6 && name.rfind("block", 0) == 0 && name[5] >= '1' && name[5] <= '5',
+             "VGG16: expected block1 ... block5 (or a conv layer of one), got '", name, "'");
+  return name[5] - '0';
 }
 
 std::shared_ptr<nn::Conv2d> VGG16::conv(const std::string& name) const {

@@ -38,8 +38,10 @@ class VGG16 : public nn::Module {
   Tensor forward_head(const Tensor& features);
   std::string last_conv_name() const { return "block5_conv3"; }
 
-  // The 13 conv layers' names in order, and the block ("block3") of a conv layer name.
+  // The 13 conv layers' names in order, and the block number (1 to 5) of a conv layer or block
+  // name: block_of("block3_conv2") and block_of("block3") are 3 (an error for other names).
   static const std::vector<std::string>& conv_layer_names();
+  static int block_of(const std::string& name);
   // Freezes every conv layer of the blocks before `block` ("block4": blocks 1-3 frozen, 4-5 and
   // the head trainable); "head" freezes all 13 conv layers; "block1" freezes none.
   void freeze_until(const std::string& block);

@@ -78,8 +78,7 @@ std::vector<Preset> vgg_presets() {
 // next phase when it freezes the same layers.
 struct FeatureCache {
   size_t frozen_layers = 0;  // 0: nothing cached
-  int64_t views = 1;         // versions of each training image (train.rows holds views x N)
-  Rows train, val;
+  Rows train, val;           // train.rows holds every view of the training images (views x N)
 };
 
 struct Context {
@@ -156,8 +155,6 @@ Pretrained load_imagenet(models::VGG16& model, const std::string& weights_file) 
 
 // ---- Which layers train in which phase ----------------------------------------------------------
 
-int block_of(const std::string& layer) { return layer[5] - '0'; }  // "block3_conv2" -> 3
-
 // Phase 1 ("head"): the head and every He-initialised conv layer train, the pretrained layers
 // are frozen. Phase 2 ("finetune"): additionally the pretrained layers of the blocks from
 // --unfreeze-from on. Returns the parameter groups: "new" (head, He-initialised convs) at
@@ -165,12 +162,13 @@ int block_of(const std::string& layer) { return layer[5] - '0'; }  // "block3_co
 std::vector<optim::ParamGroup> set_trainable(models::VGG16& model, const Pretrained& pretrained,
                                              bool finetune, const VggSettings& v, float lr,
                                              float weight_decay) {
-  const int unfreeze_block = v.unfreeze_from[5] - '0';
+  const int unfreeze_block = models::VGG16::block_of(v.unfreeze_from);
   optim::ParamGroup fresh{"new", {}, lr, weight_decay};
   optim::ParamGroup base{"pretrained", {}, lr * v.base_lr_scale, weight_decay};
   for (const std::string& layer : models::VGG16::conv_layer_names()) {
     const bool is_pretrained = pretrained.layers.count(layer) > 0;
-    const bool trains = !is_pretrained || (finetune && block_of(layer) >= unfreeze_block);
+    const bool trains =
+        !is_pretrained || (finetune && models::VGG16::block_of(layer) >= unfreeze_block);
     model.conv(layer)->set_requires_grad(trains);
     if (!trains) continue;
     for (const NamedTensor& t : model.conv(layer)->named_parameters())
@@ -229,6 +227,8 @@ PhaseData make_phase_data(Context& ctx, models::VGG16& model, const data::ImageC
     const Tensor h = model.forward_layers(x, 0, k);
     return all_frozen ? global_avg_pool2d(max_pool2d(h, 2)) : h;
   };
+  // Versions of each training image in the cache (augmented views need augmentation on).
+  const int64_t views = s.augment ? ctx.vgg.feature_views : 1;
   FeatureCache& features = ctx.features;
   if (features.frozen_layers == k) {
     std::cout << "phase " << phase << ": " << names[0] << " ... " << names[k - 1]
@@ -236,24 +236,27 @@ PhaseData make_phase_data(Context& ctx, models::VGG16& model, const data::ImageC
   } else {
     const auto start = std::chrono::steady_clock::now();
     model.eval();
-    // View 0 is each image as it is; view v >= 1 is the augmented image of loader epoch v (the
+    // View v of the training images: as they are (v = 0) or augmented as in loader epoch v (the
     // loader is not shuffled, so every view lists the samples in the same order).
-    std::vector<Tensor> views;
-    for (int64_t v = 0; v < features.views; ++v) {
+    auto train_view = [&](int64_t v) {
       data::LoaderOptions o = make_loader_options(s, norm, false);
       o.augment = v > 0;
       LoaderSource train_images(cache, d.train_ids, o);
-      Rows rows = compute_rows(frozen, train_images, ctx.device, v);
-      views.push_back(rows.rows);
-      if (v == 0) features.train = std::move(rows);
-    }
-    if (views.size() > 1) {
-      Shape shape = views[0].shape();
-      const int64_t n = shape[0];
-      shape[0] = n * features.views;
+      return compute_rows(frozen, train_images, ctx.device, v);
+    };
+    features.train = train_view(0);
+    const Shape view_shape = features.train.rows.shape();
+    if (views > 1) {
+      // Every view in one tensor, view v of sample i at row v * N + i (what TensorSource reads);
+      // each later view is copied in as soon as it is computed.
+      const int64_t n = view_shape[0];
+      Shape shape = view_shape;
+      shape[0] = n * views;
+      const Tensor first = features.train.rows;
       features.train.rows = Tensor::empty(shape, ctx.device);
-      for (int64_t v = 0; v < features.views; ++v)
-        features.train.rows.narrow0(v * n, n).copy_(views[static_cast<size_t>(v)]);
+      features.train.rows.narrow0(0, n).copy_(first);
+      for (int64_t v = 1; v < views; ++v)
+        features.train.rows.narrow0(v * n, n).copy_(train_view(v).rows);
     }
     LoaderSource val_images(cache, d.val_ids, make_loader_options(s, norm, false));
     features.val = compute_rows(frozen, val_images, ctx.device);
@@ -263,20 +266,19 @@ PhaseData make_phase_data(Context& ctx, models::VGG16& model, const data::ImageC
     trainer.add_setup_seconds(seconds);
     const double megabytes = static_cast<double>(features.train.rows.numel()) * 4.0 / 1e6;
     std::cout << "phase " << phase << ": " << names[0] << " ... " << names[k - 1]
-              << " are frozen: computed once per image (" << features.views << " x "
-              << shape_str(views[0].shape()) << " training features, " << std::lround(megabytes)
-              << " MB, in " << format_duration(seconds) << "); "
-              << (features.views > 1
-                      ? "each epoch trains on one of the " + std::to_string(features.views) +
+              << " are frozen: computed once per image (" << views << " x " << shape_str(view_shape)
+              << " training features, " << std::lround(megabytes) << " MB, in "
+              << format_duration(seconds) << "); "
+              << (views > 1
+                      ? "each epoch trains on one of the " + std::to_string(views) +
                             " versions of each image (the first as is, the others augmented)\n"
                       : std::string("no augmentation (--feature-views 1)\n"));
   }
   const Rows& train_rows = features.train;
   const Rows& val_rows = features.val;
   const uint64_t seed = static_cast<uint64_t>(s.seed);
-  out.train =
-      std::make_unique<TensorSource>(train_rows.rows, train_rows.labels, train_rows.sample_ids,
-                                     s.batch, true, seed, features.views);
+  out.train = std::make_unique<TensorSource>(train_rows.rows, train_rows.labels,
+                                             train_rows.sample_ids, s.batch, true, seed, views);
   out.val = std::make_unique<TensorSource>(val_rows.rows, val_rows.labels, val_rows.sample_ids,
                                            s.batch, false, seed);
   out.cached_layers = k;
@@ -336,7 +338,6 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   const TrainingSettings& s = ctx.settings;
   const VggSettings& v = ctx.vgg;
   ctx.features = FeatureCache();  // a new run (fold) computes its own features
-  ctx.features.views = s.augment ? v.feature_views : 1;
   prepare_run_dir(run_dir);
 
   // The weight file is checked before the data is read, so that a missing file is reported

@@ -6,11 +6,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define BUSI_HOST_DEVICE __host__ __device__
-#else
-#define BUSI_HOST_DEVICE
-#endif
+#include "kernels/common/host_device.h"
 
 namespace busi {
 

@@ -148,22 +148,6 @@ bool is_contiguous_1d(const BroadcastShape& s) {
   return s.ndim == 1 && s.a_stride[0] == 1 && s.b_stride[0] == 1;
 }
 
-// Offsets into a and b of output element i (broadcast_offsets of kernels/common/broadcast.h, in
-// the index type: 32-bit division is several times cheaper than 64-bit).
-template <typename Index>
-__device__ __forceinline__ void offsets_of(const BroadcastShape& s, Index i, Index& a_off,
-                                           Index& b_off) {
-  a_off = 0;
-  b_off = 0;
-  for (int d = s.ndim - 1; d >= 0; --d) {
-    const Index size = static_cast<Index>(s.out[d]);
-    const Index coord = i % size;
-    i /= size;
-    a_off += coord * static_cast<Index>(s.a_stride[d]);
-    b_off += coord * static_cast<Index>(s.b_stride[d]);
-  }
-}
-
 // out[i] = f(a[ia], b[ib]) over the broadcast shape.
 template <typename Index, class F>
 __global__ void broadcast_binary_kernel(BroadcastShape s, const float* a, const float* b,
@@ -172,7 +156,7 @@ __global__ void broadcast_binary_kernel(BroadcastShape s, const float* a, const 
   const Index step = static_cast<Index>(grid_thread_count());
   for (Index i = static_cast<Index>(global_thread_index()); i < n; i += step) {
     Index ia, ib;
-    offsets_of(s, i, ia, ib);
+    broadcast_offsets(s, i, ia, ib);
     out[i] = f(a[ia], b[ib]);
   }
 }

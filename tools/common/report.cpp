@@ -390,10 +390,32 @@ std::vector<MetricRow> metric_table(const RunFolder& a, const RunFolder& b, cons
   return rows;
 }
 
-}  // namespace
+// The first of several keys found in config.json, then in metrics.json, as display text.
+std::string run_fact(const RunFolder& run, std::initializer_list<const char*> keys) {
+  for (const Json* doc : {&run.config, &run.summary})
+    for (const char* key : keys)
+      if (const Json* v = doc->find(key); v && !v->is_null()) return v->to_display_string();
+  return "";
+}
 
-namespace {
-std::string short_initialisation(const RunFolder& run);  // below, with the other run facts
+// How many of the conv layers had ImageNet weights (loaded, total), when config.json says.
+std::optional<std::pair<int64_t, int64_t>> imagenet_layers(const RunFolder& run) {
+  const Json* loaded = run.config.find("imagenet_layers_loaded");
+  const Json* total = run.config.find("imagenet_layers_total");
+  if (!loaded || !total || !loaded->is_number() || !total->is_number()) return std::nullopt;
+  return std::pair{loaded->as_int(), total->as_int()};
+}
+
+// A few words for a run's initialisation, to tell apart two runs of one model in the report's
+// headings: "random init", "ImageNet 5/13"; "" when config.json does not say.
+std::string short_initialisation(const RunFolder& run) {
+  if (const auto layers = imagenet_layers(run))
+    return layers->first == 0
+               ? "random init"
+               : "ImageNet " + std::to_string(layers->first) + "/" + std::to_string(layers->second);
+  return run_fact(run, {"init"}) == "random" ? "random init" : "";
+}
+
 }  // namespace
 
 Comparison compare_runs(RunFolder a, RunFolder b, const ReportOptions& options) {
@@ -429,26 +451,6 @@ Comparison build_comparison(const std::string& dir_a, const std::string& dir_b,
 // ---- Facts about runs and machine ---------------------------------------------------------------
 
 namespace {
-
-// The first of several keys found in config.json, then in metrics.json, as display text.
-std::string run_fact(const RunFolder& run, std::initializer_list<const char*> keys) {
-  for (const Json* doc : {&run.config, &run.summary})
-    for (const char* key : keys)
-      if (const Json* v = doc->find(key); v && !v->is_null()) return v->to_display_string();
-  return "";
-}
-
-// A few words for a run's initialisation, to tell apart two runs of one model in the report's
-// headings: "random init", "ImageNet 5/13"; "" when config.json does not say.
-std::string short_initialisation(const RunFolder& run) {
-  const Json* loaded = run.config.find("imagenet_layers_loaded");
-  const Json* total = run.config.find("imagenet_layers_total");
-  if (loaded && total && loaded->is_number() && total->is_number())
-    return loaded->as_int() == 0 ? "random init"
-                                 : "ImageNet " + std::to_string(loaded->as_int()) + "/" +
-                                       std::to_string(total->as_int());
-  return run_fact(run, {"init"}) == "random" ? "random init" : "";
-}
 
 double summary_number(const RunFolder& run, const char* key) {
   const Json* v = run.summary.find(key);
@@ -489,13 +491,11 @@ std::string read_cpu_model() {
 }  // namespace
 
 std::string describe_initialisation(const RunFolder& run) {
-  const Json* loaded = run.config.find("imagenet_layers_loaded");
-  const Json* total = run.config.find("imagenet_layers_total");
   const std::string init = run_fact(run, {"init"});
-  if (loaded && total && loaded->is_number() && total->is_number()) {
-    if (loaded->as_int() == 0) return "random (no ImageNet weights loaded)";
-    return "ImageNet weights: " + std::to_string(loaded->as_int()) + " of " +
-           std::to_string(total->as_int()) + " conv layers";
+  if (const auto layers = imagenet_layers(run)) {
+    if (layers->first == 0) return "random (no ImageNet weights loaded)";
+    return "ImageNet weights: " + std::to_string(layers->first) + " of " +
+           std::to_string(layers->second) + " conv layers";
   }
   if (init == "random") return "random (no ImageNet weights)";
   if (run.model == "simple_cnn") return "trained from scratch (random initialisation)";

@@ -696,9 +696,9 @@ std::string presets_help(const std::vector<Preset>& presets) {
   std::string text = "presets (values for the flags not given):\n";
   size_t width = 0;
   for (const Preset& p : presets) width = std::max(width, p.name.size());
+  const std::string indent(2 + width + 2, ' ');  // where a wrapped line of flags continues
   for (const Preset& p : presets) {
     // One line per preset, wrapped below 100 columns under the first flag.
-    const std::string indent(2 + width + 2, ' ');
     std::string line = "  " + p.name + std::string(width - p.name.size() + 2, ' ');
     bool first = true;
     for (const auto& [flag, value] : p.values) {
