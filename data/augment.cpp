@@ -7,7 +7,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 namespace busi::data {
 

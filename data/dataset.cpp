@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "data/image.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 namespace busi::data {
 

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <memory>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 // stb_image's implementation lives in this file only. STB_IMAGE_STATIC keeps its symbols private
 // to this file, so linking the prebuilt libstb as well can never give duplicate symbols; the

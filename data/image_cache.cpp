@@ -4,7 +4,7 @@
 
 #include <omp.h>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 namespace busi::data {
 

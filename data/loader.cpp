@@ -5,7 +5,7 @@
 #include <system_error>
 
 #include "data/seeds.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "engine/random.h"
 
 namespace busi::data {

@@ -4,7 +4,7 @@
 #include <array>
 #include <cmath>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 namespace busi::data {
 

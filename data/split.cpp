@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "data/seeds.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "engine/random.h"
 
 namespace busi::data {

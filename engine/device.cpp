@@ -3,15 +3,26 @@
 
 #include <iostream>
 
-#include "engine/cuda_api.h"
-#include "engine/error.h"
+#include "kernels/cuda/runtime/api.h"
+#include "kernels/common/error.h"
 
 namespace busi {
 
-std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
+std::string Device::str() const {
+  if (is_cpu()) return "cpu";
+  return "cuda:" + std::to_string(index) + (cuda_emulated() ? " (emulated)" : "");
+}
 
 bool cuda_compiled() {
 #ifdef BUSI_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool cuda_emulated() {
+#ifdef BUSI_CUDA_EMULATED
   return true;
 #else
   return false;
@@ -32,6 +43,11 @@ bool cuda_available() { return cuda_unavailable_reason().empty(); }
 Device choose_device(const std::string& flag) {
   if (flag == "cpu") return Device::cpu();
   if (flag == "auto") {
+    if (cuda_emulated()) {  // the emulator is for tests and kernel work: far slower than the CPU
+      std::cerr << "device: using the CPU (this build's CUDA device is emulated; --device cuda "
+                   "runs on it)\n";
+      return Device::cpu();
+    }
     const std::string reason = cuda_unavailable_reason();
     if (reason.empty()) return Device::cuda(0);
     std::cerr << "device: using the CPU (no usable GPU: " << reason << ")\n";

@@ -17,18 +17,21 @@ struct Device {
   bool is_cpu() const { return type == DeviceType::CPU; }
   bool is_cuda() const { return type == DeviceType::CUDA; }
   bool operator==(const Device&) const = default;
-  std::string str() const;  // "cpu" or "cuda:0"
+  std::string str() const;  // "cpu", "cuda:0", or "cuda:0 (emulated)" on the emulated device
 };
 
-// True when this build contains the CUDA backend (BUSI_WITH_CUDA).
+// True when this build contains the CUDA backend (BUSI_WITH_CUDA), real or emulated.
 bool cuda_compiled();
+// True when the CUDA device is the emulator (-DBUSI_CUDA=EMULATE): the CUDA kernels run on the
+// CPU, for tests and kernel development; --device auto then picks the CPU.
+bool cuda_emulated();
 // True when the CUDA backend is compiled in and a GPU with a working driver is present.
 bool cuda_available();
 // One line describing why CUDA is not available (empty when it is).
 std::string cuda_unavailable_reason();
 
-// Parses a --device flag: "auto" (CUDA when available, else CPU with one line on stderr saying
-// why), "cpu", "cuda" or "cuda:0" (the engine drives one GPU). Asking for CUDA without a usable
+// Parses a --device flag: "auto" (CUDA when a real GPU is available, else CPU with one line on
+// stderr saying why), "cpu", "cuda" or "cuda:0" (the engine drives one GPU). Asking for CUDA without a usable
 // GPU throws a clear error.
 Device choose_device(const std::string& flag);
 

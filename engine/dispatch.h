@@ -2,7 +2,7 @@
 // build and throws a clear error in a CPU-only build (where no tensor can be on a GPU anyway).
 #pragma once
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 #ifdef BUSI_WITH_CUDA
 #define BUSI_CUDA_CALL(expr) expr

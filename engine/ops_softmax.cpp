@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "engine/autograd.h"
-#include "engine/cuda_api.h"
+#include "kernels/cuda/runtime/api.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "kernels/cpu/softmax.h"

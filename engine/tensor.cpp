@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "engine/autograd.h"
-#include "engine/cuda_api.h"
+#include "kernels/cuda/runtime/api.h"
 
 namespace busi {
 

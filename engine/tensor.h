@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/device.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 namespace busi {
 
@@ -27,7 +27,7 @@ inline const char* dtype_name(DType) { return "float32"; }
 inline size_t dtype_size(DType) { return 4; }
 
 // A block of memory on one device. Views (reshape, flatten, batch slices) share one Storage.
-// CPU memory comes from aligned new; CUDA memory from the caching allocator (engine/cuda/).
+// CPU memory comes from aligned new; CUDA memory from the caching allocator (kernels/cuda/runtime/).
 class Storage {
  public:
   Storage(size_t bytes, Device device);

@@ -25,7 +25,7 @@
 #include "engine/random.h"
 #include "tests/gpu_skip.h"
 #ifdef BUSI_WITH_CUDA
-#include "engine/cuda_runtime.h"
+#include "kernels/cuda/runtime/controls.h"
 #endif
 
 namespace busi::test {
@@ -177,6 +177,20 @@ inline void check_parity(const ParityCase& c) {
     CHECK(gpu_in[i].grad().is_cuda());
     expect_close(what, gpu_in[i].grad(), cpu_in[i].grad(), c.grad_tol);
   }
+}
+
+// True when cuBLAS and cuDNN can run (a real GPU). On the emulated device, which has neither,
+// it says once per test case which comparison did not run and why, and returns false.
+inline bool libraries_run(const std::string& what) {
+#ifdef BUSI_WITH_CUDA
+  if (cuda::libraries_available()) return true;
+  MESSAGE("not run here: " << what
+                           << " (cuBLAS and cuDNN need a real GPU; the emulated device runs the "
+                              "hand-written kernels only)");
+#else
+  (void)what;
+#endif
+  return false;
 }
 
 // A random integer in [lo, hi] for shape choices.

@@ -1,6 +1,6 @@
-// Kernel-level CUDA tests, below the op API: the hand-written SGEMM against cuBLAS and the CPU
-// GEMM (every transpose, odd sizes, leading dimensions, alpha and beta, split-K), the hand-written
-// convolution against cuDNN, the fused optimiser updates against the CPU updates, the Philox
+// Kernel-level CUDA tests, below the op API: the hand-written SGEMM against the CPU GEMM and
+// cuBLAS (every transpose, odd sizes, leading dimensions, alpha and beta, split-K), the
+// hand-written convolution against the CPU and cuDNN (cuBLAS and cuDNN on a real GPU only), the fused optimiser updates against the CPU updates, the Philox
 // dropout mask, and the determinism of the reductions (same input, same bits).
 #include <doctest/doctest.h>
 
@@ -11,7 +11,8 @@
 
 #ifdef BUSI_WITH_CUDA
 
-#include "engine/cuda_runtime.h"
+#include "kernels/cuda/runtime/controls.h"
+#include "kernels/cpu/conv.h"
 #include "kernels/cpu/dropout.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/optim.h"
@@ -38,7 +39,7 @@ struct GemmCase {
   float alpha, beta;
 };
 
-void check_gemm(const GemmCase& g) {
+void check_gemm(const GemmCase& g, bool with_cublas) {
   test::Tf32Off tf32_off;
   // Stored shapes: A is (M, K) or, transposed, (K, M); likewise B; rows padded by g.pad.
   const int64_t a_rows = g.ta ? g.K : g.M, a_cols = g.ta ? g.M : g.K;
@@ -51,9 +52,7 @@ void check_gemm(const GemmCase& g) {
   cpu::gemm<float>(g.ta, g.tb, g.M, g.N, g.K, g.alpha, A.data(), lda, B.data(), ldb, g.beta,
                    C_cpu.data(), ldc);
   const Tensor A_gpu = A.to(kGpu), B_gpu = B.to(kGpu);
-  Tensor C_cublas = C0.to(kGpu), C_hand = C0.to(kGpu);
-  cuda::gemm_cublas(g.ta, g.tb, g.M, g.N, g.K, g.alpha, A_gpu.data(), lda, B_gpu.data(), ldb,
-                    g.beta, C_cublas.data(), ldc);
+  Tensor C_hand = C0.to(kGpu);
   cuda::gemm_handwritten(g.ta, g.tb, g.M, g.N, g.K, g.alpha, A_gpu.data(), lda, B_gpu.data(), ldb,
                          g.beta, C_hand.data(), ldc);
   const std::string name = std::string("gemm ") + (g.ta ? "T" : "N") + (g.tb ? "T" : "N") + " " +
@@ -62,6 +61,10 @@ void check_gemm(const GemmCase& g) {
                            std::to_string(g.alpha) + " beta " + std::to_string(g.beta);
   // Whole C, padding included: the padding columns must be left untouched by both.
   test::expect_close(name + " hand-written vs CPU", C_hand, C_cpu, 1e-5);
+  if (!with_cublas) return;
+  Tensor C_cublas = C0.to(kGpu);
+  cuda::gemm_cublas(g.ta, g.tb, g.M, g.N, g.K, g.alpha, A_gpu.data(), lda, B_gpu.data(), ldb,
+                    g.beta, C_cublas.data(), ldc);
   test::expect_close(name + " cuBLAS vs CPU", C_cublas, C_cpu, 1e-5);
   test::expect_close(name + " hand-written vs cuBLAS", C_hand, C_cublas, 1e-5);
 }
@@ -70,6 +73,7 @@ void check_gemm(const GemmCase& g) {
 
 TEST_CASE("cuda gemm: hand-written SGEMM matches cuBLAS and the CPU") {
   BUSI_REQUIRE_GPU();
+  const bool cublas = test::libraries_run("cuBLAS vs CPU and vs the hand-written SGEMM");
   const std::vector<std::tuple<int64_t, int64_t, int64_t>> sizes = {
       {1, 1, 1},       {7, 9, 13},      {128, 128, 8},
       {129, 257, 65},  {32, 256, 3000},  // few tiles, long K: split-K
@@ -78,26 +82,27 @@ TEST_CASE("cuda gemm: hand-written SGEMM matches cuBLAS and the CPU") {
   for (bool ta : {false, true})
     for (bool tb : {false, true})
       for (const auto& [M, N, K] : sizes) {
-        check_gemm({ta, tb, M, N, K, 0, 1.0f, 0.0f});
-        check_gemm({ta, tb, M, N, K, 3, 1.5f, 0.5f});
+        check_gemm({ta, tb, M, N, K, 0, 1.0f, 0.0f}, cublas);
+        check_gemm({ta, tb, M, N, K, 3, 1.5f, 0.5f}, cublas);
       }
   // Degenerate products: K = 0 or alpha = 0 leave C = beta C.
-  check_gemm({false, false, 5, 6, 0, 1, 1.0f, 0.5f});
-  check_gemm({true, false, 5, 6, 7, 0, 0.0f, 2.0f});
-  check_gemm({false, true, 5, 6, 7, 0, 0.0f, 0.0f});
+  check_gemm({false, false, 5, 6, 0, 1, 1.0f, 0.5f}, cublas);
+  check_gemm({true, false, 5, 6, 7, 0, 0.0f, 2.0f}, cublas);
+  check_gemm({false, true, 5, 6, 7, 0, 0.0f, 0.0f}, cublas);
   // Empty operands stored packed, as matmul passes them: (M, 0) has leading dimension 0, which
   // cuBLAS refuses; C = beta C (beta = 0 writes zeros) or nothing to do.
-  check_gemm({false, false, 5, 6, 0, 0, 1.0f, 0.0f});
-  check_gemm({true, true, 5, 6, 0, 0, 1.0f, 0.5f});
-  check_gemm({false, false, 0, 6, 7, 0, 1.0f, 0.0f});
-  check_gemm({false, true, 5, 0, 7, 0, 1.0f, 0.0f});
+  check_gemm({false, false, 5, 6, 0, 0, 1.0f, 0.0f}, cublas);
+  check_gemm({true, true, 5, 6, 0, 0, 1.0f, 0.5f}, cublas);
+  check_gemm({false, false, 0, 6, 7, 0, 1.0f, 0.0f}, cublas);
+  check_gemm({false, true, 5, 0, 7, 0, 1.0f, 0.0f}, cublas);
 }
 
 // ---- Convolution: hand-written vs cuDNN ---------------------------------------------------------
 
-TEST_CASE("cuda conv2d: hand-written implicit GEMM matches cuDNN") {
+TEST_CASE("cuda conv2d: hand-written implicit GEMM matches the CPU and cuDNN") {
   BUSI_REQUIRE_GPU();
   test::Tf32Off tf32_off;
+  const bool cudnn = test::libraries_run("cuDNN vs the CPU");
   // VGG- and SimpleCNN-like layers at a small batch and image size, plus stride 2 and 1x1.
   const std::vector<Conv2dShape> shapes = {
       {2, 3, 32, 32, 16, 3, 3, 1, 1, 32, 32},   {2, 16, 16, 16, 32, 3, 3, 1, 1, 16, 16},
@@ -108,35 +113,58 @@ TEST_CASE("cuda conv2d: hand-written implicit GEMM matches cuDNN") {
                              std::to_string(s.H) + "x" + std::to_string(s.W) + " O" +
                              std::to_string(s.O) + " k" + std::to_string(s.kH) + " s" +
                              std::to_string(s.stride) + " p" + std::to_string(s.pad);
-    const Tensor x = uniform_tensor({s.N, s.C, s.H, s.W}, 1).to(kGpu);
-    const Tensor w = uniform_tensor({s.O, s.C, s.kH, s.kW}, 2).to(kGpu);
-    const Tensor b = uniform_tensor({s.O}, 3).to(kGpu);
-    const Tensor dy = uniform_tensor({s.N, s.O, s.Ho, s.Wo}, 4).to(kGpu);
-    Tensor y1 = Tensor::empty(dy.shape(), kGpu), y2 = Tensor::empty(dy.shape(), kGpu);
-    Tensor dx1 = Tensor::empty(x.shape(), kGpu), dx2 = Tensor::empty(x.shape(), kGpu);
-    Tensor dw1 = Tensor::empty(w.shape(), kGpu), dw2 = Tensor::empty(w.shape(), kGpu);
-    Tensor db1 = Tensor::empty({s.O}, kGpu), db2 = Tensor::empty({s.O}, kGpu);
-    cuda::conv2d_forward_handwritten(s, x.data(), w.data(), b.data(), y1.data());
-    cuda::conv2d_forward_cudnn(s, x.data(), w.data(), b.data(), y2.data());
-    cuda::conv2d_backward_handwritten(s, x.data(), w.data(), dy.data(), dx1.data(), dw1.data(),
-                                      db1.data());
-    cuda::conv2d_backward_cudnn(s, x.data(), w.data(), dy.data(), dx2.data(), dw2.data(),
-                                db2.data());
-    // 1e-4: cuDNN's FFT / Winograd algorithms round differently (see test_cuda_ops.cpp).
-    test::expect_close(name + " y", y1, y2, 1e-4);
-    test::expect_close(name + " dx", dx1, dx2, 1e-4);
-    test::expect_close(name + " dw", dw1, dw2, 1e-4);
-    test::expect_close(name + " db", db1, db2, 1e-5);  // both paths use channel_sums
+    const Tensor x_cpu = uniform_tensor({s.N, s.C, s.H, s.W}, 1);
+    const Tensor w_cpu = uniform_tensor({s.O, s.C, s.kH, s.kW}, 2);
+    const Tensor b_cpu = uniform_tensor({s.O}, 3);
+    const Tensor dy_cpu = uniform_tensor({s.N, s.O, s.Ho, s.Wo}, 4);
+    // The CPU reference.
+    Tensor y0 = Tensor::empty(dy_cpu.shape()), dx0 = Tensor::empty(x_cpu.shape());
+    Tensor dw0 = Tensor::empty(w_cpu.shape()), db0 = Tensor::empty({s.O});
+    cpu::conv2d_forward<float>(s, x_cpu.data(), w_cpu.data(), b_cpu.data(), y0.data());
+    cpu::conv2d_backward<float>(s, x_cpu.data(), w_cpu.data(), dy_cpu.data(), dx0.data(),
+                                dw0.data(), db0.data());
+    const Tensor x = x_cpu.to(kGpu), w = w_cpu.to(kGpu), b = b_cpu.to(kGpu), dy = dy_cpu.to(kGpu);
+    for (bool use_cudnn : {false, true}) {
+      if (use_cudnn && !cudnn) continue;
+      Tensor y = Tensor::empty(dy.shape(), kGpu), dx = Tensor::empty(x.shape(), kGpu);
+      Tensor dw = Tensor::empty(w.shape(), kGpu), db = Tensor::empty({s.O}, kGpu);
+      if (use_cudnn) {
+        cuda::conv2d_forward_cudnn(s, x.data(), w.data(), b.data(), y.data());
+        cuda::conv2d_backward_cudnn(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(),
+                                    db.data());
+      } else {
+        cuda::conv2d_forward_handwritten(s, x.data(), w.data(), b.data(), y.data());
+        cuda::conv2d_backward_handwritten(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(),
+                                          db.data());
+      }
+      // Hand-written: plain FP32 sums in another order than the CPU's, 1e-5. cuDNN: 1e-4, its
+      // FFT / Winograd algorithms round differently (see test_cuda_ops.cpp).
+      const double tol = use_cudnn ? 1e-4 : 1e-5;
+      const std::string what = name + (use_cudnn ? " cuDNN" : " hand-written");
+      test::expect_close(what + " y", y, y0, tol);
+      test::expect_close(what + " dx", dx, dx0, tol);
+      test::expect_close(what + " dw", dw, dw0, tol);
+      test::expect_close(what + " db", db, db0, 1e-5);  // both paths use channel_sums
+    }
+    // The bias kernel of the cuDNN path, which the emulated device runs too: y = 0 + b[o].
+    Tensor biased = Tensor::zeros(dy.shape(), kGpu);
+    cuda::add_channel_bias(s.N, s.O, s.Ho * s.Wo, b.data(), biased.data());
+    const std::vector<float> got = biased.to_vector(), bias = b_cpu.to_vector();
+    bool exact = true;
+    for (size_t i = 0; i < got.size(); ++i)
+      exact = exact && got[i] == bias[i / (s.Ho * s.Wo) % s.O];
+    CHECK_MESSAGE(exact, name << ": add_channel_bias");
   }
   // An empty batch, as on the CPU: nothing to compute forward, dw and db zero (cuDNN refuses a
   // descriptor with N = 0, so its path must not reach cuDNN).
   const Conv2dShape s{0, 3, 8, 8, 4, 3, 3, 1, 1, 8, 8};
   const Tensor x = Tensor::empty({0, 3, 8, 8}, kGpu), dy = Tensor::empty({0, 4, 8, 8}, kGpu);
   const Tensor w = uniform_tensor({4, 3, 3, 3}, 5).to(kGpu);
-  for (bool cudnn : {false, true}) {
+  for (bool use_cudnn : {false, true}) {
+    if (use_cudnn && !cudnn) continue;
     Tensor y = Tensor::empty(dy.shape(), kGpu), dx = Tensor::empty(x.shape(), kGpu);
     Tensor dw = Tensor::full(w.shape(), 7.0f, kGpu), db = Tensor::full({4}, 7.0f, kGpu);
-    if (cudnn) {
+    if (use_cudnn) {
       cuda::conv2d_forward_cudnn(s, x.data(), w.data(), nullptr, y.data());
       cuda::conv2d_backward_cudnn(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(),
                                   db.data());
@@ -145,7 +173,7 @@ TEST_CASE("cuda conv2d: hand-written implicit GEMM matches cuDNN") {
       cuda::conv2d_backward_handwritten(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(),
                                         db.data());
     }
-    INFO("empty batch, " << (cudnn ? "cuDNN" : "hand-written"));
+    INFO("empty batch, " << (use_cudnn ? "cuDNN" : "hand-written"));
     CHECK(dw.to_vector() == std::vector<float>(4 * 3 * 3 * 3, 0.0f));
     CHECK(db.to_vector() == std::vector<float>(4, 0.0f));
   }

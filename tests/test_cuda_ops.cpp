@@ -143,6 +143,7 @@ TEST_CASE("cuda parity: matmul and linear, cuBLAS and the hand-written SGEMM") {
   const std::vector<std::tuple<int64_t, int64_t, int64_t>> sizes = {
       {1, 1, 1}, {3, 5, 7}, {33, 65, 17}, {130, 257, 129}, {1, 300, 2}};
   for (bool handwritten : {false, true}) {
+    if (!handwritten && !test::libraries_run("matmul and linear through cuBLAS")) continue;
     auto run = [&] {
       for (const auto& [M, K, N] : sizes) {
         const std::string tag = std::string(handwritten ? "hand-written " : "cuBLAS ") + "(" +
@@ -238,6 +239,7 @@ TEST_CASE("cuda parity: conv2d through cuDNN") {
   // transforms round differently from the direct sum of products; their normwise error on O(1)
   // data is expected around 1e-6..1e-5, so 1e-5 would fail on correct results. A wrong index
   // gives errors of order 1.
+  if (!test::libraries_run("conv2d through cuDNN")) return;
   for (const ConvCase& cc : conv_cases()) check_conv(cc, "cuDNN", 1e-4);
 }
 

@@ -8,12 +8,15 @@
 #include <vector>
 
 #include "engine/device.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "engine/tensor.h"
 #include "tests/cuda_parity.h"
 #ifdef BUSI_WITH_CUDA
-#include "engine/cuda_api.h"
-#include "engine/cuda_runtime.h"
+#include "kernels/cuda/runtime/api.h"
+#include "kernels/cuda/runtime/controls.h"
+#endif
+#ifdef BUSI_CUDA_EMULATED
+#include "kernels/cuda/runtime/launch.h"
 #endif
 
 using namespace busi;
@@ -170,12 +173,53 @@ TEST_CASE("cuda runtime: switches and the start-up line") {
   cuda::set_gemm_backend(cuda::GemmBackend::Handwritten);
   CHECK(cuda::runtime_description().find("GEMM handwritten") != std::string::npos);
   cuda::set_gemm_backend(gemm);
+  if (cuda::emulated()) {
+    // No cuBLAS or cuDNN on the emulated device: the hand-written kernels, and a clear refusal.
+    CHECK(cuda::gemm_backend() == cuda::GemmBackend::Handwritten);
+    CHECK(cuda::conv_backend() == cuda::ConvBackend::Handwritten);
+    CHECK(!cuda::libraries_available());
+    CHECK_THROWS_WITH_AS(cuda::set_gemm_backend(cuda::GemmBackend::Cublas),
+                         doctest::Contains("cuBLAS cannot run on the emulated CUDA device"), Error);
+    CHECK_THROWS_WITH_AS(cuda::set_conv_backend(cuda::ConvBackend::Cudnn),
+                         doctest::Contains("cuDNN cannot run on the emulated CUDA device"), Error);
+    CHECK(cuda::runtime_description().find("emulated") != std::string::npos);
+    CHECK(Device::cuda().str() == "cuda:0 (emulated)");
+  }
   const cuda::DeviceInfo info = cuda::device_info();
   CHECK(!info.name.empty());
   CHECK(info.sm_count > 0);
   CHECK(info.total_bytes > 0);
   MESSAGE("device: " << cuda::runtime_description());
 }
+
+#ifdef BUSI_CUDA_EMULATED
+// On the emulated device a test can hold a kernel of its own (this file is plain C++ there).
+namespace {
+__global__ void add_one_kernel(float* x, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    x[i] += 1.0f;
+}
+}  // namespace
+
+TEST_CASE("cuda launch: a bad launch is an error naming the kernel, file and line") {
+  BUSI_REQUIRE_GPU();
+  Tensor t = Tensor::zeros({100}, Device::cuda());
+  // 2,048 threads a block is over the hardware's 1,024: refused as a GPU refuses it.
+  CHECK_THROWS_WITH_AS(
+      BUSI_LAUNCH(add_one_kernel, 1, 2048, 0, t.data(), int64_t(100)),
+      doctest::Contains("CUDA error: invalid configuration argument "
+                        "(cudaErrorInvalidConfiguration) launching kernel "
+                        "add_one_kernel in <<<...>>> at tests/test_cuda_runtime.cpp"),
+      Error);
+  // More dynamic shared memory than a block may have without opting in.
+  CHECK_THROWS_WITH_AS(BUSI_LAUNCH(add_one_kernel, 1, 32, 64 << 10, t.data(), int64_t(100)),
+                       doctest::Contains("invalid argument (cudaErrorInvalidValue)"), Error);
+  // Not sticky: the same kernel launched right works, and nothing ran twice.
+  BUSI_LAUNCH(add_one_kernel, 2, 64, 0, t.data(), int64_t(100));
+  CHECK(t.to_vector() == std::vector<float>(100, 1.0f));
+}
+#endif  // BUSI_CUDA_EMULATED
 
 #else  // no CUDA backend in this build
 

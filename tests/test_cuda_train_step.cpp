@@ -12,7 +12,7 @@
 #include "engine/optim.h"
 #include "tests/cuda_parity.h"
 #ifdef BUSI_WITH_CUDA
-#include "engine/cuda_runtime.h"
+#include "kernels/cuda/runtime/controls.h"
 #endif
 
 using namespace busi;

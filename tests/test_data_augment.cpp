@@ -10,7 +10,7 @@
 #include "data/dataset.h"
 #include "data/image_cache.h"
 #include "data/normalize.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "test_data_helpers.h"
 
 using namespace busi::data;

@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "data/image.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "test_data_helpers.h"
 
 using namespace busi::data;

@@ -14,7 +14,7 @@
 #include "data/dataset.h"
 #include "data/image_cache.h"
 #include "data/loader.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "test_data_helpers.h"
 
 using namespace busi::data;

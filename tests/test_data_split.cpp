@@ -7,7 +7,7 @@
 
 #include "data/dataset.h"
 #include "data/split.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "test_data_helpers.h"
 
 using namespace busi::data;

@@ -18,16 +18,16 @@
 #include <vector>
 
 #include "engine/device.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 #ifdef BUSI_WITH_CUDA
 
 #include <cuda_runtime_api.h>
 
-#include "engine/cuda/check.h"
-#include "engine/cuda/context.h"
-#include "engine/cuda_api.h"
-#include "engine/cuda_runtime.h"
+#include "kernels/cuda/runtime/check.h"
+#include "kernels/cuda/runtime/context.h"
+#include "kernels/cuda/runtime/api.h"
+#include "kernels/cuda/runtime/controls.h"
 #include "engine/tensor.h"
 #include "kernels/common/optim_hyper.h"
 #include "kernels/common/shapes.h"

@@ -10,7 +10,7 @@
 #include "data/image_cache.h"
 #include "data/loader.h"
 #include "data/split.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 using namespace busi::data;
 

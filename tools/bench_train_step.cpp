@@ -19,7 +19,7 @@
 #include "models/vgg16.h"
 #include "tools/common/cli.h"
 #ifdef BUSI_WITH_CUDA
-#include "engine/cuda_runtime.h"
+#include "kernels/cuda/runtime/controls.h"
 #endif
 
 using namespace busi;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "tools/common/cli.h"
 #include "tools/common/report.h"
 #include "tools/common/run_dir.h"

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <random>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 namespace busi::weights {
 

@@ -4,7 +4,7 @@
 
 #include <charconv>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "weights/metadata.h"
 #include "weights/safetensors.h"
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <set>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "weights/keras_h5.h"
 #include "weights/metadata.h"
 #include "weights/safetensors.h"

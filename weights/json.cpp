@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <set>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 namespace busi::weights::json {
 

@@ -8,7 +8,7 @@
 
 #include <filesystem>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "weights/layout.h"
 
 #ifdef BUSI_WITH_HDF5

@@ -1,7 +1,7 @@
 // The kernel transposition of layout.h.
 #include "weights/layout.h"
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 namespace busi::weights {
 

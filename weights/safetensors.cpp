@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <set>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "weights/atomic_file.h"
 #include "weights/float_formats.h"
 #include "weights/json.h"

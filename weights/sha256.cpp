@@ -7,7 +7,7 @@
 #include <fstream>
 #include <vector>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 namespace busi::weights {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <unordered_map>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "weights/metadata.h"
 
 namespace busi::weights {

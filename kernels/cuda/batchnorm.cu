@@ -7,7 +7,7 @@
 //   -> an element-wise "apply" kernel.
 #include <cuda_runtime.h>
 
-#include "engine/cuda/allocator.h"
+#include "kernels/cuda/runtime/allocator.h"
 #include "kernels/cuda/batchnorm.h"
 #include "kernels/cuda/channel_reduce.cuh"
 #include "kernels/cuda/common.cuh"
@@ -213,24 +213,23 @@ void apply_affine(int64_t N, int64_t C, int64_t HW, const float* x, const double
   if (HW % 4 == 0 && aligned16(x) && aligned16(y)) {
     const int64_t total4 = total / 4;
     if (small_index(total4))
-      apply_affine_vec4_kernel<uint32_t><<<grid_for(total4), kThreads, 0, stream()>>>(
-          static_cast<uint32_t>(total4), static_cast<uint32_t>(C), static_cast<uint32_t>(HW / 4),
-          reinterpret_cast<const float4*>(x), scale, shift, reinterpret_cast<float4*>(y));
+      BUSI_LAUNCH(apply_affine_vec4_kernel<uint32_t>, grid_for(total4), kThreads, 0,
+                  static_cast<uint32_t>(total4), static_cast<uint32_t>(C),
+                  static_cast<uint32_t>(HW / 4), reinterpret_cast<const float4*>(x), scale, shift,
+                  reinterpret_cast<float4*>(y));
     else
-      apply_affine_vec4_kernel<int64_t><<<grid_for(total4), kThreads, 0, stream()>>>(
-          total4, C, HW / 4, reinterpret_cast<const float4*>(x), scale, shift,
-          reinterpret_cast<float4*>(y));
-    BUSI_LAUNCH_CHECK("apply_affine_vec4_kernel");
+      BUSI_LAUNCH(apply_affine_vec4_kernel<int64_t>, grid_for(total4), kThreads, 0, total4, C,
+                  HW / 4, reinterpret_cast<const float4*>(x), scale, shift,
+                  reinterpret_cast<float4*>(y));
     return;
   }
   if (small_index(total))
-    apply_affine_kernel<uint32_t><<<grid_for(total), kThreads, 0, stream()>>>(
-        static_cast<uint32_t>(total), static_cast<uint32_t>(C), static_cast<uint32_t>(HW), x, scale,
-        shift, y);
+    BUSI_LAUNCH(apply_affine_kernel<uint32_t>, grid_for(total), kThreads, 0,
+                static_cast<uint32_t>(total), static_cast<uint32_t>(C), static_cast<uint32_t>(HW),
+                x, scale, shift, y);
   else
-    apply_affine_kernel<int64_t>
-        <<<grid_for(total), kThreads, 0, stream()>>>(total, C, HW, x, scale, shift, y);
-  BUSI_LAUNCH_CHECK("apply_affine_kernel");
+    BUSI_LAUNCH(apply_affine_kernel<int64_t>, grid_for(total), kThreads, 0, total, C, HW, x, scale,
+                shift, y);
 }
 
 // The backward's per-channel sums of dy and dy xhat, reduced into dgamma / dbeta and the rows
@@ -241,10 +240,8 @@ void gradient_sums(int64_t N, int64_t C, int64_t HW, double M, const float* x, c
   DeviceBuffer partial(static_cast<size_t>(2 * split.splits * C) * sizeof(double));  // (2, S, C)
   launch_channel_partial_sums<2>(N, C, HW, split, GradientSums{x, dy, coef.row(0), coef.row(1)},
                                  partial.as<double>());
-  finish_backward_kernel<<<grid_for(C), kThreads, 0, stream()>>>(
-      partial.as<double>(), split.splits, C, M, gamma, coef.row(1), dgamma, dbeta, coef.row(2),
-      coef.row(3), coef.row(4));
-  BUSI_LAUNCH_CHECK("finish_backward_kernel");
+  BUSI_LAUNCH(finish_backward_kernel, grid_for(C), kThreads, 0, partial.as<double>(), split.splits,
+              C, M, gamma, coef.row(1), dgamma, dbeta, coef.row(2), coef.row(3), coef.row(4));
 }
 
 }  // namespace
@@ -260,16 +257,14 @@ void batch_norm_forward_train(int64_t N, int64_t C, int64_t HW, const float* x, 
   Coefficients coef(3, C);  // mean, scale, shift
   // Pass 1: the mean.
   launch_channel_partial_sums<1>(N, C, HW, split, SumX{x}, partial.as<double>());
-  mean_kernel<<<grid_for(C), kThreads, 0, stream()>>>(partial.as<double>(), split.splits, C, M,
-                                                      coef.row(0));
-  BUSI_LAUNCH_CHECK("mean_kernel");
+  BUSI_LAUNCH(mean_kernel, grid_for(C), kThreads, 0, partial.as<double>(), split.splits, C, M,
+              coef.row(0));
   // Pass 2: the squared deviations from it (stable where E[x^2] - E[x]^2 is not).
   launch_channel_partial_sums<1>(N, C, HW, split, SumSquaredDeviation{x, coef.row(0)},
                                  partial.as<double>());
-  finish_train_forward_kernel<<<grid_for(C), kThreads, 0, stream()>>>(
-      partial.as<double>(), split.splits, C, M, coef.row(0), gamma, beta, eps, momentum,
-      coef.row(1), coef.row(2), save_mean, save_invstd, running_mean, running_var);
-  BUSI_LAUNCH_CHECK("finish_train_forward_kernel");
+  BUSI_LAUNCH(finish_train_forward_kernel, grid_for(C), kThreads, 0, partial.as<double>(),
+              split.splits, C, M, coef.row(0), gamma, beta, eps, momentum, coef.row(1), coef.row(2),
+              save_mean, save_invstd, running_mean, running_var);
   apply_affine(N, C, HW, x, coef.row(1), coef.row(2), y);
 }
 
@@ -278,9 +273,8 @@ void batch_norm_forward_eval(int64_t N, int64_t C, int64_t HW, const float* x, c
                              float eps, float* y) {
   if (C <= 0 || N * HW <= 0) return;
   Coefficients coef(2, C);  // scale, shift
-  eval_coefficients_kernel<<<grid_for(C), kThreads, 0, stream()>>>(
-      C, gamma, beta, running_mean, running_var, eps, coef.row(0), coef.row(1));
-  BUSI_LAUNCH_CHECK("eval_coefficients_kernel");
+  BUSI_LAUNCH(eval_coefficients_kernel, grid_for(C), kThreads, 0, C, gamma, beta, running_mean,
+              running_var, eps, coef.row(0), coef.row(1));
   apply_affine(N, C, HW, x, coef.row(0), coef.row(1), y);
 }
 
@@ -291,9 +285,8 @@ void batch_norm_backward_train(int64_t N, int64_t C, int64_t HW, const float* x,
   if (C <= 0 || N * HW <= 0 || (!dx && !dgamma && !dbeta)) return;
   const double M = static_cast<double>(N * HW);
   Coefficients coef(5, C);  // mean, invstd, sum_dy, sum_dy_xhat, factor
-  widen_kernel<<<grid_for(C), kThreads, 0, stream()>>>(C, save_mean, save_invstd, coef.row(0),
-                                                       coef.row(1));
-  BUSI_LAUNCH_CHECK("widen_kernel");
+  BUSI_LAUNCH(widen_kernel, grid_for(C), kThreads, 0, C, save_mean, save_invstd, coef.row(0),
+              coef.row(1));
   gradient_sums(N, C, HW, M, x, dy, gamma, coef, dgamma, dbeta);
   if (!dx) return;
   const int64_t total = N * C * HW;
@@ -303,25 +296,22 @@ void batch_norm_backward_train(int64_t N, int64_t C, int64_t HW, const float* x,
     const float4* dy4 = reinterpret_cast<const float4*>(dy);
     float4* dx4 = reinterpret_cast<float4*>(dx);
     if (small_index(total4))
-      train_dx_vec4_kernel<uint32_t><<<grid_for(total4), kThreads, 0, stream()>>>(
-          static_cast<uint32_t>(total4), static_cast<uint32_t>(C), static_cast<uint32_t>(HW / 4), M,
-          x4, dy4, coef.row(0), coef.row(1), coef.row(2), coef.row(3), coef.row(4), dx4);
+      BUSI_LAUNCH(train_dx_vec4_kernel<uint32_t>, grid_for(total4), kThreads, 0,
+                  static_cast<uint32_t>(total4), static_cast<uint32_t>(C),
+                  static_cast<uint32_t>(HW / 4), M, x4, dy4, coef.row(0), coef.row(1), coef.row(2),
+                  coef.row(3), coef.row(4), dx4);
     else
-      train_dx_vec4_kernel<int64_t><<<grid_for(total4), kThreads, 0, stream()>>>(
-          total4, C, HW / 4, M, x4, dy4, coef.row(0), coef.row(1), coef.row(2), coef.row(3),
-          coef.row(4), dx4);
-    BUSI_LAUNCH_CHECK("train_dx_vec4_kernel");
+      BUSI_LAUNCH(train_dx_vec4_kernel<int64_t>, grid_for(total4), kThreads, 0, total4, C, HW / 4,
+                  M, x4, dy4, coef.row(0), coef.row(1), coef.row(2), coef.row(3), coef.row(4), dx4);
     return;
   }
   if (small_index(total))
-    train_dx_kernel<uint32_t><<<grid_for(total), kThreads, 0, stream()>>>(
-        static_cast<uint32_t>(total), static_cast<uint32_t>(C), static_cast<uint32_t>(HW), M, x, dy,
-        coef.row(0), coef.row(1), coef.row(2), coef.row(3), coef.row(4), dx);
+    BUSI_LAUNCH(train_dx_kernel<uint32_t>, grid_for(total), kThreads, 0,
+                static_cast<uint32_t>(total), static_cast<uint32_t>(C), static_cast<uint32_t>(HW),
+                M, x, dy, coef.row(0), coef.row(1), coef.row(2), coef.row(3), coef.row(4), dx);
   else
-    train_dx_kernel<int64_t><<<grid_for(total), kThreads, 0, stream()>>>(
-        total, C, HW, M, x, dy, coef.row(0), coef.row(1), coef.row(2), coef.row(3), coef.row(4),
-        dx);
-  BUSI_LAUNCH_CHECK("train_dx_kernel");
+    BUSI_LAUNCH(train_dx_kernel<int64_t>, grid_for(total), kThreads, 0, total, C, HW, M, x, dy,
+                coef.row(0), coef.row(1), coef.row(2), coef.row(3), coef.row(4), dx);
 }
 
 // Statistics are constants: dx = dy gamma / sqrt(r_var + eps); dgamma, dbeta as in training with
@@ -331,21 +321,19 @@ void batch_norm_backward_eval(int64_t N, int64_t C, int64_t HW, const float* x, 
                               const float* dy, float* dx, float* dgamma, float* dbeta) {
   if (C <= 0 || N * HW <= 0 || (!dx && !dgamma && !dbeta)) return;
   Coefficients coef(5, C);  // mean, invstd, sum_dy, sum_dy_xhat, factor
-  eval_statistics_kernel<<<grid_for(C), kThreads, 0, stream()>>>(C, running_mean, running_var, eps,
-                                                                 coef.row(0), coef.row(1));
-  BUSI_LAUNCH_CHECK("eval_statistics_kernel");
+  BUSI_LAUNCH(eval_statistics_kernel, grid_for(C), kThreads, 0, C, running_mean, running_var, eps,
+              coef.row(0), coef.row(1));
   // M = 1 makes the finishing kernel's factor gamma invstd (no batch statistics to divide by).
   gradient_sums(N, C, HW, 1.0, x, dy, gamma, coef, dgamma, dbeta);
   if (!dx) return;
   const int64_t total = N * C * HW;
   if (small_index(total))
-    eval_dx_kernel<uint32_t><<<grid_for(total), kThreads, 0, stream()>>>(
-        static_cast<uint32_t>(total), static_cast<uint32_t>(C), static_cast<uint32_t>(HW), dy,
-        coef.row(4), dx);
+    BUSI_LAUNCH(eval_dx_kernel<uint32_t>, grid_for(total), kThreads, 0,
+                static_cast<uint32_t>(total), static_cast<uint32_t>(C), static_cast<uint32_t>(HW),
+                dy, coef.row(4), dx);
   else
-    eval_dx_kernel<int64_t>
-        <<<grid_for(total), kThreads, 0, stream()>>>(total, C, HW, dy, coef.row(4), dx);
-  BUSI_LAUNCH_CHECK("eval_dx_kernel");
+    BUSI_LAUNCH(eval_dx_kernel<int64_t>, grid_for(total), kThreads, 0, total, C, HW, dy,
+                coef.row(4), dx);
 }
 
 }  // namespace busi::cuda

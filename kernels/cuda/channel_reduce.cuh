@@ -83,9 +83,8 @@ template <int kSums, class Term>
 void launch_channel_partial_sums(int64_t N, int64_t C, int64_t HW, const ChannelSplit& split,
                                  Term term, double* partial) {
   const dim3 grid(static_cast<unsigned>(C), static_cast<unsigned>(split.splits));
-  channel_partial_sums<kSums>
-      <<<grid, kThreads, 0, stream()>>>(N, C, HW, split.images_per_split, term, partial);
-  BUSI_LAUNCH_CHECK("channel_partial_sums");
+  BUSI_LAUNCH((channel_partial_sums<kSums, Term>), grid, kThreads, 0, N, C, HW,
+              split.images_per_split, term, partial);
 }
 
 }  // namespace busi::cuda

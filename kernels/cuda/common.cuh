@@ -9,8 +9,9 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "engine/cuda/check.h"
-#include "engine/cuda/context.h"
+#include "kernels/cuda/runtime/check.h"
+#include "kernels/cuda/runtime/context.h"
+#include "kernels/cuda/runtime/launch.h"
 
 namespace busi::cuda {
 
@@ -60,7 +61,7 @@ __device__ __forceinline__ T block_sum(T v, T* scratch) {
   if (lane == 0) scratch[warp] = v;
   __syncthreads();
   const int warps = blockDim.x >> 5;
-  v = threadIdx.x < warps ? scratch[threadIdx.x] : T(0);
+  v = static_cast<int>(threadIdx.x) < warps ? scratch[threadIdx.x] : T(0);
   if (warp == 0) v = warp_sum(v);
   return v;
 }

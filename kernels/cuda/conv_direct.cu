@@ -16,7 +16,7 @@
 
 #include <climits>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "kernels/cuda/conv_variants.h"
 #include "kernels/cuda/reduce.h"
 #include "kernels/cuda/tiled_gemm.h"

@@ -20,4 +20,7 @@ void conv2d_forward_handwritten(const Conv2dShape& s, const float* x, const floa
 void conv2d_backward_handwritten(const Conv2dShape& s, const float* x, const float* w,
                                  const float* dy, float* dx, float* dw, float* db);
 
+// y (N, O, P) += b[o], queued on the compute stream: the bias of the cuDNN path (conv.cu).
+void add_channel_bias(int64_t N, int64_t O, int64_t P, const float* b, float* y);
+
 }  // namespace busi::cuda

@@ -40,9 +40,8 @@ void apply_dropout_mask(int64_t n, const float* in, float p, uint64_t seed, uint
                         float* out) {
   if (n <= 0) return;
   const bool vectorised = aligned16(in) && aligned16(out);
-  dropout_mask_kernel<<<grid_for((n + 3) / 4), kThreads, 0, stream()>>>(n, in, p, seed, counter,
-                                                                        out, vectorised);
-  BUSI_LAUNCH_CHECK("dropout_mask_kernel");
+  BUSI_LAUNCH(dropout_mask_kernel, grid_for((n + 3) / 4), kThreads, 0, n, in, p, seed, counter, out,
+              vectorised);
 }
 
 }  // namespace

@@ -6,9 +6,9 @@
 
 #include <cstring>
 
-#include "engine/cuda/allocator.h"
-#include "engine/cuda_api.h"
-#include "engine/error.h"
+#include "kernels/cuda/runtime/allocator.h"
+#include "kernels/cuda/runtime/api.h"
+#include "kernels/common/error.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/reduce.h"
@@ -94,18 +94,17 @@ template <class F>
 void launch_unary(int64_t n, const float* x, float* y, F f, const char* name) {
   if (n <= 0) return;
   const bool vectorised = aligned16(x) && aligned16(y);
-  map_unary_kernel<<<grid_for(vectorised ? (n + 3) / 4 : n), kThreads, 0, stream()>>>(n, x, y, f,
-                                                                                      vectorised);
-  BUSI_LAUNCH_CHECK(name);
+  // Launched under the op's name ("map_unary_kernel(relu)"), which errors then report.
+  launch_kernel(name, __FILE__, __LINE__, map_unary_kernel<F>,
+                grid_for(vectorised ? (n + 3) / 4 : n), kThreads, 0, n, x, y, f, vectorised);
 }
 
 template <class F>
 void launch_binary(int64_t n, const float* a, const float* b, float* y, F f, const char* name) {
   if (n <= 0) return;
   const bool vectorised = aligned16(a) && aligned16(b) && aligned16(y);
-  map_binary_kernel<<<grid_for(vectorised ? (n + 3) / 4 : n), kThreads, 0, stream()>>>(
-      n, a, b, y, f, vectorised);
-  BUSI_LAUNCH_CHECK(name);
+  launch_kernel(name, __FILE__, __LINE__, map_binary_kernel<F>,
+                grid_for(vectorised ? (n + 3) / 4 : n), kThreads, 0, n, a, b, y, f, vectorised);
 }
 
 // ---- Broadcasting -------------------------------------------------------------------------------
@@ -166,12 +165,12 @@ void launch_broadcast(const BroadcastShape& s, const float* a, const float* b, f
   // 32-bit indices when every offset fits (with room for the grid-stride step past the end).
   const bool small = s.numel < (int64_t(1) << 30);
   if (small) {
-    broadcast_binary_kernel<uint32_t>
-        <<<grid_for(s.numel), kThreads, 0, stream()>>>(s, a, b, out, f);
+    BUSI_LAUNCH((broadcast_binary_kernel<uint32_t, F>), grid_for(s.numel), kThreads, 0, s, a, b,
+                out, f);
   } else {
-    broadcast_binary_kernel<int64_t><<<grid_for(s.numel), kThreads, 0, stream()>>>(s, a, b, out, f);
+    BUSI_LAUNCH((broadcast_binary_kernel<int64_t, F>), grid_for(s.numel), kThreads, 0, s, a, b, out,
+                f);
   }
-  BUSI_LAUNCH_CHECK("broadcast_binary_kernel");
 }
 
 template <BinaryOp kOp>
@@ -283,20 +282,19 @@ void reduce_broadcast_grad(const ReducePlan& p, bool mul, const float* dy, const
       std::max<int64_t>(1, std::min<int64_t>(blocks_needed, int64_t(sm_count()) * 32)));
   if (per_block) {
     if (mul)
-      reduce_broadcast_grad_kernel<true, kThreads>
-          <<<blocks, kThreads, 0, stream()>>>(p, dy, other, sign, grad);
+      BUSI_LAUNCH((reduce_broadcast_grad_kernel<true, kThreads>), blocks, kThreads, 0, p, dy, other,
+                  sign, grad);
     else
-      reduce_broadcast_grad_kernel<false, kThreads>
-          <<<blocks, kThreads, 0, stream()>>>(p, dy, other, sign, grad);
+      BUSI_LAUNCH((reduce_broadcast_grad_kernel<false, kThreads>), blocks, kThreads, 0, p, dy,
+                  other, sign, grad);
   } else {
     if (mul)
-      reduce_broadcast_grad_kernel<true, 32>
-          <<<blocks, kThreads, 0, stream()>>>(p, dy, other, sign, grad);
+      BUSI_LAUNCH((reduce_broadcast_grad_kernel<true, 32>), blocks, kThreads, 0, p, dy, other, sign,
+                  grad);
     else
-      reduce_broadcast_grad_kernel<false, 32>
-          <<<blocks, kThreads, 0, stream()>>>(p, dy, other, sign, grad);
+      BUSI_LAUNCH((reduce_broadcast_grad_kernel<false, 32>), blocks, kThreads, 0, p, dy, other,
+                  sign, grad);
   }
-  BUSI_LAUNCH_CHECK("reduce_broadcast_grad_kernel");
 }
 
 // Gradient of one input: `self` / `other` strides of the coalesced shape. Without reduced

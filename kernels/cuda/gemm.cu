@@ -1,17 +1,14 @@
 // CUDA matrix multiply, twin of kernels/cpu/gemm.cpp: C = alpha op(A) op(B) + beta C, row-major.
 // Two implementations behind one entry point (selected by BUSI_GEMM / set_gemm_backend):
-//   - cuBLAS (default): cuBLAS is column-major, and a row-major matrix read as column-major is
-//     its transpose, so row-major C = op(A) op(B) is computed as column-major
-//     C^T = op(B)^T op(A)^T: the operands are swapped and M, N exchanged, with no copy;
-//   - the hand-written tiled SGEMM of tiled_gemm.cuh (128 x 128 tiles, 8 x 8 per thread, double-
-//     buffered shared memory, split-K for thin products), for students and the benchmark.
+//   - cuBLAS (gemm_cublas.cu; the default on a GPU);
+//   - the hand-written tiled SGEMM of tiled_gemm.cuh (here: 128 x 128 tiles, 8 x 8 per thread,
+//     double-buffered shared memory, split-K for thin products), for students, the benchmark and
+//     the emulated device (which has no cuBLAS).
 // The hand-written kernel is plain FP32 (FMA) whatever the TF32 switch says.
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
-#include "engine/cuda/backend_options.h"
-#include "engine/cuda/check.h"
-#include "engine/cuda/context.h"
+#include "kernels/cuda/runtime/backend_options.h"
+#include "kernels/cuda/runtime/context.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/gemm_variants.h"
@@ -69,6 +66,10 @@ __global__ void scale_matrix_kernel(int64_t M, int64_t N, float beta, float* C, 
   }
 }
 
+}  // namespace
+
+namespace detail {
+
 void check_gemm_args(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, int64_t lda,
                      int64_t ldb, int64_t ldc) {
   BUSI_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm: negative size M=", M, " N=", N, " K=", K);
@@ -82,32 +83,14 @@ void check_gemm_args(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
              " too small for M=", M, " N=", N, " K=", K);
 }
 
-// C = beta C, queued on the compute stream.
 void scale_matrix(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
-  scale_matrix_kernel<<<grid_for(M * N), kThreads, 0, stream()>>>(M, N, beta, C, ldc);
-  BUSI_LAUNCH_CHECK("scale_matrix_kernel");
+  BUSI_LAUNCH(scale_matrix_kernel, grid_for(M * N), kThreads, 0, M, N, beta, C, ldc);
 }
 
-}  // namespace
+}  // namespace detail
 
-void gemm_cublas(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                 int64_t ldc) {
-  check_gemm_args(trans_a, trans_b, M, N, K, lda, ldb, ldc);
-  if (M == 0 || N == 0) return;
-  if (K == 0) {  // C = beta C; cuBLAS would reject the stride 0 of a packed empty operand
-    scale_matrix(M, N, beta, C, ldc);
-    return;
-  }
-  cublasHandle_t handle = cublas_handle();
-  // TF32 tensor cores when allowed; otherwise cuBLAS's default math, which is plain FP32.
-  CUBLAS_CHECK(
-      cublasSetMathMode(handle, tf32_enabled() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-  const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  // Column-major C^T (N x M) = op(B)^T (N x K) op(A)^T (K x M). The 64-bit API takes any size.
-  CUBLAS_CHECK(cublasSgemm_64(handle, op_b, op_a, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
-}
+using detail::check_gemm_args;
+using detail::scale_matrix;
 
 void gemm_handwritten(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                       const float* A, int64_t lda, const float* B, int64_t ldb, float beta,

@@ -1,6 +1,6 @@
 // CUDA matrix multiply, twin of kernels/cpu/gemm.h: C = alpha op(A) op(B) + beta C, row-major.
 // Runs cuBLAS by default; the hand-written tiled SGEMM (gemm.cu) when selected with
-// BUSI_GEMM=handwritten (see engine/cuda/backend_options.h).
+// BUSI_GEMM=handwritten (see kernels/cuda/runtime/backend_options.h).
 #pragma once
 
 #include <cstdint>

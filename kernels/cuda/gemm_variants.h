@@ -14,4 +14,12 @@ void gemm_handwritten(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t 
                       const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                       float* C, int64_t ldc);
 
+namespace detail {
+// What both GEMMs share (gemm.cu): the argument checks of the CPU twin, and C = beta C (the whole
+// product when K = 0), queued on the compute stream.
+void check_gemm_args(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, int64_t lda,
+                     int64_t ldb, int64_t ldc);
+void scale_matrix(int64_t M, int64_t N, float beta, float* C, int64_t ldc);
+}  // namespace detail
+
 }  // namespace busi::cuda

@@ -37,8 +37,7 @@ void linear_forward(const float* x, const float* W, const float* b, float* y, in
                     int64_t out) {
   gemm(false, true, N, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
   if (!b || N * out == 0) return;
-  add_row_bias_kernel<<<grid_for(N * out), kThreads, 0, stream()>>>(N, out, b, y);
-  BUSI_LAUNCH_CHECK("add_row_bias_kernel");
+  BUSI_LAUNCH(add_row_bias_kernel, grid_for(N * out), kThreads, 0, N, out, b, y);
 }
 
 // dx = dy W (N, in); dW = dy^T x (out, in); db = column sums of dy (out): dy (N, out) seen as

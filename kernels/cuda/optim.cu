@@ -9,9 +9,9 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/cuda/allocator.h"
-#include "engine/cuda/check.h"
-#include "engine/error.h"
+#include "kernels/cuda/runtime/allocator.h"
+#include "kernels/cuda/runtime/check.h"
+#include "kernels/common/error.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/optim.h"
 
@@ -122,9 +122,8 @@ void sgd_update_multi(const std::vector<ParamSlot>& slots, const SgdHyper& h, bo
                  " has no momentum buffer");
   DeviceTable table = upload_table(slots);
   if (table.num_chunks == 0) return;
-  sgd_multi_kernel<<<table_grid(table.num_chunks), kThreads, 0, stream()>>>(
-      table.slots, table.chunks, table.num_chunks, h, first_step);
-  BUSI_LAUNCH_CHECK("sgd_multi_kernel");
+  BUSI_LAUNCH(sgd_multi_kernel, table_grid(table.num_chunks), kThreads, 0, table.slots,
+              table.chunks, table.num_chunks, h, first_step);
 }
 
 void adam_update_multi(const std::vector<ParamSlot>& slots, const AdamHyper& h) {
@@ -136,9 +135,8 @@ void adam_update_multi(const std::vector<ParamSlot>& slots, const AdamHyper& h) 
   const float correction2 = 1.0f - std::pow(h.beta2, static_cast<float>(h.step));
   DeviceTable table = upload_table(slots);
   if (table.num_chunks == 0) return;
-  adam_multi_kernel<<<table_grid(table.num_chunks), kThreads, 0, stream()>>>(
-      table.slots, table.chunks, table.num_chunks, h, correction1, correction2);
-  BUSI_LAUNCH_CHECK("adam_multi_kernel");
+  BUSI_LAUNCH(adam_multi_kernel, table_grid(table.num_chunks), kThreads, 0, table.slots,
+              table.chunks, table.num_chunks, h, correction1, correction2);
 }
 
 }  // namespace busi::cuda

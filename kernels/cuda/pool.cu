@@ -158,43 +158,37 @@ __global__ void global_avg_backward_kernel(int64_t planes, int64_t HW, const flo
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
   const int64_t total = s.N * s.C * s.Ho * s.Wo;
   if (total == 0) return;
-  max_pool_forward_kernel<<<grid_for(total), kThreads, 0, stream()>>>(s, x, y);
-  BUSI_LAUNCH_CHECK("max_pool_forward_kernel");
+  BUSI_LAUNCH(max_pool_forward_kernel, grid_for(total), kThreads, 0, s, x, y);
 }
 
 void max_pool2d_backward(const Pool2dShape& s, const float* x, const float* dy, float* dx) {
   const int64_t total = s.N * s.C * s.H * s.W;
   if (total == 0) return;
-  max_pool_backward_kernel<<<grid_for(total), kThreads, 0, stream()>>>(s, x, dy, dx);
-  BUSI_LAUNCH_CHECK("max_pool_backward_kernel");
+  BUSI_LAUNCH(max_pool_backward_kernel, grid_for(total), kThreads, 0, s, x, dy, dx);
 }
 
 void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
   const int64_t total = s.N * s.C * s.Ho * s.Wo;
   if (total == 0) return;
-  avg_pool_forward_kernel<<<grid_for(total), kThreads, 0, stream()>>>(s, x, y);
-  BUSI_LAUNCH_CHECK("avg_pool_forward_kernel");
+  BUSI_LAUNCH(avg_pool_forward_kernel, grid_for(total), kThreads, 0, s, x, y);
 }
 
 void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
   const int64_t total = s.N * s.C * s.H * s.W;
   if (total == 0) return;
-  avg_pool_backward_kernel<<<grid_for(total), kThreads, 0, stream()>>>(s, dy, dx);
-  BUSI_LAUNCH_CHECK("avg_pool_backward_kernel");
+  BUSI_LAUNCH(avg_pool_backward_kernel, grid_for(total), kThreads, 0, s, dy, dx);
 }
 
 void global_avg_pool2d_forward(int64_t N, int64_t C, int64_t HW, const float* x, float* y) {
   const int64_t planes = N * C;
   if (planes == 0 || HW == 0) return;
-  global_avg_forward_kernel<<<grid_for(planes * 32), kThreads, 0, stream()>>>(planes, HW, x, y);
-  BUSI_LAUNCH_CHECK("global_avg_forward_kernel");
+  BUSI_LAUNCH(global_avg_forward_kernel, grid_for(planes * 32), kThreads, 0, planes, HW, x, y);
 }
 
 void global_avg_pool2d_backward(int64_t N, int64_t C, int64_t HW, const float* dy, float* dx) {
   const int64_t planes = N * C;
   if (planes == 0 || HW == 0) return;
-  global_avg_backward_kernel<<<grid_for(planes * HW), kThreads, 0, stream()>>>(planes, HW, dy, dx);
-  BUSI_LAUNCH_CHECK("global_avg_backward_kernel");
+  BUSI_LAUNCH(global_avg_backward_kernel, grid_for(planes * HW), kThreads, 0, planes, HW, dy, dx);
 }
 
 }  // namespace busi::cuda

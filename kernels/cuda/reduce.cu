@@ -6,8 +6,8 @@
 
 #include <algorithm>
 
-#include "engine/cuda/allocator.h"
-#include "engine/cuda_api.h"
+#include "kernels/cuda/runtime/allocator.h"
+#include "kernels/cuda/runtime/api.h"
 #include "kernels/cuda/channel_reduce.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/elementwise.h"
@@ -72,10 +72,8 @@ void sum_all(const float* x, float* out, int64_t n) {
   const int blocks = static_cast<int>(
       std::min<int64_t>(kSumBlocksMax, (n + kSumValuesPerBlock - 1) / kSumValuesPerBlock));
   DeviceBuffer partial(blocks * sizeof(double));  // (blocks)
-  sum_partial_kernel<<<blocks, kThreads, 0, stream()>>>(x, n, aligned16(x), partial.as<double>());
-  BUSI_LAUNCH_CHECK("sum_partial_kernel");
-  sum_final_kernel<<<1, kThreads, 0, stream()>>>(partial.as<double>(), blocks, out);
-  BUSI_LAUNCH_CHECK("sum_final_kernel");
+  BUSI_LAUNCH(sum_partial_kernel, blocks, kThreads, 0, x, n, aligned16(x), partial.as<double>());
+  BUSI_LAUNCH(sum_final_kernel, 1, kThreads, 0, partial.as<double>(), blocks, out);
 }
 
 void channel_sums(int64_t N, int64_t C, int64_t HW, const float* x, float* out) {
@@ -87,9 +85,8 @@ void channel_sums(int64_t N, int64_t C, int64_t HW, const float* x, float* out) 
   const ChannelSplit split = channel_split(N, C, HW);
   DeviceBuffer partial(split.splits * C * sizeof(double));  // (S, C)
   launch_channel_partial_sums<1>(N, C, HW, split, PlainValue{x}, partial.as<double>());
-  channel_sums_final_kernel<<<grid_for(C), kThreads, 0, stream()>>>(partial.as<double>(),
-                                                                    split.splits, C, out);
-  BUSI_LAUNCH_CHECK("channel_sums_final_kernel");
+  BUSI_LAUNCH(channel_sums_final_kernel, grid_for(C), kThreads, 0, partial.as<double>(),
+              split.splits, C, out);
 }
 
 }  // namespace busi::cuda

@@ -159,43 +159,37 @@ __global__ void __launch_bounds__(kLossThreads)
 
 void softmax_forward(int64_t N, int64_t K, const float* x, float* p) {
   if (N <= 0 || K <= 0) return;
-  softmax_forward_kernel<false><<<row_blocks(N), kThreads, 0, stream()>>>(N, K, x, p);
-  BUSI_LAUNCH_CHECK("softmax_forward_kernel");
+  BUSI_LAUNCH(softmax_forward_kernel<false>, row_blocks(N), kThreads, 0, N, K, x, p);
 }
 
 void softmax_backward(int64_t N, int64_t K, const float* p, const float* dy, float* dx) {
   if (N <= 0 || K <= 0) return;
-  softmax_backward_kernel<<<row_blocks(N), kThreads, 0, stream()>>>(N, K, p, dy, dx);
-  BUSI_LAUNCH_CHECK("softmax_backward_kernel");
+  BUSI_LAUNCH(softmax_backward_kernel, row_blocks(N), kThreads, 0, N, K, p, dy, dx);
 }
 
 void log_softmax_forward(int64_t N, int64_t K, const float* x, float* y) {
   if (N <= 0 || K <= 0) return;
-  softmax_forward_kernel<true><<<row_blocks(N), kThreads, 0, stream()>>>(N, K, x, y);
-  BUSI_LAUNCH_CHECK("softmax_forward_kernel(log)");
+  BUSI_LAUNCH(softmax_forward_kernel<true>, row_blocks(N), kThreads, 0, N, K, x, y);
 }
 
 void log_softmax_backward(int64_t N, int64_t K, const float* y, const float* dy, float* dx) {
   if (N <= 0 || K <= 0) return;
-  log_softmax_backward_kernel<<<row_blocks(N), kThreads, 0, stream()>>>(N, K, y, dy, dx);
-  BUSI_LAUNCH_CHECK("log_softmax_backward_kernel");
+  BUSI_LAUNCH(log_softmax_backward_kernel, row_blocks(N), kThreads, 0, N, K, y, dy, dx);
 }
 
 void cross_entropy_forward(int64_t N, int64_t K, const float* logits, const int64_t* labels,
                            const float* class_weights, float smoothing, float* probs, float* loss) {
   if (N <= 0 || K <= 0) return;
-  cross_entropy_forward_kernel<<<1, kLossThreads, 0, stream()>>>(
-      N, K, logits, labels, class_weights, smoothing, probs, loss);
-  BUSI_LAUNCH_CHECK("cross_entropy_forward_kernel");
+  BUSI_LAUNCH(cross_entropy_forward_kernel, 1, kLossThreads, 0, N, K, logits, labels, class_weights,
+              smoothing, probs, loss);
 }
 
 void cross_entropy_backward(int64_t N, int64_t K, const float* probs, const int64_t* labels,
                             const float* class_weights, float smoothing, const float* dloss,
                             float* dlogits) {
   if (N <= 0 || K <= 0) return;
-  cross_entropy_backward_kernel<<<1, kLossThreads, 0, stream()>>>(
-      N, K, probs, labels, class_weights, smoothing, dloss, dlogits);
-  BUSI_LAUNCH_CHECK("cross_entropy_backward_kernel");
+  BUSI_LAUNCH(cross_entropy_backward_kernel, 1, kLossThreads, 0, N, K, probs, labels, class_weights,
+              smoothing, dloss, dlogits);
 }
 
 }  // namespace busi::cuda

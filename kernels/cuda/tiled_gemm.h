@@ -6,10 +6,10 @@
 #include <climits>
 #include <cstdint>
 
-#include "engine/cuda/allocator.h"
-#include "engine/cuda/check.h"
-#include "engine/cuda/context.h"
-#include "engine/error.h"
+#include "kernels/cuda/runtime/allocator.h"
+#include "kernels/cuda/runtime/check.h"
+#include "kernels/cuda/runtime/context.h"
+#include "kernels/common/error.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/tiled_gemm.cuh"
 
@@ -53,8 +53,7 @@ template <class Problem>
 void launch_tiled_gemm(const Problem& p, const LaunchShape& shape) {
   const dim3 grid(static_cast<unsigned>(shape.tiles_m * shape.tiles_n),
                   static_cast<unsigned>(shape.splits));
-  tiled_gemm_kernel<Problem><<<grid, kThreads, 0, stream()>>>(p, shape.tiles_n, shape.k_per_split);
-  BUSI_LAUNCH_CHECK("tiled_gemm_kernel");
+  BUSI_LAUNCH(tiled_gemm_kernel<Problem>, grid, kThreads, 0, p, shape.tiles_n, shape.k_per_split);
 }
 
 // Adds the S partial results of a split-K GEMM, partial (S, M, N), in the order s = 0..S-1 and
@@ -105,9 +104,8 @@ void run_tiled_gemm(const char* what, const Operands& operands, const Epilogue& 
   launch_tiled_gemm(Problem<Operands, PartialStore>{operands, PartialStore{partial.as<float>(),
                                                                            operands.M, operands.N}},
                     shape);
-  sum_splits_kernel<<<grid_for(count), kThreads, 0, stream()>>>(
-      operands.M, operands.N, shape.splits, partial.as<float>(), epilogue);
-  BUSI_LAUNCH_CHECK("sum_splits_kernel");
+  BUSI_LAUNCH(sum_splits_kernel<Epilogue>, grid_for(count), kThreads, 0, operands.M, operands.N,
+              shape.splits, partial.as<float>(), epilogue);
 }
 
 }  // namespace busi::cuda::tiled

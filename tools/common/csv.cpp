@@ -6,7 +6,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "tools/common/json_writer.h"
 
 namespace busi::tools {

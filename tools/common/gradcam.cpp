@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "engine/autograd.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "engine/ops.h"
 
 // stb_image_write's implementation is compiled here, private to this file (STATIC), so that the

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "engine/random.h"
 
 namespace busi::tools {

@@ -14,7 +14,7 @@
 #include <map>
 #include <thread>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "tools/common/svg_plot.h"
 
 namespace busi::tools {

@@ -11,9 +11,9 @@
 #include <omp.h>
 #include <unistd.h>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #ifdef BUSI_WITH_CUDA
-#include "engine/cuda_runtime.h"
+#include "kernels/cuda/runtime/controls.h"
 #endif
 
 namespace busi::tools {

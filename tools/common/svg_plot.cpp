@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 namespace busi::tools {
 

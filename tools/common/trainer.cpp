@@ -12,14 +12,14 @@
 
 #include "data/seeds.h"
 #include "engine/autograd.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
 #include "engine/ops.h"
 #include "tools/common/csv.h"
 #include "tools/common/progress.h"
 #include "tools/common/run_dir.h"
 #include "weights/safetensors.h"
 #ifdef BUSI_WITH_CUDA
-#include "engine/cuda_runtime.h"
+#include "kernels/cuda/runtime/controls.h"
 #endif
 
 namespace busi::tools {

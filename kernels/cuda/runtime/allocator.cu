@@ -8,6 +8,13 @@
 // 12.5 % and tensors of nearly the same size share a bin. A request takes a cached block of
 // exactly its bin size; blocks are never split or merged (simple, and enough for training loops
 // that repeat the same shapes).
+//
+// On the emulated device under AddressSanitizer (device memory is host memory there) the
+// allocator also marks what a kernel must not touch: the bytes of a block past the size asked
+// for, and whole blocks while they wait in the cache. So reading one element past a tensor, or a
+// tensor already freed, is reported even though the block is larger or still allocated. The
+// marks are queued on the stream like the kernels, so work queued before a free still sees the
+// block as it was.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -18,15 +25,39 @@
 #include <utility>
 #include <vector>
 
-#include "engine/cuda/check.h"
-#include "engine/cuda/context.h"
-#include "engine/cuda_api.h"
-#include "engine/cuda_runtime.h"
-#include "engine/error.h"
+#include "kernels/cuda/runtime/check.h"
+#include "kernels/cuda/runtime/context.h"
+#include "kernels/cuda/runtime/api.h"
+#include "kernels/cuda/runtime/controls.h"
+#include "kernels/common/error.h"
+#if defined(BUSI_CUDA_EMULATED) && defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 namespace busi::cuda {
 
 namespace {
+
+#if defined(BUSI_CUDA_EMULATED) && defined(__SANITIZE_ADDRESS__)
+// [ptr, ptr + valid) usable, [ptr + valid, ptr + size) not, from the point in the stream where
+// the mark is queued.
+struct Marks {
+  char* ptr;
+  size_t valid, size;
+};
+void apply_marks(void* data) {
+  const Marks* m = static_cast<Marks*>(data);
+  ASAN_UNPOISON_MEMORY_REGION(m->ptr, m->valid);
+  ASAN_POISON_MEMORY_REGION(m->ptr + m->valid, m->size - m->valid);
+  delete m;
+}
+void queue_marks(void* ptr, size_t valid, size_t size) {
+  CUDA_CHECK(
+      cudaLaunchHostFunc(stream(), apply_marks, new Marks{static_cast<char*>(ptr), valid, size}));
+}
+#else
+void queue_marks(void*, size_t, size_t) {}
+#endif
 
 constexpr size_t kSmallLimit = size_t(1) << 20;  // 1 MiB
 constexpr size_t kSmallStep = 512;
@@ -61,6 +92,7 @@ class CachingAllocator {
       ptr = cuda_malloc_or_retry(bytes, size, device);
     }
     live_[ptr] = Block{size, device};
+    queue_marks(ptr, bytes, size);
     stats_.allocated_bytes += size;
     stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.allocated_bytes);
     return ptr;
@@ -81,6 +113,11 @@ class CachingAllocator {
     stats_.allocated_bytes -= block.size;
     stats_.cached_bytes += block.size;
     free_[{block.device, block.size}].push_back(ptr);
+    try {
+      queue_marks(ptr, 0, block.size);
+    } catch (const Error& e) {  // a faulted device: nothing runs any more, nothing to mark
+      std::fprintf(stderr, "busi: %s\n", e.what());
+    }
   }
 
   void empty_cache() {

@@ -1,5 +1,6 @@
 // The per-device CUDA context of the engine: one compute stream, one cuBLAS handle and one cuDNN
-// handle per device, each created lazily on first use and kept until the process ends. Every
+// handle per device (the handles on real GPUs only), each created lazily on first use and kept
+// until the process ends. Every
 // kernel, copy and library call of the engine goes to stream(), so they run in issue order and
 // the caching allocator can hand a freed block to the next op without synchronising.
 // Host code only; includes no library headers (the handle types are declared here the way
@@ -7,6 +8,8 @@
 #pragma once
 
 #include <cuda_runtime_api.h>
+
+#include <string>
 
 typedef struct cublasContext* cublasHandle_t;
 typedef struct cudnnContext* cudnnHandle_t;
@@ -19,6 +22,8 @@ cudaStream_t stream();
 // Handles bound to stream(). Their math mode is set by each user before a call (TF32 switch).
 cublasHandle_t cublas_handle();
 cudnnHandle_t cudnn_handle();
+// "91900": the cuDNN version, for the start-up line (library_handles.cu; not on the emulator).
+std::string library_versions();
 // Properties of the current device, queried once.
 const cudaDeviceProp& device_properties();
 int sm_count();

@@ -1,37 +1,31 @@
-// The per-device context (compute stream, cuBLAS and cuDNN handles, device properties), the
-// device probe behind busi::cuda_available(), and the device description tools print.
-#include "engine/cuda/context.h"
+// The per-device context (compute stream, device properties), the device probe behind
+// busi::cuda_available(), and the device description tools print. The cuBLAS and cuDNN handles
+// are in library_handles.cu (real GPUs only).
+#include "kernels/cuda/runtime/context.h"
 
-#include <cublas_v2.h>
-#include <cudnn.h>
+#include <cuda_runtime.h>
 
 #include <cstdio>
 #include <mutex>
 #include <sstream>
 #include <string>
 
-#include "engine/cuda/allocator.h"
-#include "engine/cuda/backend_options.h"
-#include "engine/cuda/check.h"
-#include "engine/cuda_api.h"
-#include "engine/cuda_runtime.h"
-#include "engine/error.h"
+#include "kernels/cuda/runtime/allocator.h"
+#include "kernels/cuda/runtime/backend_options.h"
+#include "kernels/cuda/runtime/check.h"
+#include "kernels/cuda/runtime/api.h"
+#include "kernels/cuda/runtime/controls.h"
+#include "kernels/common/error.h"
 
 namespace busi::cuda {
 
 namespace {
 
-// cuBLAS workspace handed over explicitly (NVIDIA's recommendation for Hopper is 32 MiB), so that
-// its memory comes from, and is counted by, the caching allocator.
-constexpr size_t kCublasWorkspaceBytes = 32u << 20;
-
-// Everything the engine keeps per device. Created on first use, never destroyed: the handles
+// Everything the engine keeps per device. Created on first use, never destroyed: the stream
 // would otherwise be destroyed during static destruction, racing the CUDA runtime's own teardown.
 struct DeviceContext {
-  std::once_flag stream_once, cublas_once, cudnn_once, props_once;
+  std::once_flag stream_once, props_once;
   cudaStream_t stream = nullptr;
-  cublasHandle_t cublas = nullptr;
-  cudnnHandle_t cudnn = nullptr;
   cudaDeviceProp props{};
 };
 
@@ -100,7 +94,7 @@ int fp32_lanes_per_sm(int major, int minor) {
 
 }  // namespace
 
-// ---- Availability (declared in engine/cuda_api.h) -----------------------------------------------
+// ---- Availability (declared in kernels/cuda/runtime/api.h) -----------------------------------------------
 
 bool device_available(std::string* reason) {
   static const Probe probe = probe_device();
@@ -125,30 +119,6 @@ cudaStream_t stream() {
   return ctx.stream;
 }
 
-cublasHandle_t cublas_handle() {
-  DeviceContext& ctx = context_of(current_device());
-  std::call_once(ctx.cublas_once, [&] {
-    cublasHandle_t handle = nullptr;
-    CUBLAS_CHECK(cublasCreate(&handle));
-    CUBLAS_CHECK(cublasSetStream(handle, stream()));
-    CUBLAS_CHECK(
-        cublasSetWorkspace(handle, device_malloc(kCublasWorkspaceBytes), kCublasWorkspaceBytes));
-    ctx.cublas = handle;
-  });
-  return ctx.cublas;
-}
-
-cudnnHandle_t cudnn_handle() {
-  DeviceContext& ctx = context_of(current_device());
-  std::call_once(ctx.cudnn_once, [&] {
-    cudnnHandle_t handle = nullptr;
-    CUDNN_CHECK(cudnnCreate(&handle));
-    CUDNN_CHECK(cudnnSetStream(handle, stream()));
-    ctx.cudnn = handle;
-  });
-  return ctx.cudnn;
-}
-
 const cudaDeviceProp& device_properties() {
   const int device = current_device();
   DeviceContext& ctx = context_of(device);
@@ -157,6 +127,14 @@ const cudaDeviceProp& device_properties() {
 }
 
 int sm_count() { return device_properties().multiProcessorCount; }
+
+bool emulated() {
+#ifdef BUSI_CUDA_EMULATED
+  return true;
+#else
+  return false;
+#endif
+}
 
 void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
@@ -196,7 +174,13 @@ std::string runtime_description() {
      << ", " << d.sm_count << " SMs, " << d.total_bytes / double(1u << 30) << " GiB), TF32 "
      << (tf32_enabled() ? "on" : "off") << ", GEMM " << gemm_backend_name(gemm_backend())
      << ", conv " << conv_backend_name(conv_backend()) << ", deterministic "
-     << (deterministic() ? "on" : "off") << ", cuDNN " << cudnnGetVersion();
+     << (deterministic() ? "on" : "off");
+#ifdef BUSI_CUDA_EMULATED
+  os << ", emulated on " << emu::worker_threads() << " host threads (thread-order seed "
+     << emu::thread_order_seed() << ", no cuBLAS or cuDNN)";
+#else
+  os << ", cuDNN " << library_versions();
+#endif
   return os.str();
 }
 

@@ -1,12 +1,13 @@
-// The error reporting behind CUDA_CHECK, CUBLAS_CHECK, CUDNN_CHECK and BUSI_LAUNCH_CHECK.
-#include "engine/cuda/check.h"
+// The error reporting behind CUDA_CHECK, CUBLAS_CHECK, CUDNN_CHECK and every kernel launch
+// (check_launch, called by BUSI_LAUNCH).
+#include "kernels/cuda/runtime/check.h"
 
 #include <cstdio>
 #include <cstring>
 
-#include "engine/cuda/backend_options.h"
-#include "engine/cuda/context.h"
-#include "engine/error.h"
+#include "kernels/common/error.h"
+#include "kernels/cuda/runtime/backend_options.h"
+#include "kernels/cuda/runtime/context.h"
 
 namespace busi::cuda {
 
@@ -21,6 +22,18 @@ const char* short_path(const char* file) {
   return file;
 }
 
+// "<string> (<name>)", and on the emulated device, for a failed kernel, the emulator's account
+// of what went wrong (the kernel, block, threads and source lines).
+std::string describe(cudaError_t error) {
+  std::string text = detail::concat(cudaGetErrorString(error), " (", cudaGetErrorName(error), ")");
+#ifdef BUSI_CUDA_EMULATED
+  const std::string fault = emu::fault_message();
+  if (error == cudaErrorLaunchFailure && !fault.empty())
+    text += " [emulated device: " + fault + "]";
+#endif
+  return text;
+}
+
 }  // namespace
 
 void throw_call_error(const char* library, const std::string& what, const char* call,
@@ -30,24 +43,19 @@ void throw_call_error(const char* library, const std::string& what, const char* 
 }
 
 void throw_cuda_error(cudaError_t error, const char* call, const char* file, int line) {
-  throw_call_error("CUDA",
-                   detail::concat(cudaGetErrorString(error), " (", cudaGetErrorName(error), ")"),
-                   call, file, line);
+  throw_call_error("CUDA", describe(error), call, file, line);
 }
 
 void check_launch(const char* kernel, const char* file, int line) {
   const cudaError_t launch = cudaGetLastError();
   if (launch != cudaSuccess)
-    throw_call_error("CUDA",
-                     detail::concat(cudaGetErrorString(launch), " (", cudaGetErrorName(launch),
-                                    ") launching kernel ", kernel),
-                     "<<<...>>>", file, line);
+    throw_call_error("CUDA", describe(launch) + " launching kernel " + kernel, "<<<...>>>", file,
+                     line);
   if (!sync_after_launch()) return;
   const cudaError_t run = cudaStreamSynchronize(stream());
   if (run != cudaSuccess)
     throw_call_error("CUDA",
-                     detail::concat(cudaGetErrorString(run), " (", cudaGetErrorName(run),
-                                    ") while running kernel ", kernel, " (BUSI_CUDA_SYNC=1)"),
+                     describe(run) + " while running kernel " + kernel + " (BUSI_CUDA_SYNC=1)",
                      "cudaStreamSynchronize", file, line);
 }
 

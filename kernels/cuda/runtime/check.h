@@ -1,6 +1,6 @@
 // Checked CUDA, cuBLAS and cuDNN calls: CUDA_CHECK(call), CUBLAS_CHECK(call), CUDNN_CHECK(call)
-// throw busi::Error naming the failing call, its file and line; BUSI_LAUNCH_CHECK("kernel")
-// follows every kernel launch (and, with BUSI_CUDA_SYNC=1, synchronises to pin errors to it).
+// throw busi::Error naming the failing call, its file and line; check_launch follows every kernel
+// launch (BUSI_LAUNCH in launch.h; with BUSI_CUDA_SYNC=1 it synchronises to pin errors to it).
 // Host code only. CUBLAS_CHECK / CUDNN_CHECK need cublas_v2.h / cudnn.h included by their user.
 #pragma once
 
@@ -48,5 +48,3 @@ void warn_if_error(cudaError_t error, const char* call, const char* file, int li
   } while (0)
 
 #define CUDA_WARN(call) ::busi::cuda::warn_if_error((call), #call, __FILE__, __LINE__)
-
-#define BUSI_LAUNCH_CHECK(kernel) ::busi::cuda::check_launch(kernel, __FILE__, __LINE__)

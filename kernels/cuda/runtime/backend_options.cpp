@@ -1,8 +1,9 @@
-// The backend switches of engine/cuda_runtime.h: each is read from its environment variable on
-// first use (BUSI_TF32, BUSI_GEMM, BUSI_CONV, BUSI_DETERMINISTIC, BUSI_CUDA_SYNC) and can then be
-// overridden by its setter. Atomics, because a data-loader thread may ask while the main thread
-// sets.
-#include "engine/cuda/backend_options.h"
+// The backend switches of kernels/cuda/runtime/controls.h: each is read from its environment
+// variable on first use (BUSI_TF32, BUSI_GEMM, BUSI_CONV, BUSI_DETERMINISTIC, BUSI_CUDA_SYNC) and
+// can then be overridden by its setter. On the emulated device the GEMM and convolution default
+// to the hand-written kernels, and cuBLAS or cuDNN cannot be chosen. Atomics, because a
+// data-loader thread may ask while the main thread sets.
+#include "kernels/cuda/runtime/backend_options.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -10,7 +11,7 @@
 #include <mutex>
 #include <string>
 
-#include "engine/error.h"
+#include "kernels/common/error.h"
 
 namespace busi::cuda {
 
@@ -35,6 +36,18 @@ int env_choice(const char* name, const char* first, const char* second) {
   throw Error(std::string(name) + "='" + raw + "': expected " + first + " or " + second);
 }
 
+// On the emulated device, asking for cuBLAS or cuDNN is an error that says why.
+void require_libraries([[maybe_unused]] GemmBackend gemm, [[maybe_unused]] ConvBackend conv) {
+#ifdef BUSI_CUDA_EMULATED
+  BUSI_CHECK(gemm != GemmBackend::Cublas,
+             "GEMM backend cublas: cuBLAS cannot run on the emulated CUDA device "
+             "(-DBUSI_CUDA=EMULATE); use handwritten");
+  BUSI_CHECK(conv != ConvBackend::Cudnn,
+             "convolution backend cudnn: cuDNN cannot run on the emulated CUDA device "
+             "(-DBUSI_CUDA=EMULATE); use handwritten");
+#endif
+}
+
 struct Options {
   std::atomic<bool> tf32{true};
   std::atomic<int> gemm{0};  // GemmBackend as int
@@ -54,6 +67,13 @@ Options& options() {
     opts.sync_after_launch = env_flag("BUSI_CUDA_SYNC", false);
     opts.gemm = env_choice("BUSI_GEMM", "cublas", "handwritten");
     opts.conv = env_choice("BUSI_CONV", "cudnn", "handwritten");
+#ifdef BUSI_CUDA_EMULATED
+    // No cuBLAS or cuDNN on the emulated device: the hand-written kernels, unless asked otherwise.
+    if (!std::getenv("BUSI_GEMM")) opts.gemm = static_cast<int>(GemmBackend::Handwritten);
+    if (!std::getenv("BUSI_CONV")) opts.conv = static_cast<int>(ConvBackend::Handwritten);
+    require_libraries(static_cast<GemmBackend>(opts.gemm.load()),
+                      static_cast<ConvBackend>(opts.conv.load()));
+#endif
   });
   return opts;
 }
@@ -63,10 +83,16 @@ Options& options() {
 void set_tf32(bool on) { options().tf32 = on; }
 bool tf32_enabled() { return options().tf32; }
 
-void set_gemm_backend(GemmBackend backend) { options().gemm = static_cast<int>(backend); }
+void set_gemm_backend(GemmBackend backend) {
+  require_libraries(backend, conv_backend());
+  options().gemm = static_cast<int>(backend);
+}
 GemmBackend gemm_backend() { return static_cast<GemmBackend>(options().gemm.load()); }
 
-void set_conv_backend(ConvBackend backend) { options().conv = static_cast<int>(backend); }
+void set_conv_backend(ConvBackend backend) {
+  require_libraries(gemm_backend(), backend);
+  options().conv = static_cast<int>(backend);
+}
 ConvBackend conv_backend() { return static_cast<ConvBackend>(options().conv.load()); }
 
 void set_deterministic(bool on) { options().deterministic = on; }

@@ -1,5 +1,5 @@
 // Device memory for the engine's own scratch space: DeviceBuffer, a block from the caching
-// allocator (device_malloc / device_free in engine/cuda_api.h) that goes back to the cache when it
+// allocator (device_malloc / device_free in kernels/cuda/runtime/api.h) that goes back to the cache when it
 // leaves scope. Giving a block back while kernels that use it are still queued is safe: its next
 // user is queued on the same compute stream, behind them.
 #pragma once
@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <utility>
 
-#include "engine/cuda_api.h"
+#include "kernels/cuda/runtime/api.h"
 
 namespace busi::cuda {
 

@@ -1,4 +1,4 @@
-// The host-side entry points of the CUDA runtime layer (engine/cuda/), called by the device-
+// The host-side entry points of the CUDA runtime layer (kernels/cuda/runtime/), called by the device-
 // neutral engine code. Compiled only with BUSI_WITH_CUDA; every function checks its CUDA calls
 // and throws busi::Error naming the call, file and line.
 #pragma once
@@ -12,7 +12,7 @@ namespace busi::cuda {
 // True when a GPU and a working driver are present; otherwise false and `reason` says why.
 bool device_available(std::string* reason);
 
-// Device memory from the caching allocator (engine/cuda/allocator.cu).
+// Device memory from the caching allocator (kernels/cuda/runtime/allocator.cu).
 void* device_malloc(size_t bytes);
 void device_free(void* ptr);
 

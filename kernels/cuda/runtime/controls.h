@@ -12,6 +12,13 @@ namespace busi::cuda {
 
 // ---- Device -------------------------------------------------------------------------------------
 
+// True in a -DBUSI_CUDA=EMULATE build: the CUDA device is the emulator (kernels/cuda/emulator/),
+// which runs the engine's own kernels on the CPU, for tests and kernel development.
+bool emulated();
+// True when cuBLAS and cuDNN can run (a real GPU); false on the emulated device, where matrix
+// products and convolutions always use the hand-written kernels.
+bool libraries_available();
+
 struct DeviceInfo {
   int index = 0;
   std::string name;                // "NVIDIA H100 80GB HBM3"
@@ -32,7 +39,7 @@ void synchronize();
 // deterministic off, cuDNN 91900".
 std::string runtime_description();
 
-// ---- Caching allocator (engine/cuda/allocator.cu) -----------------------------------------------
+// ---- Caching allocator (kernels/cuda/runtime/allocator.cu) -----------------------------------------------
 
 struct AllocatorStats {
   size_t allocated_bytes = 0;    // in blocks handed out now (sizes rounded up to their bin)
@@ -48,7 +55,7 @@ void reset_peak_bytes();
 // Returns every cached (free) block to the driver.
 void empty_cache();
 
-// ---- Math and backend switches (engine/cuda/backend_options.cpp) --------------------------------
+// ---- Math and backend switches (kernels/cuda/runtime/backend_options.cpp) --------------------------------
 // Each starts from an environment variable, read once on first use, and can be changed at any
 // time by its setter (the parity tests switch TF32 off; tools map --deterministic).
 

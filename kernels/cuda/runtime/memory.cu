@@ -1,4 +1,4 @@
-// Copies between host and device and the fill kernel (engine/cuda_api.h), all on the compute
+// Copies between host and device and the fill kernel (kernels/cuda/runtime/api.h), all on the compute
 // stream. Copies that touch host memory wait for the stream before returning, so the host data
 // is complete (device to host) or no longer needed (host to device) when the caller goes on.
 #include <cuda_runtime.h>
@@ -7,9 +7,10 @@
 #include <cstdint>
 #include <cstring>
 
-#include "engine/cuda/check.h"
-#include "engine/cuda/context.h"
-#include "engine/cuda_api.h"
+#include "kernels/cuda/runtime/check.h"
+#include "kernels/cuda/runtime/context.h"
+#include "kernels/cuda/runtime/launch.h"
+#include "kernels/cuda/runtime/api.h"
 
 namespace busi::cuda {
 
@@ -51,8 +52,7 @@ void fill(float* dst, float value, int64_t n) {
   }
   const int threads = 256;
   const int64_t blocks = std::min<int64_t>((n + threads - 1) / threads, int64_t(sm_count()) * 16);
-  fill_kernel<<<static_cast<unsigned>(blocks), threads, 0, stream()>>>(dst, value, n);
-  BUSI_LAUNCH_CHECK("fill_kernel");
+  BUSI_LAUNCH(fill_kernel, static_cast<unsigned>(blocks), threads, 0, dst, value, n);
 }
 
 }  // namespace busi::cuda

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds two groups of tests with AddressSanitizer + UndefinedBehaviorSanitizer in their own
+# build directory and runs them:
+#   - the weight-file tests (safetensors reader/writer, checkpoints, converters): corrupt and
+#     fuzzed files must give clean errors, never an invalid read;
+#   - the CUDA tests on the emulated device (-DBUSI_CUDA=EMULATE): device memory is host memory
+#     there, so a kernel that reads or writes outside a buffer (or outside its shared memory) is
+#     reported, with the kernel's source line.
+# Usage: tests/asan_tests.sh [BUILD_DIR]   (default: build-asan, relative to the repo)
+# Exit status: 0 when every test passed with no sanitizer report, 1 otherwise.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${1:-build-asan}"
+case "$build" in /*) ;; *) build="$repo/$build" ;; esac
+
+# The test executables: tests/test_safetensors*.cpp, test_checkpoint*.cpp, test_convert*.cpp
+# and test_cuda_*.cpp, plus the converter tool (test_convert runs it). Nothing else is built.
+tests=()
+for src in "$repo"/tests/test_safetensors*.cpp "$repo"/tests/test_checkpoint*.cpp \
+           "$repo"/tests/test_convert*.cpp "$repo"/tests/test_cuda_*.cpp; do
+  [ -e "$src" ] && tests+=("$(basename "$src" .cpp)")
+done
+
+# -fsanitize=address,undefined comes from BUSI_SANITIZE in the root CMakeLists.txt; -O1 keeps
+# the emulated kernels fast enough and the reports exact. The CUDA kernels run on the emulated
+# device; no -march=native (the build directory may be shared between machines).
+cmake -S "$repo" -B "$build" -DBUSI_SANITIZE=ON -DBUSI_CUDA=EMULATE -DBUSI_NATIVE=OFF \
+  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" >/dev/null
+cmake --build "$build" -j "$(nproc)" --target "${tests[@]}" convert_weights
+
+# Any sanitizer report must fail the run: ASan aborts by itself; UBSan only prints and goes on
+# unless halt_on_error is set. Our options come last so that they win over any inherited ones.
+# Leak checking is off: LeakSanitizer cannot run under ptrace (debuggers, some containers),
+# and a leak is not the memory-safety error this script looks for.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=1:detect_leaks=0:strict_string_checks=1:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:abort_on_error=1:print_stacktrace=1"
+
+failed=()
+for t in "${tests[@]}"; do
+  echo "== $t (ASan + UBSan)"
+  log="$build/tests/$t.asan.log"
+  status=0
+  "$build/tests/$t" >"$log" 2>&1 || status=$?
+  tail -n 3 "$log"
+  # A sanitizer report also fails the test when the process still exits 0. The exception:
+  # test_cuda_emulator plants out-of-bounds bugs in child processes and expects their reports
+  # (it checks them itself).
+  planted=0
+  [ "$t" = test_cuda_emulator ] && planted=1
+  if [ $status -ne 0 ] ||
+     { [ $planted -eq 0 ] && grep -qE "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$log"; }; then
+    echo "asan_tests: $t FAILED (exit status $status; full output in $log):"
+    grep -E -A20 "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$log" | head -n 40 || true
+    failed+=("$t")
+  fi
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "asan_tests: FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "asan_tests: all passed under ASan + UBSan (${tests[*]})"
