@@ -16,12 +16,14 @@ class CudaTimer {
  public:
   CudaTimer();
   ~CudaTimer();
-  CudaTimer(const CudaTimer&) = delete;
-  CudaTimer& operator=(const CudaTimer&) = delete;
 
   // Median milliseconds of `reps` runs of fn after 3 warm-up runs; flush_l2 overwrites the L2
   // cache before each run so a memory-bound kernel reads from DRAM, as it does in a network.
   double median_ms(const std::function<void()>& fn, int reps, bool flush_l2);
+
+  // It owns two CUDA events and a device buffer: one owner only.
+  CudaTimer(const CudaTimer&) = delete;
+  CudaTimer& operator=(const CudaTimer&) = delete;
 
  private:
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
