@@ -1,7 +1,7 @@
-// The trainer's in-memory batch source (tools/common/trainer.h, TensorSource): every sample once
-// per epoch, labels that follow their rows, and with several views (VGG16's cached augmented
+// The trainer's in-memory batch source (tools/train/batch_source.h, TensorSource): every sample
+// once per epoch, labels that follow their rows, and with several views (VGG16's cached augmented
 // features) a view per sample that is reproducible from (seed, epoch) and varies across epochs;
-// presets_help written from the presets themselves.
+// presets_help written from the presets themselves (tools/train/presets.h).
 #include <doctest/doctest.h>
 
 #include <map>
@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "engine/tensor.h"
-#include "tools/common/trainer.h"
+#include "tools/train/batch_source.h"
+#include "tools/train/presets.h"
 
 using namespace busi;
 using namespace busi::tools;

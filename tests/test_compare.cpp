@@ -9,8 +9,9 @@
 #include <filesystem>
 #include <string>
 
-#include "tools/common/csv.h"
-#include "tools/common/json_writer.h"
+#include "tools/formats/csv.h"
+#include "tools/formats/json_value.h"
+#include "tools/formats/text_file.h"
 
 using namespace busi::tools;
 namespace fs = std::filesystem;

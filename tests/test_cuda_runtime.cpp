@@ -18,6 +18,9 @@
 #ifdef BUSI_CUDA_EMULATED
 #include "kernels/cuda/runtime/launch.h"
 #endif
+#if defined(BUSI_CUDA_EMULATED) && defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 using namespace busi;
 
@@ -51,6 +54,30 @@ TEST_CASE("cuda allocator: a freed block is reused without cudaMalloc") {
   }
   CHECK(cuda::allocator_stats().num_cuda_mallocs == mallocs_after_first_pass);
 }
+
+#if defined(BUSI_CUDA_EMULATED) && defined(__SANITIZE_ADDRESS__)
+TEST_CASE(
+    "cuda allocator under AddressSanitizer: a block's slack and cached blocks are off limits") {
+  BUSI_REQUIRE_GPU();
+  // 1000 bytes come from a 1024-byte block: a kernel reading byte 1000 must be reported, and so
+  // must one reading a block after it went back to the cache. The marks are queued on the
+  // stream, so they hold once the stream has reached them.
+  char* p = static_cast<char*>(cuda::device_malloc(1000));
+  cuda::synchronize();
+  CHECK(!__asan_address_is_poisoned(p + 999));
+  CHECK(__asan_address_is_poisoned(p + 1000));
+  CHECK(__asan_address_is_poisoned(p + 1023));
+  cuda::device_free(p);
+  CHECK(!__asan_address_is_poisoned(p));  // kernels queued before the free may still use it
+  cuda::synchronize();
+  CHECK(__asan_address_is_poisoned(p));
+  char* q = static_cast<char*>(cuda::device_malloc(1000));  // the same block, handed out again
+  cuda::synchronize();
+  CHECK(q == p);
+  CHECK(!__asan_address_is_poisoned(q));
+  cuda::device_free(q);
+}
+#endif
 
 TEST_CASE("cuda allocator: statistics, peak and empty_cache") {
   BUSI_REQUIRE_GPU();

@@ -5,8 +5,11 @@
 
 #include <cmath>
 
-#include "tools/common/json_writer.h"
-#include "tools/common/metrics.h"
+#include "tools/formats/json_value.h"
+#include "tools/metrics/bootstrap.h"
+#include "tools/metrics/classification.h"
+#include "tools/metrics/mcnemar.h"
+#include "tools/metrics/roc.h"
 
 using namespace busi::tools;
 

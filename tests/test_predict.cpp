@@ -11,8 +11,8 @@
 
 #include "data/image.h"
 #include "engine/ops.h"
-#include "tools/common/csv.h"
-#include "tools/common/gradcam.h"
+#include "tools/explain/gradcam.h"
+#include "tools/formats/csv.h"
 
 using namespace busi;
 using namespace busi::tools;

@@ -7,11 +7,12 @@
 #include <filesystem>
 #include <string>
 
-#include "tools/common/csv.h"
-#include "tools/common/json_writer.h"
-#include "tools/common/metrics.h"
-#include "tools/common/report.h"
-#include "tools/common/svg_plot.h"
+#include "tools/formats/csv.h"
+#include "tools/formats/json_value.h"
+#include "tools/formats/text_file.h"
+#include "tools/metrics/classification.h"
+#include "tools/report/report.h"
+#include "tools/report/svg_plot.h"
 
 using namespace busi::tools;
 namespace fs = std::filesystem;

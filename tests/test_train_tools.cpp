@@ -14,10 +14,11 @@
 #include <string>
 #include <unistd.h>
 
-#include "tools/common/cli.h"
-#include "tools/common/csv.h"
-#include "tools/common/json_writer.h"
-#include "tools/common/trainer.h"
+#include "tools/cli/command_line.h"
+#include "tools/formats/csv.h"
+#include "tools/formats/json_value.h"
+#include "tools/run_folder/history.h"
+#include "tools/train/run_checkpoint.h"
 
 using namespace busi;
 using namespace busi::tools;

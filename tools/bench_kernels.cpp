@@ -4,8 +4,9 @@
 // bandwidth measured in the same run (the practical roofline); GEMMs and convolutions in TFLOP/s
 // against the FP32 peak, with the hand-written SGEMM and convolution also as a ratio to cuBLAS
 // and cuDNN (TF32 off on both sides: the hand-written kernels are plain FP32).
-// Timing: CUDA events on the compute stream, 3 warm-up runs, the median of --reps runs, and the L2
-// cache flushed (a memset of twice its size) before each run of a memory-bound kernel.
+// Timing (tools/bench/cuda_timer.h): CUDA events on the compute stream, 3 warm-up runs, the median
+// of --reps runs, and the L2 cache flushed (a memset of twice its size) before each run of a
+// memory-bound kernel; the rows are printed by tools/bench/kernel_table.h.
 // Not a test: without a GPU it prints one line and exits 0.
 //
 //   build/tools/bench_kernels [--reps N] [--quick] [--only SUBSTRING]
@@ -40,10 +41,14 @@
 #include "kernels/cuda/pool.h"
 #include "kernels/cuda/reduce.h"
 #include "kernels/cuda/softmax.h"
+#include "tools/bench/cuda_timer.h"
+#include "tools/bench/kernel_table.h"
 
 namespace {
 
 using namespace busi;
+using busi::tools::CudaTimer;
+using busi::tools::KernelTable;
 
 struct Options {
   int reps = 10;
@@ -52,48 +57,6 @@ struct Options {
 };
 
 const Device kGpu = Device::cuda();
-
-// ---- Timing -------------------------------------------------------------------------------------
-
-class Timer {
- public:
-  Timer() {
-    CUDA_CHECK(cudaEventCreate(&start_));
-    CUDA_CHECK(cudaEventCreate(&stop_));
-    const size_t l2 = cuda::device_info().l2_bytes;
-    flush_bytes_ = std::max<size_t>(2 * l2, size_t(64) << 20);
-    CUDA_CHECK(cudaMalloc(&flush_, flush_bytes_));
-  }
-  ~Timer() {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
-    cudaFree(flush_);
-  }
-  // Median milliseconds of `reps` runs of fn after 3 warm-up runs; flush_l2 overwrites the L2
-  // cache before each run so a memory-bound kernel reads from DRAM, as it does in a network.
-  double median_ms(const std::function<void()>& fn, int reps, bool flush_l2) {
-    for (int i = 0; i < 3; ++i) fn();
-    CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
-    std::vector<double> times;
-    for (int r = 0; r < reps; ++r) {
-      if (flush_l2) CUDA_CHECK(cudaMemsetAsync(flush_, r & 0xff, flush_bytes_, cuda::stream()));
-      CUDA_CHECK(cudaEventRecord(start_, cuda::stream()));
-      fn();
-      CUDA_CHECK(cudaEventRecord(stop_, cuda::stream()));
-      CUDA_CHECK(cudaEventSynchronize(stop_));
-      float ms = 0.0f;
-      CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-      times.push_back(ms);
-    }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
-  }
-
- private:
-  cudaEvent_t start_ = nullptr, stop_ = nullptr;
-  void* flush_ = nullptr;
-  size_t flush_bytes_ = 0;
-};
 
 // ---- Data ---------------------------------------------------------------------------------------
 
@@ -115,73 +78,9 @@ std::string shape_text(const Shape& s) {
   return out;
 }
 
-// ---- Report -------------------------------------------------------------------------------------
-
-class Report {
- public:
-  Report(const Options& opts, Timer& timer) : opts_(opts), timer_(timer) {}
-
-  bool wanted(const std::string& name) const {
-    return opts_.only.empty() || name.find(opts_.only) != std::string::npos;
-  }
-
-  void set_copy_bandwidth(double gbs) { copy_gbs_ = gbs; }
-  void set_fp32_peak(double tflops) { fp32_peak_ = tflops; }
-
-  // A memory-bound kernel moving `bytes` per run.
-  void memory(const std::string& name, const std::string& shape, double bytes,
-              const std::function<void()>& fn) {
-    if (!wanted(name)) return;
-    const double ms = timer_.median_ms(fn, opts_.reps, true);
-    const double gbs = bytes / (ms * 1e-3) / 1e9;
-    std::printf("| %-34s | %-18s | %9.3f | %8.1f GB/s | %5.1f %% of copy | |\n", name.c_str(),
-                shape.c_str(), ms, gbs, 100.0 * gbs / copy_gbs_);
-    std::fflush(stdout);
-  }
-
-  // A compute-bound kernel doing `flops` per run; `reference_ms` > 0 adds the ratio of the
-  // reference's time to this one's (the speed relative to the library). Returns the time.
-  double compute(const std::string& name, const std::string& shape, double flops,
-                 const std::function<void()>& fn, double reference_ms = 0.0,
-                 const char* reference = "") {
-    if (!wanted(name)) return 0.0;
-    const double ms = timer_.median_ms(fn, opts_.reps, false);
-    const double tflops = flops / (ms * 1e-3) / 1e12;
-    char ratio[64] = "";
-    if (reference_ms > 0.0)
-      std::snprintf(ratio, sizeof ratio, "%.2f x %s", reference_ms / ms, reference);
-    std::printf("| %-34s | %-18s | %9.3f | %7.2f TFLOP/s | %5.1f %% of FP32 peak | %s |\n",
-                name.c_str(), shape.c_str(), ms, tflops,
-                fp32_peak_ > 0 ? 100.0 * tflops / fp32_peak_ : 0.0, ratio);
-    std::fflush(stdout);
-    return ms;
-  }
-
-  // A latency-bound kernel (tiny sizes): time only.
-  void latency(const std::string& name, const std::string& shape, const std::function<void()>& fn) {
-    if (!wanted(name)) return;
-    const double ms = timer_.median_ms(fn, opts_.reps, false);
-    std::printf("| %-34s | %-18s | %9.3f | %8.1f us | latency-bound | |\n", name.c_str(),
-                shape.c_str(), ms, ms * 1e3);
-    std::fflush(stdout);
-  }
-
-  void section(const char* title) {
-    std::printf(
-        "\n**%s**\n\n| kernel | shape | ms (median) | achieved | fraction of peak | vs "
-        "library |\n|---|---|---:|---:|---:|---|\n",
-        title);
-  }
-
- private:
-  const Options& opts_;
-  Timer& timer_;
-  double copy_gbs_ = 1.0, fp32_peak_ = 0.0;
-};
-
 // ---- Benchmarks ---------------------------------------------------------------------------------
 
-double measure_copy_bandwidth(Timer& timer, int reps) {
+double measure_copy_bandwidth(CudaTimer& timer, int reps) {
   const size_t bytes = size_t(1) << 30;  // 1 GiB: far beyond L2
   Tensor a = Tensor::ones({int64_t(bytes / 4)}, kGpu),
          b = Tensor::empty({int64_t(bytes / 4)}, kGpu);
@@ -194,7 +93,7 @@ double measure_copy_bandwidth(Timer& timer, int reps) {
   return 2.0 * bytes / (ms * 1e-3) / 1e9;  // read + write
 }
 
-void bench_elementwise(Report& r, const Options& opts) {
+void bench_elementwise(KernelTable& r, const Options& opts) {
   r.section("Element-wise, reductions, dropout (memory-bound)");
   // VGG16 block-1 activations: 32 x 64 x 224 x 224 = 103 M values (411 MB).
   const Shape big = opts.quick ? Shape{32, 64, 56, 56} : Shape{32, 64, 224, 224};
@@ -243,7 +142,7 @@ void bench_elementwise(Report& r, const Options& opts) {
            [&] { cuda::dropout_forward(head, x.data(), 0.5f, 7, 0, out.data()); });
 }
 
-void bench_pool_and_norm(Report& r, const Options& opts) {
+void bench_pool_and_norm(KernelTable& r, const Options& opts) {
   r.section("Pooling and batch norm (memory-bound)");
   const Shape big = opts.quick ? Shape{32, 64, 56, 56} : Shape{32, 64, 224, 224};
   const int64_t n = shape_numel(big), N = big[0], C = big[1], H = big[2], W = big[3];
@@ -290,7 +189,7 @@ void bench_pool_and_norm(Report& r, const Options& opts) {
   });
 }
 
-void bench_softmax_and_optim(Report& r) {
+void bench_softmax_and_optim(KernelTable& r) {
   r.section("Loss and optimiser");
   const int64_t N = 32, K = 3;
   Tensor logits = random_tensor({N, K}, 8), probs = Tensor::empty({N, K}, kGpu);
@@ -339,7 +238,7 @@ void bench_softmax_and_optim(Report& r) {
            [&] { cuda::adam_update_multi(slots, adam); });
 }
 
-void bench_gemm(Report& r, const Options& opts) {
+void bench_gemm(KernelTable& r, const Options& opts) {
   r.section("GEMM (TF32 off unless stated; hand-written vs cuBLAS FP32)");
   struct GemmShape {
     const char* what;
@@ -379,7 +278,7 @@ void bench_gemm(Report& r, const Options& opts) {
   }
 }
 
-void bench_conv(Report& r, const Options& opts) {
+void bench_conv(KernelTable& r, const Options& opts) {
   r.section("Convolution, batch 32 (cuDNN FP32 / TF32 vs hand-written implicit GEMM)");
   struct Layer {
     const char* name;
@@ -446,8 +345,8 @@ void bench_conv(Report& r, const Options& opts) {
 int run(const Options& opts) {
   std::printf("bench_kernels: %s\n", cuda::runtime_description().c_str());
   const cuda::DeviceInfo info = cuda::device_info();
-  Timer timer;
-  Report report(opts, timer);
+  CudaTimer timer;
+  KernelTable report(timer, opts.reps, opts.only);
   const double copy_gbs = measure_copy_bandwidth(timer, opts.reps);
   report.set_copy_bandwidth(copy_gbs);
   report.set_fp32_peak(info.fp32_peak_tflops);
@@ -473,6 +372,8 @@ int run(const Options& opts) {
 
 int main(int argc, char** argv) {
   std::string reason = busi::cuda_unavailable_reason();
+  if (reason.empty() && busi::cuda_emulated())
+    reason = "the CUDA device of this build is emulated on the CPU: its timings describe no GPU";
   if (!reason.empty()) {
     std::printf("bench_kernels: skipped, no usable GPU (%s)\n", reason.c_str());
     return 0;

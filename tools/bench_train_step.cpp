@@ -17,7 +17,8 @@
 #include "engine/optim.h"
 #include "models/simple_cnn.h"
 #include "models/vgg16.h"
-#include "tools/common/cli.h"
+#include "tools/cli/command_line.h"
+#include "tools/cli/tool_main.h"
 #ifdef BUSI_WITH_CUDA
 #include "kernels/cuda/runtime/controls.h"
 #endif

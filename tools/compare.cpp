@@ -12,9 +12,10 @@
 #include <vector>
 
 #include "kernels/common/error.h"
-#include "tools/common/cli.h"
-#include "tools/common/report.h"
-#include "tools/common/run_dir.h"
+#include "tools/cli/command_line.h"
+#include "tools/cli/tool_main.h"
+#include "tools/report/report.h"
+#include "tools/run_folder/run_dir.h"
 
 using namespace busi;
 using namespace busi::tools;

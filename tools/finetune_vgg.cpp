@@ -2,24 +2,28 @@
 // conv layers frozen, the new head and any He-initialised conv layers trained; 2: the blocks from
 // --unfreeze-from on trained too, pretrained layers at a smaller rate) and writes a run folder
 // like train_simple's. On a CPU the frozen layers run once per image (cached features).
-#include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <set>
 
 #include "data/image_cache.h"
 #include "data/normalize.h"
-#include "engine/autograd.h"
 #include "engine/nn.h"
 #include "models/vgg16.h"
-#include "tools/common/cli.h"
-#include "tools/common/progress.h"
-#include "tools/common/run_dir.h"
-#include "tools/common/trainer.h"
-#include "weights/metadata.h"
-#include "weights/state_dict_io.h"
+#include "tools/cli/command_line.h"
+#include "tools/cli/progress_bar.h"
+#include "tools/cli/tool_main.h"
+#include "tools/finetune/feature_cache.h"
+#include "tools/finetune/imagenet_weights.h"
+#include "tools/finetune/trainable_layers.h"
+#include "tools/run_folder/run_dir.h"
+#include "tools/train/folds.h"
+#include "tools/train/prepare_data.h"
+#include "tools/train/presets.h"
+#include "tools/train/recipe.h"
+#include "tools/train/run_config.h"
+#include "tools/train/settings.h"
+#include "tools/train/trainer.h"
 #include "weights/vgg16_names.h"
 
 using namespace busi;
@@ -74,13 +78,6 @@ std::vector<Preset> vgg_presets() {
   };
 }
 
-// The features of the frozen leading layers, computed once per run (one fold) and reused by the
-// next phase when it freezes the same layers.
-struct FeatureCache {
-  size_t frozen_layers = 0;  // 0: nothing cached
-  Rows train, val;           // train.rows holds every view of the training images (views x N)
-};
-
 struct Context {
   CommandLine* cli = nullptr;
   TrainingSettings settings;
@@ -89,231 +86,26 @@ struct Context {
   FeatureCache features;  // reset at the start of each run
 };
 
-// ---- Weights ------------------------------------------------------------------------------------
-
-std::string shared_partial_weights() {
-  return fs::path(BUSI_SOURCE_DIR "/../shared/weights/vgg16_torchvision_partial.safetensors")
-      .lexically_normal()
-      .string();
-}
-
-std::string missing_weights_message(const std::string& path) {
-  return "VGG16 ImageNet weights not found: '" + path +
-         "'.\nCreate the engine's weight file with one of:\n"
-         "  python3 tools/export_torchvision_vgg16.py --out vgg16.safetensors   # from "
-         "vgg16-397923af.pth, needs PyTorch\n"
-         "  build/tools/convert_weights --from torchvision vgg16.safetensors\n"
-         "or from Keras' vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5:\n"
-         "  build/tools/convert_weights --from keras "
-         "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5\n"
-         "(both write weights/vgg16_imagenet.safetensors; see weights/README.md), or give "
-         "--weights PATH, or --init random for the ablation without ImageNet weights.";
-}
-
-// --weights as given; otherwise the converted default, else the shared partial file (said so).
-std::string resolve_weights_file(const CommandLine& cli, const VggSettings& v) {
-  if (cli.given("--weights") || fs::exists(v.weights)) {
-    BUSI_CHECK(fs::exists(v.weights), missing_weights_message(v.weights));
-    return v.weights;
-  }
-  const std::string partial = shared_partial_weights();
-  BUSI_CHECK(fs::exists(partial), missing_weights_message(v.weights));
-  std::cout << "weights: " << v.weights << " does not exist; using the shared partial file "
-            << partial << " instead\n";
-  return partial;
-}
-
-// What was loaded into the model, for freezing, parameter groups, config and metrics.
-struct Pretrained {
-  std::string weights_file;      // "" with --init random
-  std::set<std::string> layers;  // conv layers with ImageNet weights
-  std::string summary;           // "ImageNet weights: 5 of 13 conv layers (...); ..."
-  std::string preprocessing;     // imagenet-torch / imagenet-caffe
-};
-
-// Loads `weights_file` into the model ("" = --init random: nothing to load).
-Pretrained load_imagenet(models::VGG16& model, const std::string& weights_file) {
-  Pretrained p;
-  if (weights_file.empty()) {
-    p.summary = "ImageNet weights: none (--init random): all 13 conv layers He-initialised";
-    p.preprocessing = weights::kImagenetTorch;  // the same input as the ImageNet run
-    return p;
-  }
-  p.weights_file = weights_file;
-  const weights::LoadReport report = weights::load_state_dict(
-      weights_file, model.state_dict(), weights::vgg16_imagenet_load_options());
-  for (const std::string& layer : weights::vgg16_conv_layers_loaded(report)) p.layers.insert(layer);
-  p.summary = weights::vgg16_imagenet_summary(report);
-  p.preprocessing = weights::preprocessing_of(report.metadata);
-  if (p.preprocessing.empty()) {
-    std::cout << "weights: " << weights_file << " does not say its preprocessing; assuming "
-              << weights::kImagenetTorch << "\n";
-    p.preprocessing = weights::kImagenetTorch;
-  }
-  return p;
-}
-
-// ---- Which layers train in which phase ----------------------------------------------------------
-
-// Phase 1 ("head"): the head and every He-initialised conv layer train, the pretrained layers
-// are frozen. Phase 2 ("finetune"): additionally the pretrained layers of the blocks from
-// --unfreeze-from on. Returns the parameter groups: "new" (head, He-initialised convs) at
-// `lr`, "pretrained" at lr * base_lr_scale.
-std::vector<optim::ParamGroup> set_trainable(models::VGG16& model, const Pretrained& pretrained,
-                                             bool finetune, const VggSettings& v, float lr,
-                                             float weight_decay) {
-  const int unfreeze_block = models::VGG16::block_of(v.unfreeze_from);
-  optim::ParamGroup fresh{"new", {}, lr, weight_decay};
-  optim::ParamGroup base{"pretrained", {}, lr * v.base_lr_scale, weight_decay};
-  for (const std::string& layer : models::VGG16::conv_layer_names()) {
-    const bool is_pretrained = pretrained.layers.count(layer) > 0;
-    const bool trains =
-        !is_pretrained || (finetune && models::VGG16::block_of(layer) >= unfreeze_block);
-    model.conv(layer)->set_requires_grad(trains);
-    if (!trains) continue;
-    for (const NamedTensor& t : model.conv(layer)->named_parameters())
-      (is_pretrained ? base : fresh).params.push_back({layer + "." + t.name, t.tensor});
-  }
-  for (const NamedTensor& t : model.head_fc()->named_parameters())
-    fresh.params.push_back({"head_fc." + t.name, t.tensor});
-  std::vector<optim::ParamGroup> groups = {fresh};
-  if (!base.params.empty()) groups.push_back(base);
-  return groups;
-}
-
-// The number of leading conv layers that are frozen: the part that may be computed once.
-size_t frozen_prefix(models::VGG16& model) {
-  size_t k = 0;
-  for (const std::string& layer : models::VGG16::conv_layer_names()) {
-    if (model.conv(layer)->weight.requires_grad()) break;
-    ++k;
-  }
-  return k;
-}
-
-nn::Dropout& head_dropout(models::VGG16& model) {
-  for (const auto& [name, child] : model.children())
-    if (auto* d = dynamic_cast<nn::Dropout*>(child.get())) return *d;
-  throw Error("VGG16 has no dropout layer");
-}
-
-// ---- A phase's data: images, or features of the frozen prefix computed once ---------------------
-
-struct PhaseData {
-  std::unique_ptr<BatchSource> train, val;
-  Forward forward;
-  size_t cached_layers = 0;  // 0: images (the whole network runs every step)
-};
-
-PhaseData make_phase_data(Context& ctx, models::VGG16& model, const data::ImageCache& cache,
-                          const PreparedData& d, const data::Normalization& norm,
-                          const std::string& phase, Trainer& trainer) {
-  const TrainingSettings& s = ctx.settings;
-  PhaseData out;
-  const size_t k = ctx.vgg.cache_features ? frozen_prefix(model) : 0;
-  if (k == 0) {
-    out.train =
-        std::make_unique<LoaderSource>(cache, d.train_ids, make_loader_options(s, norm, true));
-    out.val = std::make_unique<LoaderSource>(cache, d.val_ids, make_loader_options(s, norm, false));
-    out.forward = [&model](const Tensor& x) { return model.forward(x); };
-    std::cout << "phase " << phase << ": images through the whole network"
-              << (s.augment ? ", augmented" : "") << "\n";
-    return out;
-  }
-  const auto& names = models::VGG16::conv_layer_names();
-  const bool all_frozen = k == names.size();
-  // Frozen layers (and, when all 13 are, block5_pool + global average pooling) applied once.
-  const Forward frozen = [&model, k, all_frozen](const Tensor& x) {
-    const Tensor h = model.forward_layers(x, 0, k);
-    return all_frozen ? global_avg_pool2d(max_pool2d(h, 2)) : h;
-  };
-  // Versions of each training image in the cache (augmented views need augmentation on).
-  const int64_t views = s.augment ? ctx.vgg.feature_views : 1;
-  FeatureCache& features = ctx.features;
-  if (features.frozen_layers == k) {
-    std::cout << "phase " << phase << ": " << names[0] << " ... " << names[k - 1]
-              << " are frozen, as in the previous phase: its features are reused\n";
-  } else {
-    const auto start = std::chrono::steady_clock::now();
-    model.eval();
-    // View v of the training images: as they are (v = 0) or augmented as in loader epoch v (the
-    // loader is not shuffled, so every view lists the samples in the same order).
-    auto train_view = [&](int64_t v) {
-      data::LoaderOptions o = make_loader_options(s, norm, false);
-      o.augment = v > 0;
-      LoaderSource train_images(cache, d.train_ids, o);
-      return compute_rows(frozen, train_images, ctx.device, v);
-    };
-    features.train = train_view(0);
-    const Shape view_shape = features.train.rows.shape();
-    if (views > 1) {
-      // Every view in one tensor, view v of sample i at row v * N + i (what TensorSource reads);
-      // each later view is copied in as soon as it is computed.
-      const int64_t n = view_shape[0];
-      Shape shape = view_shape;
-      shape[0] = n * views;
-      const Tensor first = features.train.rows;
-      features.train.rows = Tensor::empty(shape, ctx.device);
-      features.train.rows.narrow0(0, n).copy_(first);
-      for (int64_t v = 1; v < views; ++v)
-        features.train.rows.narrow0(v * n, n).copy_(train_view(v).rows);
-    }
-    LoaderSource val_images(cache, d.val_ids, make_loader_options(s, norm, false));
-    features.val = compute_rows(frozen, val_images, ctx.device);
-    features.frozen_layers = k;
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    trainer.add_setup_seconds(seconds);
-    const double megabytes = static_cast<double>(features.train.rows.numel()) * 4.0 / 1e6;
-    std::cout << "phase " << phase << ": " << names[0] << " ... " << names[k - 1]
-              << " are frozen: computed once per image (" << views << " x " << shape_str(view_shape)
-              << " training features, " << std::lround(megabytes) << " MB, in "
-              << format_duration(seconds) << "); "
-              << (views > 1
-                      ? "each epoch trains on one of the " + std::to_string(views) +
-                            " versions of each image (the first as is, the others augmented)\n"
-                      : std::string("no augmentation (--feature-views 1)\n"));
-  }
-  const Rows& train_rows = features.train;
-  const Rows& val_rows = features.val;
-  const uint64_t seed = static_cast<uint64_t>(s.seed);
-  out.train = std::make_unique<TensorSource>(train_rows.rows, train_rows.labels,
-                                             train_rows.sample_ids, s.batch, true, seed, views);
-  out.val = std::make_unique<TensorSource>(val_rows.rows, val_rows.labels, val_rows.sample_ids,
-                                           s.batch, false, seed);
-  out.cached_layers = k;
-  if (all_frozen) {
-    out.forward = [&model](const Tensor& pooled) {
-      return model.head_fc()->forward(head_dropout(model).forward(pooled));
-    };
-  } else {
-    out.forward = [&model, k](const Tensor& h) {
-      return model.forward_head(
-          model.forward_layers(h, k, models::VGG16::conv_layer_names().size()));
-    };
-  }
-  return out;
-}
-
 // Runs one phase ("head" or "finetune"); false when the run was stopped (--stop-after).
-bool run_vgg_phase(Context& ctx, models::VGG16& model, const data::ImageCache& cache,
-                   const PreparedData& d, const data::Normalization& norm,
-                   const Pretrained& pretrained, Trainer& trainer, bool finetune) {
+bool run_vgg_phase(Context& ctx, models::VGG16& model, const PreparedData& d,
+                   const data::Normalization& norm, const Pretrained& pretrained, Trainer& trainer,
+                   bool finetune) {
   const TrainingSettings& s = ctx.settings;
   const VggSettings& v = ctx.vgg;
   const std::string name = finetune ? "finetune" : "head";
   const int64_t epochs = finetune ? v.finetune_epochs : v.head_epochs;
   if (epochs == 0 || trainer.phase_already_done(name, epochs)) return true;
   const float lr = finetune ? v.finetune_lr : v.head_lr;
-  std::vector<optim::ParamGroup> groups =
-      set_trainable(model, pretrained, finetune, v, lr, s.weight_decay);
+  std::vector<optim::ParamGroup> groups = set_trainable(
+      model, pretrained.layers, finetune, v.unfreeze_from, v.base_lr_scale, lr, s.weight_decay);
   for (const optim::ParamGroup& g : groups)
     std::cout << "phase " << name << ": group '" << g.name << "' " << g.params.size()
               << " tensors at lr " << g.lr << "\n";
   std::cout << "phase " << name << ": " << model.num_parameters(true) << " of "
             << model.num_parameters() << " parameters trainable\n";
 
-  PhaseData data = make_phase_data(ctx, model, cache, d, norm, name, trainer);
+  PhaseData data = make_phase_data(ctx.features, model, d, norm, s,
+                                   {v.cache_features, v.feature_views}, ctx.device, name, trainer);
   auto optimizer = make_optimizer(s, std::move(groups));
   const int64_t steps_per_epoch = data.train->batches_per_epoch();
   auto schedule = make_schedule(s, epochs * steps_per_epoch, steps_per_epoch);
@@ -342,7 +134,8 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
 
   // The weight file is checked before the data is read, so that a missing file is reported
   // at once.
-  const std::string weights_file = v.init == "random" ? "" : resolve_weights_file(*ctx.cli, v);
+  const std::string weights_file =
+      v.init == "random" ? "" : resolve_weights_file(v.weights, ctx.cli->given("--weights"));
   data::CacheOptions cache_options;
   cache_options.height = cache_options.width = s.img_size;
   cache_options.channels = 3;  // ImageNet filters expect RGB: the grey value goes to R, G and B
@@ -403,8 +196,8 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   std::cout << "VGG16: " << model.num_parameters() << " parameters, " << s.img_size << " x "
             << s.img_size << " RGB input, " << v.head_epochs << " head + " << v.finetune_epochs
             << " fine-tuning epochs on " << ctx.device.str() << "\n";
-  bool finished = run_vgg_phase(ctx, model, cache, d, norm, pretrained, trainer, false);
-  if (finished) finished = run_vgg_phase(ctx, model, cache, d, norm, pretrained, trainer, true);
+  bool finished = run_vgg_phase(ctx, model, d, norm, pretrained, trainer, false);
+  if (finished) finished = run_vgg_phase(ctx, model, d, norm, pretrained, trainer, true);
   trainer.print_summary();
   if (!finished) return std::nullopt;
 

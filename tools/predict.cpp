@@ -13,10 +13,13 @@
 #include "engine/autograd.h"
 #include "models/simple_cnn.h"
 #include "models/vgg16.h"
-#include "tools/common/cli.h"
-#include "tools/common/csv.h"
-#include "tools/common/gradcam.h"
-#include "tools/common/trainer.h"
+#include "tools/cli/command_line.h"
+#include "tools/cli/tool_main.h"
+#include "tools/explain/gradcam.h"
+#include "tools/formats/csv.h"
+#include "tools/formats/json_value.h"
+#include "tools/train/run_checkpoint.h"
+#include "tools/train/run_config.h"
 
 using namespace busi;
 using namespace busi::tools;

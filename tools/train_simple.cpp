@@ -9,10 +9,18 @@
 #include "data/normalize.h"
 #include "engine/nn.h"
 #include "models/simple_cnn.h"
-#include "tools/common/cli.h"
-#include "tools/common/progress.h"
-#include "tools/common/run_dir.h"
-#include "tools/common/trainer.h"
+#include "tools/cli/command_line.h"
+#include "tools/cli/progress_bar.h"
+#include "tools/cli/tool_main.h"
+#include "tools/run_folder/run_dir.h"
+#include "tools/train/batch_source.h"
+#include "tools/train/folds.h"
+#include "tools/train/prepare_data.h"
+#include "tools/train/presets.h"
+#include "tools/train/recipe.h"
+#include "tools/train/run_config.h"
+#include "tools/train/settings.h"
+#include "tools/train/trainer.h"
 
 using namespace busi;
 using namespace busi::tools;

@@ -1,7 +1,7 @@
 // The engine's one JSON parser. By default it is strict, for untrusted safetensors headers (and
 // weights/manifest.json): objects, arrays, strings and integers only, no duplicate keys, bounded
 // depth and size. With `full_json` it also reads fractions, true, false and null, as the tools'
-// own config.json and metrics.json need (tools/common/json_writer.h builds its Json from it).
+// own config.json and metrics.json need (tools/formats/json_value.h builds its Json from it).
 #pragma once
 
 #include <cstddef>

@@ -1,0 +1,73 @@
+// Finding and loading VGG16's ImageNet weights (see imagenet_weights.h).
+#include "tools/finetune/imagenet_weights.h"
+
+#include <filesystem>
+#include <iostream>
+
+#include "kernels/common/error.h"
+#include "weights/metadata.h"
+#include "weights/state_dict_io.h"
+#include "weights/vgg16_names.h"
+
+namespace busi::tools {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shared_partial_weights() {
+  return fs::path(BUSI_SOURCE_DIR "/../shared/weights/vgg16_torchvision_partial.safetensors")
+      .lexically_normal()
+      .string();
+}
+
+std::string missing_weights_message(const std::string& path) {
+  return "VGG16 ImageNet weights not found: '" + path +
+         "'.\nCreate the engine's weight file with one of:\n"
+         "  python3 tools/export_torchvision_vgg16.py --out vgg16.safetensors   # from "
+         "vgg16-397923af.pth, needs PyTorch\n"
+         "  build/tools/convert_weights --from torchvision vgg16.safetensors\n"
+         "or from Keras' vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5:\n"
+         "  build/tools/convert_weights --from keras "
+         "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5\n"
+         "(both write weights/vgg16_imagenet.safetensors; see weights/README.md), or give "
+         "--weights PATH, or --init random for the ablation without ImageNet weights.";
+}
+
+}  // namespace
+
+// --weights as given; otherwise the converted default, else the shared partial file (said so).
+std::string resolve_weights_file(const std::string& path, bool given) {
+  if (given || fs::exists(path)) {
+    BUSI_CHECK(fs::exists(path), missing_weights_message(path));
+    return path;
+  }
+  const std::string partial = shared_partial_weights();
+  BUSI_CHECK(fs::exists(partial), missing_weights_message(path));
+  std::cout << "weights: " << path << " does not exist; using the shared partial file " << partial
+            << " instead\n";
+  return partial;
+}
+
+Pretrained load_imagenet(models::VGG16& model, const std::string& weights_file) {
+  Pretrained p;
+  if (weights_file.empty()) {
+    p.summary = "ImageNet weights: none (--init random): all 13 conv layers He-initialised";
+    p.preprocessing = weights::kImagenetTorch;  // the same input as the ImageNet run
+    return p;
+  }
+  p.weights_file = weights_file;
+  const weights::LoadReport report = weights::load_state_dict(
+      weights_file, model.state_dict(), weights::vgg16_imagenet_load_options());
+  for (const std::string& layer : weights::vgg16_conv_layers_loaded(report)) p.layers.insert(layer);
+  p.summary = weights::vgg16_imagenet_summary(report);
+  p.preprocessing = weights::preprocessing_of(report.metadata);
+  if (p.preprocessing.empty()) {
+    std::cout << "weights: " << weights_file << " does not say its preprocessing; assuming "
+              << weights::kImagenetTorch << "\n";
+    p.preprocessing = weights::kImagenetTorch;
+  }
+  return p;
+}
+
+}  // namespace busi::tools

@@ -1,0 +1,32 @@
+// Which of VGG16's layers train in which phase: pretrained conv layers frozen in the head phase,
+// the blocks from --unfreeze-from on trained in the fine-tuning phase, the parameter groups and
+// their rates; and the frozen prefix, the part that may be computed once.
+#pragma once
+
+#include <cstddef>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/nn.h"
+#include "engine/optim.h"
+#include "models/vgg16.h"
+
+namespace busi::tools {
+
+// Phase 1 ("head"): the head and every He-initialised conv layer train, the pretrained layers
+// are frozen. Phase 2 ("finetune"): additionally the pretrained layers of the blocks from
+// --unfreeze-from on. Returns the parameter groups: "new" (head, He-initialised convs) at
+// `lr`, "pretrained" at lr * base_lr_scale.
+std::vector<optim::ParamGroup> set_trainable(models::VGG16& model,
+                                             const std::set<std::string>& pretrained_layers,
+                                             bool finetune, const std::string& unfreeze_from,
+                                             float base_lr_scale, float lr, float weight_decay);
+
+// The number of leading conv layers that are frozen: the part that may be computed once.
+size_t frozen_prefix(models::VGG16& model);
+
+// The dropout layer before the head's linear layer.
+nn::Dropout& head_dropout(models::VGG16& model);
+
+}  // namespace busi::tools

@@ -1,0 +1,62 @@
+// Percentile-bootstrap intervals (see bootstrap.h).
+#include "tools/metrics/bootstrap.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/common/error.h"
+#include "engine/random.h"
+
+namespace busi::tools {
+
+namespace {
+
+// The q-quantile of sorted values, interpolating linearly between order statistics: position
+// h = (N - 1) q, value = v[floor h] + (h - floor h) (v[floor h + 1] - v[floor h]).
+double quantile_of_sorted(const std::vector<double>& sorted, double q) {
+  const double h = static_cast<double>(sorted.size() - 1) * q;
+  const auto lo = static_cast<size_t>(std::floor(h));
+  const size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+
+}  // namespace
+
+std::vector<Interval> bootstrap_intervals(
+    int64_t n, int rounds, uint64_t seed,
+    const std::function<std::vector<double>(const std::vector<int64_t>&)>& statistics) {
+  std::vector<std::vector<double>> samples;  // samples[i] = the values of statistic i
+  if (rounds > 0 && n > 0) {
+    Generator gen(seed);
+    std::vector<int64_t> indices(static_cast<size_t>(n));
+    for (int r = 0; r < rounds; ++r) {
+      for (auto& i : indices) i = gen.randint(n);
+      const std::vector<double> values = statistics(indices);
+      if (samples.empty()) samples.resize(values.size());
+      BUSI_CHECK(values.size() == samples.size(), "bootstrap: the statistic returned ",
+                 values.size(), " values, earlier ", samples.size());
+      for (size_t i = 0; i < values.size(); ++i)
+        if (!std::isnan(values[i])) samples[i].push_back(values[i]);
+    }
+  }
+  std::vector<Interval> intervals;
+  for (auto& values : samples) {
+    if (values.empty()) {
+      intervals.push_back({std::nan(""), std::nan("")});
+      continue;
+    }
+    std::sort(values.begin(), values.end());
+    intervals.push_back({quantile_of_sorted(values, 0.025), quantile_of_sorted(values, 0.975)});
+  }
+  return intervals;
+}
+
+Interval bootstrap_interval(int64_t n, int rounds, uint64_t seed,
+                            const std::function<double(const std::vector<int64_t>&)>& statistic) {
+  const std::vector<Interval> one = bootstrap_intervals(
+      n, rounds, seed,
+      [&](const std::vector<int64_t>& idx) { return std::vector{statistic(idx)}; });
+  return one.empty() ? Interval{std::nan(""), std::nan("")} : one[0];
+}
+
+}  // namespace busi::tools

@@ -1,0 +1,28 @@
+// Percentile-bootstrap confidence intervals: resamples of the samples drawn with replacement from
+// a seeded Philox stream, so that the same seed gives the same interval on every machine.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace busi::tools {
+
+struct Interval {
+  double low = 0.0, high = 0.0;  // a 95 % percentile-bootstrap interval
+};
+
+// Percentile bootstrap: `rounds` resamples of the indices 0..n-1 drawn with replacement (a Philox
+// stream seeded with `seed`, so the same seed gives the same resamples on every machine);
+// statistic(indices) is evaluated on each and the 2.5th and 97.5th percentiles of those values
+// (linear interpolation between order statistics) are returned. NaN values of the statistic
+// (e.g. an AUC on a resample without positives) are left out. rounds = 0 gives [NaN, NaN].
+Interval bootstrap_interval(int64_t n, int rounds, uint64_t seed,
+                            const std::function<double(const std::vector<int64_t>&)>& statistic);
+// The same for several statistics at once, all evaluated on the same resamples (interval i is
+// that of component i of the returned vectors, which must all have the same length).
+std::vector<Interval> bootstrap_intervals(
+    int64_t n, int rounds, uint64_t seed,
+    const std::function<std::vector<double>(const std::vector<int64_t>&)>& statistics);
+
+}  // namespace busi::tools

@@ -1,0 +1,253 @@
+// Comparing two runs (see comparison.h): the metric table with bootstrap intervals, the pairing of
+// the test predictions by path, McNemar's test and its interpretation.
+#include "tools/report/comparison.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "kernels/common/error.h"
+#include "tools/report/format.h"
+#include "tools/report/run_facts.h"
+
+namespace busi::tools {
+
+namespace {
+
+MetricRow metric_row(std::string key, std::string label, int class_index = -1) {
+  MetricRow row;
+  row.key = std::move(key);
+  row.label = std::move(label);
+  row.class_index = class_index;
+  return row;
+}
+
+// The table's metrics, in row order; metric_values() returns them in the same order.
+std::vector<MetricRow> metric_row_templates(const std::vector<std::string>& class_names) {
+  std::vector<MetricRow> rows = {
+      metric_row("accuracy", "Accuracy"), metric_row("balanced_accuracy", "Balanced accuracy"),
+      metric_row("macro_f1", "Macro-F1"), metric_row("macro_auc", "Macro ROC-AUC")};
+  for (size_t c = 0; c < class_names.size(); ++c) {
+    const int k = static_cast<int>(c);
+    rows.push_back(metric_row(class_names[c] + ".precision", "Precision", k));
+    rows.push_back(metric_row(class_names[c] + ".recall", "Recall", k));
+    rows.push_back(metric_row(class_names[c] + ".f1", "F1", k));
+    rows.push_back(metric_row(class_names[c] + ".auc", "ROC-AUC (one-vs-rest)", k));
+  }
+  return rows;
+}
+
+std::vector<double> metric_values(const ClassificationMetrics& m) {
+  std::vector<double> v = {m.accuracy, m.balanced_accuracy, m.macro_f1, m.macro_auc};
+  for (size_t c = 0; c < m.class_names.size(); ++c) {
+    v.push_back(m.precision[c]);
+    v.push_back(m.recall[c]);
+    v.push_back(m.f1[c]);
+    v.push_back(m.auc[c]);
+  }
+  return v;
+}
+
+// The metrics of a subset (or resample) of a run's test rows, without intervals.
+std::vector<double> metric_values_of_rows(const RunFolder& run, const std::vector<int64_t>& rows) {
+  std::vector<int64_t> labels;
+  std::vector<std::vector<float>> probs;
+  for (const int64_t r : rows) {
+    labels.push_back(run.labels[static_cast<size_t>(r)]);
+    probs.push_back(run.probs[static_cast<size_t>(r)]);
+  }
+  return metric_values(compute_metrics(labels, probs, run.class_names, 0));
+}
+
+std::vector<double> difference(const std::vector<double>& b, const std::vector<double>& a) {
+  std::vector<double> d;
+  for (size_t i = 0; i < a.size(); ++i) d.push_back(b[i] - a[i]);
+  return d;
+}
+
+std::string interpret_mcnemar(const PairedComparison& p, const std::string& name_a,
+                              const std::string& name_b) {
+  if (p.paired == 0)
+    return "McNemar's test needs both models' predictions on the same images; these runs share "
+           "no test image.";
+  const int64_t b = p.mcnemar.a_right_b_wrong, c = p.mcnemar.a_wrong_b_right;
+  if (b + c == 0)
+    return "The two models are right and wrong on exactly the same " + std::to_string(p.paired) +
+           " images: no evidence that either makes fewer errors.";
+  const bool a_better = b > c;
+  const std::string& better = a_better ? name_a : name_b;
+  const std::string& worse = a_better ? name_b : name_a;
+  const int64_t more = std::max(b, c), fewer = std::min(b, c);
+  if (p.mcnemar.p_value < 0.05)
+    return better + " is right on " + std::to_string(more) + " images where " + worse +
+           " is wrong, against " + std::to_string(fewer) +
+           " the other way round: the difference in error rates is statistically significant "
+           "at the 5 % level (exact p = " +
+           fmt_p_value(p.mcnemar.p_value) + ").";
+  return "The models disagree on " + std::to_string(b + c) + " of " + std::to_string(p.paired) +
+         " images (" + name_a + " right on " + std::to_string(b) + ", " + name_b + " right on " +
+         std::to_string(c) + "); with p = " + fmt_p_value(p.mcnemar.p_value) +
+         " this is no significant evidence that one makes fewer errors than the other.";
+}
+
+// Test rows of A and B showing the same image (matched by path, labels agreeing).
+struct Pairing {
+  std::vector<int64_t> rows_a, rows_b;
+  int64_t label_conflicts = 0;  // same path, different labels: left out
+};
+
+Pairing pair_by_path(const RunFolder& a, const RunFolder& b) {
+  std::map<std::string, size_t> row_in_b;
+  for (size_t i = 0; i < b.paths.size(); ++i) row_in_b[b.paths[i]] = i;
+  Pairing pairing;
+  for (size_t i = 0; i < a.paths.size(); ++i) {
+    const auto it = row_in_b.find(a.paths[i]);
+    if (it == row_in_b.end()) continue;
+    if (a.labels[i] != b.labels[it->second]) {
+      ++pairing.label_conflicts;
+      continue;
+    }
+    pairing.rows_a.push_back(static_cast<int64_t>(i));
+    pairing.rows_b.push_back(static_cast<int64_t>(it->second));
+  }
+  return pairing;
+}
+
+// The 2 x 2 table of right/wrong on the paired images, and McNemar's test on it.
+PairedComparison paired_test(const RunFolder& a, const RunFolder& b, const Pairing& pairing) {
+  PairedComparison p;
+  p.paired = static_cast<int64_t>(pairing.rows_a.size());
+  p.only_in_a = static_cast<int64_t>(a.paths.size()) - p.paired - pairing.label_conflicts;
+  p.only_in_b = static_cast<int64_t>(b.paths.size()) - p.paired - pairing.label_conflicts;
+  std::vector<int64_t> labels, pred_a, pred_b;
+  for (size_t i = 0; i < pairing.rows_a.size(); ++i) {
+    const int64_t label = a.labels[static_cast<size_t>(pairing.rows_a[i])];
+    const bool a_right = a.preds[static_cast<size_t>(pairing.rows_a[i])] == label;
+    const bool b_right = b.preds[static_cast<size_t>(pairing.rows_b[i])] == label;
+    labels.push_back(label);
+    pred_a.push_back(a.preds[static_cast<size_t>(pairing.rows_a[i])]);
+    pred_b.push_back(b.preds[static_cast<size_t>(pairing.rows_b[i])]);
+    p.both_right += a_right && b_right;
+    p.both_wrong += !a_right && !b_right;
+  }
+  p.mcnemar = mcnemar(labels, pred_a, pred_b);
+  p.interpretation = interpret_mcnemar(p, a.display_name, b.display_name);
+  return p;
+}
+
+std::vector<std::string> pairing_warnings(const RunFolder& a, const RunFolder& b,
+                                          const Pairing& pairing, const PairedComparison& p) {
+  std::vector<std::string> warnings;
+  if (pairing.label_conflicts > 0)
+    warnings.push_back(std::to_string(pairing.label_conflicts) +
+                       " test images have different labels in the two runs; left out of the "
+                       "paired comparison");
+  if (p.only_in_a > 0 || p.only_in_b > 0)
+    warnings.push_back("The runs' test sets differ (" + std::to_string(p.only_in_a) +
+                       " images only in " + a.display_name + ", " + std::to_string(p.only_in_b) +
+                       " only in " + b.display_name + "); differences and McNemar's test use the " +
+                       std::to_string(p.paired) + " shared images");
+  if (a.split && b.split && a.split->rows != b.split->rows)
+    warnings.push_back("split.csv differs between the two run folders");
+  return warnings;
+}
+
+// The side-by-side table: each model's values and intervals over its own test rows; the
+// difference B - A and its interval by a paired bootstrap over the shared images (one resample
+// picks the same images for both models, so the interval accounts for their correlation).
+std::vector<MetricRow> metric_table(const RunFolder& a, const RunFolder& b, const Pairing& pairing,
+                                    const ReportOptions& options) {
+  const auto intervals_of = [&](const RunFolder& run) {
+    return bootstrap_intervals(
+        static_cast<int64_t>(run.paths.size()), options.bootstrap_rounds, options.bootstrap_seed,
+        [&](const std::vector<int64_t>& idx) { return metric_values_of_rows(run, idx); });
+  };
+  const auto paired_difference = [&](const std::vector<int64_t>& idx) {
+    std::vector<int64_t> sample_a, sample_b;
+    for (const int64_t i : idx) {
+      sample_a.push_back(pairing.rows_a[static_cast<size_t>(i)]);
+      sample_b.push_back(pairing.rows_b[static_cast<size_t>(i)]);
+    }
+    return difference(metric_values_of_rows(b, sample_b), metric_values_of_rows(a, sample_a));
+  };
+
+  std::vector<MetricRow> rows = metric_row_templates(a.class_names);
+  const std::vector<double> values_a = metric_values(a.metrics);
+  const std::vector<double> values_b = metric_values(b.metrics);
+  const std::vector<Interval> cis_a = intervals_of(a), cis_b = intervals_of(b);
+  const auto n_paired = static_cast<int64_t>(pairing.rows_a.size());
+  std::vector<double> diffs(rows.size(), std::nan(""));
+  std::vector<Interval> diff_cis;
+  if (n_paired > 0) {
+    std::vector<int64_t> all(static_cast<size_t>(n_paired));
+    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+    diffs = paired_difference(all);
+    diff_cis = bootstrap_intervals(n_paired, options.bootstrap_rounds, options.bootstrap_seed,
+                                   paired_difference);
+  }
+  const Interval none{std::nan(""), std::nan("")};  // no bootstrap asked for, or no pairs
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].a = values_a[i];
+    rows[i].b = values_b[i];
+    rows[i].difference = diffs[i];
+    rows[i].a_ci = i < cis_a.size() ? cis_a[i] : none;
+    rows[i].b_ci = i < cis_b.size() ? cis_b[i] : none;
+    rows[i].difference_ci = i < diff_cis.size() ? diff_cis[i] : none;
+  }
+  return rows;
+}
+
+}  // namespace
+
+Comparison compare_runs(RunFolder a, RunFolder b, const ReportOptions& options) {
+  BUSI_CHECK(a.class_names == b.class_names, a.dir, " and ", b.dir,
+             ": predictions.csv files have different class columns; cannot compare");
+  if (a.display_name == b.display_name) {  // two runs of one model: tell them apart
+    const std::string init_a = short_initialisation(a), init_b = short_initialisation(b);
+    const bool by_init = !init_a.empty() && !init_b.empty() && init_a != init_b;
+    a.display_name += by_init ? " (" + init_a + ")" : " (A)";
+    b.display_name += by_init ? " (" + init_b + ")" : " (B)";
+  }
+  Comparison c;
+  c.options = options;
+  c.environment = current_environment();
+  const Pairing pairing = pair_by_path(a, b);
+  c.paired = paired_test(a, b, pairing);
+  c.rows = metric_table(a, b, pairing, options);
+  for (const auto* list : {&a.warnings, &b.warnings})
+    c.warnings.insert(c.warnings.end(), list->begin(), list->end());
+  for (const std::string& w : pairing_warnings(a, b, pairing, c.paired)) c.warnings.push_back(w);
+  c.a = std::move(a);
+  c.b = std::move(b);
+  return c;
+}
+
+Comparison build_comparison(const std::string& dir_a, const std::string& dir_b,
+                            const ReportOptions& options) {
+  return compare_runs(load_run_folder(dir_a, options.bootstrap_rounds, options.bootstrap_seed),
+                      load_run_folder(dir_b, options.bootstrap_rounds, options.bootstrap_seed),
+                      options);
+}
+
+const MetricRow& row_named(const Comparison& c, const std::string& key) {
+  for (const MetricRow& r : c.rows)
+    if (r.key == key) return r;
+  throw Error("report: no metric row '" + key + "'");
+}
+
+std::string headline(const Comparison& c) {
+  const MetricRow& f1 = row_named(c, "macro_f1");
+  if (!std::isfinite(f1.difference)) return "";
+  const bool b_higher = f1.difference > 0;
+  const std::string& higher = b_higher ? c.b.display_name : c.a.display_name;
+  const std::string& lower = b_higher ? c.a.display_name : c.b.display_name;
+  std::string s = higher + " has the higher test macro-F1 (" + fmt_signed(std::abs(f1.difference)) +
+                  " over " + lower;
+  const std::string ci = fmt_interval(f1.difference_ci);
+  if (!ci.empty())
+    s += "; 95 % CI of " + c.b.display_name + " \u2212 " + c.a.display_name + ": " + ci;
+  s += excludes_zero(f1.difference_ci) ? ", which excludes 0)." : ", which includes 0).";
+  return s;
+}
+
+}  // namespace busi::tools

@@ -1,0 +1,19 @@
+// The comparison report of two trainer run folders, what compare writes: report.html, report.md
+// and results.json (comparison.h holds what they show).
+#pragma once
+
+#include <string>
+
+#include "tools/report/comparison.h"
+
+namespace busi::tools {
+
+struct ReportFiles {
+  std::string html, markdown, json;
+};
+// build_comparison, then writes report.html, report.md and results.json into out_dir (created
+// when missing). Throws busi::Error naming the folder or file that cannot be written.
+ReportFiles write_comparison_report(const std::string& dir_a, const std::string& dir_b,
+                                    const std::string& out_dir, const ReportOptions& options = {});
+
+}  // namespace busi::tools

@@ -1,0 +1,66 @@
+// config.json, the checkpoint settings and the normalisation as JSON (see run_config.h).
+#include "tools/train/run_config.h"
+
+#include "kernels/common/error.h"
+#include "tools/run_folder/run_dir.h"
+
+namespace busi::tools {
+
+Json make_config(const CommandLine& cli, const TrainingSettings& s, const std::string& model_name,
+                 Device device, const std::string& source_dir, const Json& extra) {
+  Json config = Json::object();
+  config["model"] = model_name;
+  config["seed"] = s.seed;
+  config["device"] = device.str();
+  config["git_commit"] = git_commit(source_dir);
+  config["preset"] = s.preset;
+  config["img_size"] = s.img_size;
+  config["epochs"] = s.epochs;
+  config["created"] = local_timestamp();
+  // Every flag as it was used; "device" above is the device chosen, the flag is "device_flag".
+  const Json settings = cli.settings_json();
+  for (const auto& [key, value] : settings.items()) {
+    if (config.contains(key) && key != "device") continue;
+    config[key == "device" ? "device_flag" : key] = value;
+  }
+  for (const auto& [key, value] : extra.items()) config[key] = value;
+  const Json environment = environment_json(device.is_cuda());
+  for (const auto& [key, value] : environment.items()) config[key] = value;
+  return config;
+}
+
+std::map<std::string, std::string> base_checkpoint_metadata(const CommandLine& cli,
+                                                            const TrainingSettings& s,
+                                                            const PreparedData& d) {
+  Json settings = Json::object();
+  for (const auto& [flag, text] : cli.settings_text()) settings[flag] = text;
+  std::map<std::string, std::string> metadata;
+  metadata["flags"] = settings.dump(0);
+  metadata["class_names"] = Json(d.index.classes).dump(0);
+  metadata["img_size"] = std::to_string(s.img_size);
+  return metadata;
+}
+
+Json normalization_to_json(const data::Normalization& n) {
+  Json j = Json::object();
+  j["name"] = n.name;
+  j["bgr"] = n.bgr;
+  j["scale"] = n.scale;
+  j["mean"] = n.mean;
+  j["std"] = n.std;
+  return j;
+}
+
+data::Normalization normalization_from_json(const Json& j) {
+  data::Normalization n;
+  n.name = j.at("name").as_string();
+  n.bgr = j.at("bgr").as_bool();
+  n.scale = j.at("scale").as_number();
+  for (const Json& v : j.at("mean").elements()) n.mean.push_back(v.as_number());
+  for (const Json& v : j.at("std").elements()) n.std.push_back(v.as_number());
+  BUSI_CHECK(!n.mean.empty() && n.mean.size() == n.std.size(), "normalisation '", n.name,
+             "': mean and std differ in length");
+  return n;
+}
+
+}  // namespace busi::tools
