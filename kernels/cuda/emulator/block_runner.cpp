@@ -1,5 +1,5 @@
-// The block runner (block_runner.h): the scheduler of a block's fibers, __syncthreads, the warp
-// functions, and the faults that misusing them raises.
+// The block runner (block_runner.h): the scheduler of a block's fibers, __syncthreads and the
+// faults misusing it raises. The warp functions are in block_runner_warps.cpp.
 #include "kernels/cuda/emulator/block_runner.h"
 
 #include <algorithm>
@@ -8,6 +8,8 @@
 #include <cstring>
 #include <exception>
 #include <sstream>
+
+#include "kernels/cuda/emulator/site_text.h"
 
 // The built-in variables of device_code.h, switched with each fiber.
 thread_local constinit uint3 threadIdx{0, 0, 0};
@@ -47,46 +49,6 @@ uint64_t splitmix64(uint64_t x) {
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
-}
-
-bool same_site(Site a, Site b) {
-  return a.line == b.line && (a.file == b.file || std::strcmp(a.file, b.file) == 0);
-}
-
-// "kernels/cuda/reduce.cu:30" (paths are absolute in CMake builds).
-std::string where(Site s) {
-  const char* file = s.file ? s.file : "?";
-  for (const char* top : {"kernels/", "engine/", "tests/", "tools/"}) {
-    if (const char* at = std::strstr(file, top)) {
-      file = at;
-      break;
-    }
-  }
-  return std::string(file) + ":" + std::to_string(s.line);
-}
-
-const char* op_name(WarpOp op) {
-  switch (op) {
-    case WarpOp::Sync:
-      return "__syncwarp";
-    case WarpOp::Ballot:
-      return "__ballot_sync";
-    case WarpOp::ShuffleIndex:
-      return "__shfl_sync";
-    case WarpOp::ShuffleUp:
-      return "__shfl_up_sync";
-    case WarpOp::ShuffleDown:
-      return "__shfl_down_sync";
-    case WarpOp::ShuffleXor:
-      return "__shfl_xor_sync";
-  }
-  return "?";
-}
-
-std::string hex(unsigned mask) {
-  char text[16];
-  std::snprintf(text, sizeof text, "0x%08x", mask);
-  return text;
 }
 
 }  // namespace
@@ -225,6 +187,7 @@ uint64_t BlockRunner::next_random() {
 void BlockRunner::thread_finished() {
   const int t = current_;
   threads_[t].state = State::Done;
+  warps_[t / 32].done_lanes |= 1u << (t % 32);
   ++done_;
   if (at_barrier_ > 0) {
     std::vector<int> waiting;
@@ -262,6 +225,7 @@ void BlockRunner::barrier(Site site) {
          "): a deadlock");
   threads_[t].state = State::AtBarrier;
   threads_[t].waiting_at = site;
+  warps_[t / 32].barrier_lanes |= 1u << (t % 32);
   if (++at_barrier_ == count_) release_barrier();
   yield_to_scheduler();
 }
@@ -287,105 +251,8 @@ void BlockRunner::release_barrier() {
     threads_[u].state = State::Runnable;
     runnable_.push_back(u);
   }
+  for (Warp& w : warps_) w.barrier_lanes = 0;
   at_barrier_ = 0;
-}
-
-// ---- Warp functions -----------------------------------------------------------------------------
-
-unsigned BlockRunner::lanes_present(int warp) const {
-  const int lanes = std::min(32, count_ - warp * 32);
-  return lanes == 32 ? 0xffffffffu : (1u << lanes) - 1u;
-}
-
-uint64_t BlockRunner::warp_collective(Site site, WarpOp op, unsigned mask, uint64_t bits, int arg,
-                                      int width) {
-  const int t = current_, warp = t / 32, lane = t % 32, base = warp * 32;
-  // Built only for a message: this function runs for every lane of every shuffle.
-  auto call = [&] { return std::string(op_name(op)) + " (" + where(site) + ")"; };
-  if (!(mask >> lane & 1u))
-    fail(describe(t) + " calls " + call() + " with mask " + hex(mask) +
-         ", which leaves out its own lane " + std::to_string(lane));
-  if (mask & ~lanes_present(warp))
-    fail(describe(t) + " calls " + call() + " with mask " + hex(mask) + ", but warp " +
-         std::to_string(warp) + " of this " + std::to_string(count_) +
-         "-thread block has only the lanes " + hex(lanes_present(warp)));
-  if (width < 1 || width > 32 || (width & (width - 1)))
-    fail(describe(t) + " calls " + call() + " with width " + std::to_string(width) +
-         ": it must be a power of two up to 32");
-  Warp& w = warps_[warp];
-  if (w.pending) {
-    if (!same_site(w.site, site) || w.op != op || w.mask != mask || w.width != width)
-      fail(describe(t) + " calls " + call() + " with mask " + hex(mask) + " while other lanes of " +
-           "its warp wait in " + op_name(w.op) + " (" + where(w.site) + ") with mask " +
-           hex(w.mask) + ": the lanes of a mask must make the same call");
-  } else {
-    w.pending = true;
-    w.site = site;
-    w.op = op;
-    w.mask = mask;
-    w.width = width;
-    w.arrived = 0;
-  }
-  for (int l = 0; l < 32; ++l) {
-    if (!(mask >> l & 1u) || (w.arrived >> l & 1u) || l == lane) continue;
-    const Thread& other = threads_[base + l];
-    if (other.state == State::Done)
-      fail(describe(t) + " calls " + call() + " with mask " + hex(mask) + ", but lane " +
-           std::to_string(l) + " (" + describe(base + l) + ") has finished without calling it");
-    if (other.state == State::AtBarrier)
-      fail(describe(t) + " calls " + call() + " with mask " + hex(mask) + ", but lane " +
-           std::to_string(l) + " (" + describe(base + l) + ") waits at __syncthreads() (" +
-           where(other.waiting_at) + "): a deadlock");
-  }
-  w.bits[lane] = bits;
-  w.args[lane] = arg;
-  w.arrived |= 1u << lane;
-  threads_[t].state = State::AtWarp;
-  threads_[t].waiting_at = site;
-  if (w.arrived == w.mask) complete_warp(w, base);
-  yield_to_scheduler();
-  return threads_[t].warp_result;
-}
-
-void BlockRunner::complete_warp(Warp& w, int base) {
-  uint64_t ballot = 0;
-  for (int l = 0; l < 32; ++l)
-    if ((w.mask >> l & 1u) && w.args[l] != 0) ballot |= uint64_t(1) << l;
-  for (int l = 0; l < 32; ++l) {
-    if (!(w.mask >> l & 1u)) continue;
-    const int segment = l & ~(w.width - 1), a = w.args[l];
-    int src = l;
-    switch (w.op) {
-      case WarpOp::ShuffleIndex:
-        src = segment + (((a % w.width) + w.width) % w.width);
-        break;
-      case WarpOp::ShuffleUp:
-        src = l - a >= segment ? l - a : l;
-        break;
-      case WarpOp::ShuffleDown:
-        src = l + a < segment + w.width ? l + a : l;
-        break;
-      case WarpOp::ShuffleXor:
-        src = (l ^ a) < segment + w.width ? (l ^ a) : l;
-        break;
-      default:
-        break;
-    }
-    if (src < 0 || src > 31) src = l;
-    uint64_t result = 0;
-    if (w.op == WarpOp::Ballot) {
-      result = ballot;
-    } else if (w.op != WarpOp::Sync) {
-      if (!(w.mask >> src & 1u))
-        fail(describe(base + l) + " in " + op_name(w.op) + " (" + where(w.site) + ") reads lane " +
-             std::to_string(src) + ", which is not in the mask " + hex(w.mask));
-      result = w.bits[src];
-    }
-    threads_[base + l].warp_result = result;
-    threads_[base + l].state = State::Runnable;
-    runnable_.push_back(base + l);
-  }
-  w.pending = false;
 }
 
 // ---- Deadlock and descriptions ------------------------------------------------------------------

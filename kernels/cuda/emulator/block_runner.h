@@ -51,6 +51,7 @@ class BlockRunner {
     Site site{nullptr, 0};
     WarpOp op = WarpOp::Sync;
     unsigned mask = 0, arrived = 0;
+    unsigned done_lanes = 0, barrier_lanes = 0;  // lanes that finished / wait at __syncthreads
     int width = 32;
     uint64_t bits[32] = {};
     int args[32] = {};
