@@ -25,7 +25,10 @@ void launch_kernel(const char* name, const char* file, int line, void (*kernel)(
   emu::launch(emu::KernelSite{name, file, line}, kernel, grid, block, shared_bytes, stream(),
               std::forward<Args>(args)...);
 #else
-  kernel<<<grid, block, shared_bytes, stream()> > >(std::forward<Args>(args)...);
+  // clang-format would split the launch brackets of this line.
+  // clang-format off
+  kernel<<<grid, block, shared_bytes, stream()>>>(std::forward<Args>(args)...);
+  // clang-format on
 #endif
   check_launch(name, file, line);
 }
