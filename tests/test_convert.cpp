@@ -278,7 +278,7 @@ TEST_CASE("Keras VGG16 converter: partial file, shapes checked, imagenet-caffe")
   CHECK_THROWS_WITH_AS(convert_keras_vgg16(empty), doctest::Contains("no VGG16 conv layer found"),
                        Error);
   CHECK_THROWS_WITH_AS(convert_keras_vgg16(dir.file("missing.h5")),
-                       doctest::Contains("export_torchvision_vgg16.py"), Error);
+                       doctest::Contains("scripts/get_weights.sh keras"), Error);
 }
 
 #else

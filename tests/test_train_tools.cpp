@@ -471,7 +471,7 @@ TEST_CASE("bad input gives a clear error and a non-zero exit") {
     CHECK(r.exit_code != 0);
     CHECK(r.output.find("/no/vgg16.safetensors") != std::string::npos);
     CHECK(r.output.find("build/tools/convert_weights --from torchvision") != std::string::npos);
-    CHECK(r.output.find("tools/export_torchvision_vgg16.py") != std::string::npos);
+    CHECK(r.output.find("scripts/get_weights.sh torchvision") != std::string::npos);
     CHECK_FALSE(fs::exists(out_dir("noweights") + "/split.csv"));  // nothing done before
   }
   SUBCASE("unwritable output folder") {

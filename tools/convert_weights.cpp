@@ -1,6 +1,6 @@
-// convert_weights: turns downloaded VGG16 ImageNet weights (torchvision state dict in
-// safetensors, or the Keras HDF5 file) into the engine's weight file, and says plainly which
-// of the 13 conv layers the input holds.
+// convert_weights: turns downloaded VGG16 ImageNet weights (torchvision's .pth, a safetensors
+// export of it, or the Keras HDF5 file) into the engine's weight file, and says plainly which
+// of the 13 conv layers the input holds. scripts/get_weights.sh downloads, checks and calls it.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -22,10 +22,10 @@ const char* kUsage =
     "names block1_conv1 ... block5_conv3, kernels O x I x 3 x 3), recording in the metadata the\n"
     "preprocessing the weights expect.\n"
     "\n"
-    "  --from torchvision  INPUT is a safetensors file with torchvision's names\n"
-    "                      (features.N.weight/bias) or the engine's. Make it from\n"
-    "                      vgg16-397923af.pth with tools/export_torchvision_vgg16.py (needs\n"
-    "                      PyTorch). Preprocessing: imagenet-torch.\n"
+    "  --from torchvision  INPUT is torchvision's vgg16-397923af.pth (a PyTorch checkpoint,\n"
+    "                      either torch.save format, read directly: no Python needed) or a\n"
+    "                      safetensors file with torchvision's names (features.N.weight/bias)\n"
+    "                      or the engine's. Preprocessing: imagenet-torch.\n"
     "  --from keras        INPUT is vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 (HDF5).\n"
     "                      Preprocessing: imagenet-caffe (BGR, mean subtracted, no scaling).\n"
     "  --out PATH          output file (default: <repo>/weights/vgg16_imagenet.safetensors)\n"

@@ -11,6 +11,7 @@
 #include "weights/safetensors.h"
 #include "weights/sha256.h"
 #include "weights/state_dict_io.h"
+#include "weights/torch_checkpoint.h"
 #include "weights/vgg16_names.h"
 
 namespace busi::weights {
@@ -18,9 +19,9 @@ namespace busi::weights {
 namespace {
 
 const char* kWhereToGetWeights =
-    "Get the complete weights from torchvision (vgg16-397923af.pth, exported to safetensors by "
-    "tools/export_torchvision_vgg16.py where PyTorch is installed) or from Keras "
-    "(vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5); see weights/README.md";
+    "Get the complete weights with scripts/get_weights.sh torchvision (vgg16-397923af.pth) or "
+    "scripts/get_weights.sh keras (vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5); see "
+    "weights/README.md";
 
 void check_input_exists(const std::string& input, const char* kind) {
   BUSI_CHECK(std::filesystem::is_regular_file(input), kind, " weights file '", input,
@@ -79,41 +80,65 @@ void record_source(ConvertedWeights& out, const std::string& input, const std::s
 
 ConvertedWeights convert_torchvision_vgg16(const std::string& input) {
   check_input_exists(input, "torchvision");
-  SafetensorsFile file(input);
-  const std::string where = "torchvision weights file '" + input + "'";
+  // The input's tensors, from a PyTorch checkpoint (the .pth torchvision publishes, read without
+  // Python) or from a safetensors file (tools/export_torchvision_vgg16.py, or the shared partial
+  // file), with the safetensors metadata where there is some.
+  StateDict input_tensors;
+  std::map<std::string, std::string> input_metadata;
+  std::vector<std::string> not_float;
+  const bool checkpoint = looks_like_torch_checkpoint(input);
+  const std::string where = std::string(checkpoint ? "PyTorch checkpoint" : "torchvision weights") +
+                            " file '" + input + "'";
+  if (checkpoint) {
+    TorchCheckpoint ckpt = read_torch_checkpoint(input);
+    input_tensors = std::move(ckpt.tensors);
+    not_float = std::move(ckpt.skipped);
+  } else {
+    SafetensorsFile file(input);
+    for (const TensorEntry& e : file.entries())
+      input_tensors.push_back({e.name, file.read_tensor(e.name)});
+    input_metadata = file.metadata();
+  }
   const std::map<std::string, std::string>& to_engine = vgg16_torchvision_to_engine();
 
   ConvertedWeights out;
+  for (const std::string& s : not_float) {
+    BUSI_CHECK(s.rfind("classifier.", 0) == 0, where, ": entry ", s,
+               " is not a floating-point tensor; torchvision's VGG16 has none");
+    out.ignored.push_back(s);
+  }
   StateDict tensors;
   std::set<std::string> targets;
-  for (const TensorEntry& e : file.entries()) {
-    std::string name = e.name;
+  for (NamedTensor& t : input_tensors) {
+    std::string name = t.name;
     if (const auto it = to_engine.find(name); it != to_engine.end()) {
       name = it->second;
-    } else if (e.name.rfind("classifier.", 0) == 0) {
-      out.ignored.push_back(e.name);  // torchvision's 1000-class head: the engine has its own
+    } else if (t.name.rfind("classifier.", 0) == 0) {
+      out.ignored.push_back(t.name);  // torchvision's 1000-class head: the engine has its own
       continue;
     } else {
-      BUSI_CHECK(vgg16_conv_tensor_shape(name).has_value(), where, ": tensor '", e.name,
+      BUSI_CHECK(vgg16_conv_tensor_shape(name).has_value(), where, ": tensor '", t.name,
                  "' is not part of torchvision's VGG16 (expected features.N.weight/bias with N "
                  "in 0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28, or the engine's names; "
                  "is this another model, such as vgg16_bn?)");
     }
     BUSI_CHECK(targets.insert(name).second, where, ": two tensors map to '", name, "'");
     const Shape expected = *vgg16_conv_tensor_shape(name);
-    BUSI_CHECK(e.shape == expected, where, ": tensor '", e.name, "' has shape ", shape_str(e.shape),
-               " but VGG16's ", name, " is ", shape_str(expected));
-    tensors.push_back({name, file.read_tensor(e.name)});
+    BUSI_CHECK(t.tensor.shape() == expected, where, ": tensor '", t.name, "' has shape ",
+               shape_str(t.tensor.shape()), " but VGG16's ", name, " is ", shape_str(expected));
+    tensors.push_back({name, std::move(t.tensor)});
   }
   finish(out, std::move(tensors), where);
 
-  // Weights exported from torchvision expect torchvision's preprocessing, unless the file says
+  // Weights from torchvision expect torchvision's preprocessing, unless an exported file says
   // it came from the Caffe/Keras release.
-  const std::string stated = preprocessing_of(file.metadata());
+  const std::string stated = preprocessing_of(input_metadata);
   out.metadata[kPreprocessingKey] = stated == kImagenetCaffe ? kImagenetCaffe : kImagenetTorch;
-  const auto source = file.metadata().find(kSourceKey);
+  const auto source = input_metadata.find(kSourceKey);
   record_source(out, input,
-                source != file.metadata().end() ? source->second : "torchvision VGG16 weights");
+                source != input_metadata.end() ? source->second
+                : checkpoint ? "torchvision VGG16 weights (PyTorch checkpoint, read directly)"
+                             : "torchvision VGG16 weights");
   return out;
 }
 

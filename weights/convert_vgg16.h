@@ -1,4 +1,4 @@
-// Converting downloaded VGG16 ImageNet weights (torchvision state dicts in safetensors, Keras
+// Converting downloaded VGG16 ImageNet weights (torchvision's .pth or a safetensors export, Keras
 // HDF5 files) into the engine's naming and layout, with the metadata the loader and tools read
 // (format, preprocessing, source, layers present and missing). Used by tools/convert_weights.
 #pragma once
@@ -19,8 +19,10 @@ struct ConvertedWeights {
   std::vector<std::string> ignored;         // input tensors left out (torchvision's classifier)
 };
 
-// From a safetensors file with torchvision names (features.N.weight/bias; classifier.* is
-// ignored: the engine's VGG16 has its own head) or already in engine naming. Partial inputs
+// From torchvision's PyTorch checkpoint (vgg16-397923af.pth, either torch.save format, read
+// directly: torch_checkpoint.h) or a safetensors file, with torchvision names
+// (features.N.weight/bias; classifier.* is ignored: the engine's VGG16 has its own head) or
+// already in engine naming. Partial inputs
 // are allowed and reported; anything that is not a VGG16 conv tensor, a wrong shape, or a layer
 // with a weight but no bias is an error. Preprocessing: imagenet-torch (unless the input's own
 // metadata names imagenet-caffe).

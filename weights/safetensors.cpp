@@ -186,12 +186,14 @@ void check_tiling(std::vector<TensorEntry> entries, uint64_t data_bytes,
 // A friendlier diagnosis when the file is some other well-known format.
 std::string guess_other_format(const unsigned char* head, size_t n) {
   if (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4)
-    return " (it looks like a zip archive, e.g. a PyTorch .pth file: export it with "
-           "tools/export_torchvision_vgg16.py)";
+    return " (it looks like a zip archive, e.g. a PyTorch .pth file: convert it with "
+           "convert_weights --from torchvision)";
   if (n >= 4 && head[0] == 0x89 && head[1] == 'H' && head[2] == 'D' && head[3] == 'F')
     return " (it is an HDF5 file, e.g. Keras weights: convert it with "
            "convert_weights --from keras)";
-  if (n >= 1 && head[0] == 0x80) return " (it looks like a Python pickle)";
+  if (n >= 1 && head[0] == 0x80)
+    return " (it looks like a Python pickle, e.g. a legacy PyTorch .pth file: convert it with "
+           "convert_weights --from torchvision)";
   return "";
 }
 

@@ -24,13 +24,13 @@ std::string shared_partial_weights() {
 std::string missing_weights_message(const std::string& path) {
   return "VGG16 ImageNet weights not found: '" + path +
          "'.\nCreate the engine's weight file with one of:\n"
-         "  python3 tools/export_torchvision_vgg16.py --out vgg16.safetensors   # from "
-         "vgg16-397923af.pth, needs PyTorch\n"
-         "  build/tools/convert_weights --from torchvision vgg16.safetensors\n"
-         "or from Keras' vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5:\n"
+         "  scripts/get_weights.sh torchvision   # downloads vgg16-397923af.pth, checks, converts\n"
+         "  scripts/get_weights.sh keras         # the same for Keras' notop .h5 file\n"
+         "or, from a file you already have:\n"
+         "  build/tools/convert_weights --from torchvision vgg16-397923af.pth\n"
          "  build/tools/convert_weights --from keras "
          "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5\n"
-         "(both write weights/vgg16_imagenet.safetensors; see weights/README.md), or give "
+         "(all write weights/vgg16_imagenet.safetensors; see weights/README.md), or give "
          "--weights PATH, or --init random for the ablation without ImageNet weights.";
 }
 
