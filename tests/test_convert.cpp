@@ -373,16 +373,12 @@ TEST_CASE("the Python export helper writes files the engine reads") {
 }
 
 TEST_CASE("convert_weights tool: help, errors, and a conversion") {
-  const std::string tool = std::string(BUSI_BINARY_DIR) + "/tools/convert_weights";
-  if (!std::filesystem::exists(tool)) {
-    MESSAGE("skipping: " << tool << " not built");
-    return;
-  }
+  const std::string tool = busi::testing::built_tool("convert_weights");
+  if (tool.empty()) return;
   TempDir dir("convert-tool");
   const std::string log = dir.file("log.txt");
   auto run = [&](const std::string& args) {
-    const int status = std::system((tool + " " + args + " > '" + log + "' 2>&1").c_str());
-    return WEXITSTATUS(status);
+    return busi::testing::run_logged(tool + " " + args, log);
   };
   CHECK(run("--help") == 0);
   CHECK(busi::testing::read_bytes(log).find("--from torchvision|keras") != std::string::npos);

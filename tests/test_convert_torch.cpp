@@ -209,16 +209,12 @@ TEST_CASE("torch checkpoint: a damaged zip entry, a compressed one and the ZIP64
 }
 
 TEST_CASE("convert_weights tool: a PyTorch checkpoint in, refusals with a non-zero exit") {
-  const std::string tool = std::string(BUSI_BINARY_DIR) + "/tools/convert_weights";
-  if (!std::filesystem::exists(tool)) {
-    MESSAGE("skipping: " << tool << " not built");
-    return;
-  }
+  const std::string tool = busi::testing::built_tool("convert_weights");
+  if (tool.empty()) return;
   TempDir dir("convert-torch");
   const std::string log = dir.file("log.txt");
   auto run = [&](const std::string& args) {
-    const int status = std::system((tool + " " + args + " > '" + log + "' 2>&1").c_str());
-    return WEXITSTATUS(status);
+    return busi::testing::run_logged(tool + " " + args, log);
   };
   const std::string out = dir.file("vgg.safetensors");
   CHECK(run("--from torchvision '" + kFixtures + "vgg_legacy.pth' --out '" + out + "'") == 0);
@@ -236,11 +232,8 @@ TEST_CASE("convert_weights tool: a PyTorch checkpoint in, refusals with a non-ze
 }
 
 TEST_CASE("scripts/get_weights.sh --file: checked against the manifest, converted, or refused") {
-  const std::string tool = std::string(BUSI_BINARY_DIR) + "/tools/convert_weights";
-  if (!std::filesystem::exists(tool)) {
-    MESSAGE("skipping: " << tool << " not built");
-    return;
-  }
+  const std::string tool = busi::testing::built_tool("convert_weights");
+  if (tool.empty()) return;
   TempDir dir("get-weights");
   const std::string fixture = kFixtures + "vgg_zip.pth", log = dir.file("log.txt");
   // A manifest like weights/manifest.json whose torchvision download is the fixture.
@@ -254,11 +247,10 @@ TEST_CASE("scripts/get_weights.sh --file: checked against the manifest, converte
     return path;
   };
   auto run = [&](const std::string& manifest_path, const std::string& out) {
-    const std::string command = "BUSI_CONVERT_WEIGHTS='" + tool + "' '" BUSI_SOURCE_DIR +
-                                "/scripts/get_weights.sh' torchvision --file '" + fixture +
-                                "' --out '" + out + "' --manifest '" + manifest_path + "' > '" +
-                                log + "' 2>&1";
-    return WEXITSTATUS(std::system(command.c_str()));
+    return busi::testing::run_logged("BUSI_CONVERT_WEIGHTS='" + tool + "' '" BUSI_SOURCE_DIR +
+                                         "/scripts/get_weights.sh' torchvision --file '" + fixture +
+                                         "' --out '" + out + "' --manifest '" + manifest_path + "'",
+                                     log);
   };
   const std::string sha = sha256_file(fixture), out = dir.file("vgg.safetensors");
   CHECK(run(manifest(", \"sha256\": \"" + sha + "\""), out) == 0);

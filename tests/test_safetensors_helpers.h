@@ -3,6 +3,7 @@
 // directory.
 #pragma once
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include <iterator>
 #include <string>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 namespace busi::testing {
 
@@ -47,6 +50,19 @@ class TempDir {
 inline void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// The path of build/tools/NAME, or "" (and a MESSAGE saying so) when it was not built.
+inline std::string built_tool(const std::string& name) {
+  const std::string tool = std::string(BUSI_BINARY_DIR) + "/tools/" + name;
+  if (std::filesystem::exists(tool)) return tool;
+  MESSAGE("skipping: " << tool << " not built");
+  return "";
+}
+
+// Runs a shell command with its output (stdout and stderr) in `log`; returns its exit status.
+inline int run_logged(const std::string& command, const std::string& log) {
+  return WEXITSTATUS(std::system((command + " > '" + log + "' 2>&1").c_str()));
 }
 
 inline std::string read_bytes(const std::string& path) {
