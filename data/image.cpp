@@ -2,11 +2,14 @@
 #include "data/image.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 #include "kernels/common/error.h"
 
@@ -39,6 +42,127 @@ static const char* stb_reason() {
   return reason != nullptr && reason[0] != '\0' ? reason : "no reason given";
 }
 
+// ---- Limits -------------------------------------------------------------------------------------
+
+namespace {
+
+std::atomic<int64_t> g_max_pixels{kDefaultMaxImagePixels};
+
+// The decoded bytes in flight, against the budget: a counting semaphore in bytes.
+class DecodeBudget {
+ public:
+  void set(int64_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    budget_ = bytes;
+    room_.notify_all();
+  }
+  int64_t get() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return budget_;
+  }
+  // Waits until `bytes` fit beside what is in flight (or nothing is in flight), then takes them.
+  void acquire(int64_t bytes) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    room_.wait(lock, [&] { return in_flight_ == 0 || in_flight_ + bytes <= budget_; });
+    in_flight_ += bytes;
+  }
+  void release(int64_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_flight_ -= bytes;
+    room_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable room_;
+  int64_t budget_ = int64_t(1) << 30, in_flight_ = 0;
+};
+
+DecodeBudget& budget() {
+  static DecodeBudget* b = new DecodeBudget;  // never destroyed: loader threads may outlive main
+  return *b;
+}
+
+// Holds `bytes` of the budget for its scope.
+class BudgetHold {
+ public:
+  explicit BudgetHold(int64_t bytes) : bytes_(bytes) { budget().acquire(bytes_); }
+  ~BudgetHold() { budget().release(bytes_); }
+  BudgetHold(const BudgetHold&) = delete;
+  BudgetHold& operator=(const BudgetHold&) = delete;
+
+ private:
+  int64_t bytes_;
+};
+
+// The size a PNG or JPEG header claims, read here rather than by stb_image, which refuses
+// images over 2^30 bytes with only "unknown image type": a file claiming too much must be
+// named for what it is. PNG: width and height are the big-endian words at bytes 16 and 20 (the
+// IHDR chunk, first after the 8-byte signature). JPEG: the first start-of-frame segment
+// (markers C0..CF but C4, C8, CC) holds precision (1 byte), height and width (2 each).
+bool claimed_size(const std::vector<uint8_t>& b, int64_t& width, int64_t& height) {
+  auto be16 = [&](size_t at) { return int64_t(b[at]) << 8 | b[at + 1]; };
+  auto be32 = [&](size_t at) { return be16(at) << 16 | be16(at + 2); };
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (b.size() >= 24 && std::memcmp(b.data(), kPng, 8) == 0 &&
+      std::memcmp(&b[12], "IHDR", 4) == 0) {
+    width = be32(16);
+    height = be32(20);
+    return true;
+  }
+  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return false;
+  size_t at = 2;
+  while (at + 4 <= b.size() && b[at] == 0xFF) {
+    const uint8_t marker = b[at + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD9)) {  // no length
+      at += 2;
+      continue;
+    }
+    const bool frame =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (frame) {
+      if (at + 9 > b.size()) return false;
+      height = be16(at + 5);
+      width = be16(at + 7);
+      return true;
+    }
+    at += 2 + static_cast<size_t>(be16(at + 2));
+  }
+  return false;
+}
+
+void check_claimed_size(int64_t width, int64_t height, const std::string& name) {
+  const int64_t pixels = width * height, limit = g_max_pixels.load();
+  if (pixels <= limit) return;
+  char text[160];
+  std::snprintf(text, sizeof text,
+                ": the image claims %lld x %lld pixels (%.1f megapixels), over the limit of %.1f "
+                "megapixels; raise it with --max-image-megapixels",
+                static_cast<long long>(width), static_cast<long long>(height), pixels / 1048576.0,
+                limit / 1048576.0);
+  throw Error(name + text);
+}
+
+}  // namespace
+
+void set_max_image_pixels(int64_t pixels) {
+  BUSI_CHECK(pixels > 0, "the image size limit must be positive, not ", pixels);
+  g_max_pixels = pixels;
+}
+int64_t max_image_pixels() { return g_max_pixels.load(); }
+
+void set_decode_memory_budget(int64_t bytes) {
+  BUSI_CHECK(bytes > 0, "the decode memory budget must be positive, not ", bytes);
+  budget().set(bytes);
+}
+int64_t decode_memory_budget() { return budget().get(); }
+
+// ---- Decoding -----------------------------------------------------------------------------------
+
 static void check_not_empty(const std::vector<uint8_t>& bytes, const std::string& name) {
   BUSI_CHECK(!bytes.empty(), name, ": zero-byte file (not an image)");
   BUSI_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), name, ": file too large for stb_image");
@@ -46,17 +170,24 @@ static void check_not_empty(const std::vector<uint8_t>& bytes, const std::string
 
 ImageInfo read_image_info(const std::vector<uint8_t>& bytes, const std::string& name) {
   check_not_empty(bytes, name);
+  int64_t claimed_width = 0, claimed_height = 0;
+  if (claimed_size(bytes, claimed_width, claimed_height))
+    check_claimed_size(claimed_width, claimed_height, name);
   int width = 0, height = 0, channels = 0;
   const int ok = stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width,
                                        &height, &channels);
   BUSI_CHECK(ok, name, ": not a PNG or JPEG image (stb_image: ", stb_reason(), ")");
+  check_claimed_size(width, height, name);
   return {height, width, channels};
 }
 
 Image decode_image(const std::vector<uint8_t>& bytes, int64_t channels, const std::string& name) {
   BUSI_CHECK(channels == 1 || channels == 3, "decode_image: channels must be 1 or 3, got ",
              channels);
-  check_not_empty(bytes, name);
+  // The header first: nothing is decoded for an image over the size limit, and the decode
+  // waits for room in the budget (stb_image holds the pixels as stored and as asked for).
+  const ImageInfo info = read_image_info(bytes, name);
+  const BudgetHold hold(info.height * info.width * (info.channels + channels));
   int width = 0, height = 0, stored_channels = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height,

@@ -26,16 +26,31 @@ struct ImageInfo {
   int64_t height = 0, width = 0, channels = 0;  // channels as stored (1 grey, 2 grey+alpha, 3, 4)
 };
 
+// The largest image the engine decodes, in pixels (width x height): 64 Mi (8,192 x 8,192) unless
+// raised. A file whose header claims more is refused before a byte is decoded - a PNG of a few
+// hundred KB can claim 30,000 x 30,000 pixels (2.6 GB decoded as RGB) - with an error naming the
+// file and the size it claims. Process-wide; tools set it from --max-image-megapixels at start.
+constexpr int64_t kDefaultMaxImagePixels = int64_t(8192) * 8192;
+void set_max_image_pixels(int64_t pixels);
+int64_t max_image_pixels();
+
+// Decoding threads together hold at most this many bytes of decoded pixels (default 1 GiB): a
+// decode waits until the images in flight leave it room (one image alone may always proceed).
+void set_decode_memory_budget(int64_t bytes);
+int64_t decode_memory_budget();
+
 // The whole file as bytes. Throws busi::Error naming the file if it cannot be opened or read.
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 
 // Header of an encoded PNG/JPEG held in memory; `name` is used in the error message.
-// Throws busi::Error("<name>: not a PNG or JPEG image (<stb_image's reason>)").
+// Throws busi::Error("<name>: not a PNG or JPEG image (<stb_image's reason>)"), or when the
+// header claims more pixels than max_image_pixels().
 ImageInfo read_image_info(const std::vector<uint8_t>& bytes, const std::string& name);
 
 // Decodes an encoded PNG/JPEG held in memory to `channels` (1 or 3) channels: stb_image turns
 // RGB into grey as (77 R + 150 G + 29 B) / 256, repeats grey into R=G=B, and drops alpha.
-// A corrupt or truncated file throws busi::Error naming `name` and stb_image's reason.
+// A corrupt or truncated file throws busi::Error naming `name` and stb_image's reason; so does
+// one whose header claims more pixels than max_image_pixels(), before anything is decoded.
 Image decode_image(const std::vector<uint8_t>& bytes, int64_t channels, const std::string& name);
 // read_file_bytes + decode_image.
 Image decode_image_file(const std::string& path, int64_t channels);

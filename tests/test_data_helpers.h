@@ -108,6 +108,19 @@ inline void write_truncated_png(const fs::path& path, int size) {
   write_bytes(path, bytes);
 }
 
+// A PNG whose header claims height x width pixels: a small real PNG (2 x 2 grey) with its IHDR
+// rewritten. Its header reads fine; only a decoder that believed it would allocate the pixels.
+inline void write_png_claiming(const fs::path& path, uint32_t height, uint32_t width) {
+  write_png(path, 2, 2, 1, [](int, int, int) { return uint8_t(0); });
+  std::vector<uint8_t> bytes = read_bytes(path);
+  // The 8-byte signature, then IHDR: length (4), "IHDR" (4), width (4, big-endian), height (4).
+  for (int k = 0; k < 4; ++k) {
+    bytes[16 + k] = static_cast<uint8_t>(width >> (24 - 8 * k));
+    bytes[20 + k] = static_cast<uint8_t>(height >> (24 - 8 * k));
+  }
+  write_bytes(path, bytes);
+}
+
 // What a child started by run_unprivileged did.
 struct ChildResult {
   bool dropped = false;  // false: it could not drop root's privileges (why: in `report`)

@@ -2,6 +2,7 @@
 // PNGs that decode to the image's size; and Grad-CAM itself on a case worked out by hand.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -192,4 +193,43 @@ TEST_CASE("Grad-CAM maps: bilinear resize and the coloured overlay") {
   write_png(png, overlay);
   const data::Image back = data::decode_image_file(png, 3);
   CHECK(back.pixels == overlay.pixels);
+}
+
+TEST_CASE("predict: an image claiming 30,000 x 30,000 pixels is refused at once, or skipped") {
+  if (!ready("train_simple")) return;
+  const std::string checkpoint = trained_checkpoint("train_simple");
+  REQUIRE(!checkpoint.empty());
+  // A real 2 x 2 PNG whose header claims 30000 x 30000 (the IHDR words at bytes 16 and 20).
+  const fs::path huge = scratch() / "huge.png";
+  fs::copy_file(kBenign, scratch() / "copy.png", fs::copy_options::overwrite_existing);
+  {
+    std::ifstream in(kBenign, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (int k = 0; k < 4; ++k)
+      bytes[16 + k] = bytes[20 + k] = char(uint32_t(30000) >> (24 - 8 * k));
+    std::ofstream(huge, std::ios::binary) << bytes;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const RunResult strict =
+      run_tool("predict", "--checkpoint '" + checkpoint + "' --device cpu '" + huge.string() + "'");
+  MESSAGE("predict refused it in "
+          << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+          << " s (loading the checkpoint included)");
+  CHECK(strict.exit_code == 1);
+  CHECK(strict.err.find(huge.string() + ": the image claims 30000 x 30000 pixels") !=
+        std::string::npos);
+  CHECK(strict.out.empty());  // nothing classified
+  // --skip-bad: the others are classified, the bad one is named, and the exit status says so.
+  const RunResult skip =
+      run_tool("predict", "--skip-bad --checkpoint '" + checkpoint + "' --device cpu '" +
+                              huge.string() + "' '" + kMalignant + "'");
+  CHECK(skip.exit_code == 1);
+  CHECK(skip.err.find("warning: skipped " + huge.string()) != std::string::npos);
+  CHECK(skip.out.find(kMalignant + ": ") != std::string::npos);
+  // A raised limit lets the header through; the decoder then finds the file is not that large.
+  const RunResult raised =
+      run_tool("predict", "--max-image-megapixels 1000 --checkpoint '" + checkpoint +
+                              "' --device cpu '" + huge.string() + "'");
+  CHECK(raised.exit_code == 1);
+  CHECK(raised.err.find("claims") == std::string::npos);
 }

@@ -187,7 +187,8 @@ Prediction predict_one(const LoadedModel& m, const std::string& path, Device dev
 
 int run(int argc, char** argv) {
   std::string checkpoint, gradcam_dir, device_flag = "auto";
-  bool csv = false;
+  bool csv = false, skip_bad = false;
+  float max_megapixels = 64.0f;
   std::vector<std::string> inputs;
   CommandLine cli("predict",
                   "Classifies ultrasound images with a checkpoint written by train_simple or "
@@ -197,12 +198,20 @@ int run(int argc, char** argv) {
   cli.add("--gradcam", &gradcam_dir, "OUT_DIR",
           "also write a Grad-CAM heat map over each image, OUT_DIR/<name>_gradcam.png");
   cli.add_choice("--device", &device_flag, {"auto", "cpu", "cuda"}, "where to compute");
+  cli.add_switch("--skip-bad", &skip_bad,
+                 "an image that cannot be read, is not an image or is too large gets a warning "
+                 "and is skipped (the exit status is then 1); otherwise predict stops at it");
+  cli.add("--max-image-megapixels", &max_megapixels, "MP",
+          "refuse images whose header claims more pixels (1 MP = 2^20; 64 = 8192 x 8192)");
   cli.allow_positionals(&inputs, "IMAGE|DIR",
                         "PNG/JPEG files, or folders searched recursively (files named *_mask* "
                         "are skipped)");
   if (!cli.parse(argc, argv)) return 0;
   if (checkpoint.empty()) throw UsageError("--checkpoint PATH is required (see --help)");
   if (inputs.empty()) throw UsageError("no IMAGE or DIR given (see --help)");
+  if (!(max_megapixels > 0.0f && max_megapixels <= 4096.0f))
+    throw UsageError("--max-image-megapixels must be in (0, 4096]");
+  data::set_max_image_pixels(static_cast<int64_t>(double(max_megapixels) * 1048576.0));
 
   const Device device = choose_device(device_flag);
   const LoadedModel m = load_model(checkpoint, device);
@@ -221,16 +230,27 @@ int run(int argc, char** argv) {
     std::cout << header << "\n";
   }
   std::set<std::string> used_names;
+  int skipped = 0;
   for (const std::string& file : files) {
     const std::string cam_file =
         gradcam_dir.empty() ? "" : gradcam_path(gradcam_dir, file, used_names);
-    const Prediction p = predict_one(m, file, device, cam_file);
+    Prediction p;
+    try {
+      p = predict_one(m, file, device, cam_file);
+    } catch (const Error& e) {
+      if (!skip_bad) throw;
+      std::cerr << "predict: warning: skipped " << e.what() << "\n";
+      ++skipped;
+      continue;
+    }
     if (csv)
       print_csv_row(p, m);
     else
       print_text(m, p);
   }
-  return 0;
+  if (skipped > 0)
+    std::cerr << "predict: " << skipped << " of " << files.size() << " images skipped\n";
+  return skipped > 0 ? 1 : 0;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "data/image.h"
 #include "kernels/common/error.h"
 #include "tools/formats/json_value.h"
 #include "tools/run_folder/run_dir.h"
@@ -61,7 +62,10 @@ void add_training_flags(CommandLine& cli, TrainingSettings& s, const std::string
           "stop after epoch E as if interrupted (continue with --resume; 0: off)");
   cli.add("--workers", &s.workers, "N", "background threads preparing batches");
   cli.add_switch("--skip-bad", &s.skip_bad,
-                 "skip images that cannot be decoded (a warning names each) instead of stopping");
+                 "skip images that cannot be decoded or are too large (a warning names each) "
+                 "instead of stopping");
+  cli.add("--max-image-megapixels", &s.max_image_megapixels, "MP",
+          "refuse images whose header claims more pixels (1 MP = 2^20; 64 = 8192 x 8192)");
 }
 
 namespace {
@@ -111,6 +115,8 @@ void check_settings(const TrainingSettings& s) {
   require(s.patience >= 0 && s.stop_after >= 0 && s.limit_per_class >= 0,
           "--patience, --stop-after and --limit-per-class must be >= 0");
   require(s.workers >= 0, "--workers must be >= 0");
+  require(s.max_image_megapixels > 0.0f && s.max_image_megapixels <= 4096.0f,
+          "--max-image-megapixels must be in (0, 4096]");
   require(s.label_smoothing >= 0.0f && s.label_smoothing < 1.0f,
           "--label-smoothing must be in [0, 1)");
 }
@@ -125,6 +131,7 @@ Device resolve_training_settings(CommandLine& cli, TrainingSettings& s,
   apply_preset(cli, s.preset, presets, device);
   if (s.out.empty()) s.out = default_run_dir(cli.program());
   check_settings(s);
+  data::set_max_image_pixels(static_cast<int64_t>(double(s.max_image_megapixels) * 1048576.0));
   if (s.deterministic && device.is_cuda()) {
 #ifdef BUSI_WITH_CUDA
     // cuDNN's fastest algorithms (chosen by timing) may differ between runs, and some sum in a

@@ -42,6 +42,7 @@ struct TrainingSettings {
   int64_t stop_after = 0;
   int workers = 2;
   bool skip_bad = false;
+  float max_image_megapixels = 64.0f;  // images claiming more pixels are refused (data/image.h)
 };
 
 // Registers the flags above on `cli`, with `default_data` as --data's default.
