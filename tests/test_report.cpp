@@ -85,6 +85,7 @@ void write_run_folder(const fs::path& dir, const std::string& model, bool (*wron
     history.write_row({e, phase, 1.2 / e, 0.5 + 0.1 * e, 1.3 / e, 0.45 + 0.1 * e, 0.4 + 0.1 * e,
                        1e-3, 2.5, 120.0});
   }
+  history.commit();
 
   std::vector<std::string> header = {"path", "label", "pred"};
   for (const auto& c : kClasses) header.push_back("prob_" + c);
@@ -105,6 +106,7 @@ void write_run_folder(const fs::path& dir, const std::string& model, bool (*wron
     predictions.write_row(
         {images[static_cast<size_t>(i)].path, cls(label), cls(pred), p[0], p[1], p[2]});
   }
+  predictions.commit();
 
   const ClassificationMetrics m = compute_metrics(labels, probs, kClasses, 100, 1);
   Json summary = Json::object();
@@ -196,10 +198,10 @@ TEST_CASE("csv: fields are quoted only when needed and read back unchanged") {
     CsvWriter w(path, {"path", "value", "note"});
     w.write_row({"benign (1).png", 0.1f, "a,b"});
     w.write_row({"x\"y\".png", std::nan(""), "two\nlines"});
-  }
-  {
-    CsvWriter more(path, {"path", "value", "note"}, /*append=*/true);
-    more.write_row({"z.png", 3, ""});
+    w.write_row({"z.png", 3, ""});
+    CHECK_THROWS_WITH(w.write_row({"too", "few"}), doctest::Contains("row of 2 fields"));
+    CHECK(!fs::exists(path));  // nothing is written before commit()
+    w.commit();
   }
   const CsvTable t = read_csv(path);
   REQUIRE(t.rows.size() == 3);
@@ -210,7 +212,10 @@ TEST_CASE("csv: fields are quoted only when needed and read back unchanged") {
   CHECK(std::isnan(t.number(1, 1)));  // NaN was written as an empty field
   CHECK(t.rows[1][2] == "two\nlines");
   CHECK(t.integer(2, 1) == 3);
-  CHECK_THROWS_WITH(CsvWriter(path, {"other"}, true), doctest::Contains("header differs"));
+  // Written whole under a temporary name and renamed: no temporary file is left beside it.
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir)) ++files;
+  CHECK(files == 1);
 }
 
 TEST_CASE("csv: CRLF line ends and malformed files") {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <random>
 
+#include "engine/kill_point.h"
 #include "kernels/common/error.h"
 
 namespace busi::weights {
@@ -66,14 +67,20 @@ AtomicFile::~AtomicFile() {
 
 void AtomicFile::write(const void* bytes, size_t count) {
   BUSI_CHECK(fd_ >= 0 && !committed_, "cannot write '", path_, "': file already committed");
+  auto write_all = [&](const char* p, size_t n) {
+    while (n > 0) {
+      const ssize_t done = ::write(fd_, p, n);
+      if (done < 0 && errno == EINTR) continue;  // interrupted by a signal before writing: retry
+      BUSI_CHECK(done > 0, "cannot write '", temp_path_, "': ", last_error());
+      p += done;
+      n -= static_cast<size_t>(done);
+    }
+  };
+  // Half, then the crash-safety tests' kill point (engine/kill_point.h), then the rest.
   const char* p = static_cast<const char*>(bytes);
-  while (count > 0) {
-    const ssize_t n = ::write(fd_, p, count);
-    if (n < 0 && errno == EINTR) continue;  // interrupted by a signal before writing: retry
-    BUSI_CHECK(n > 0, "cannot write '", temp_path_, "': ", last_error());
-    p += n;
-    count -= static_cast<size_t>(n);
-  }
+  write_all(p, count / 2);
+  kill_point("write:" + std::filesystem::path(path_).filename().string());
+  write_all(p + count / 2, count - count / 2);
 }
 
 void AtomicFile::commit() {

@@ -47,34 +47,18 @@ std::string join_row(const std::vector<std::string>& fields) {
 
 }  // namespace
 
-CsvWriter::CsvWriter(const std::string& path, const std::vector<std::string>& header, bool append)
-    : path_(path), columns_(header.size()) {
-  std::error_code ec;
-  const bool continuing =
-      append && std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > 0;
-  if (continuing) {
-    const CsvTable existing = read_csv(path);
-    BUSI_CHECK(existing.header == header, path,
-               ": cannot append, its header differs from this run's columns");
-  }
-  out_.open(path, continuing ? std::ios::app : std::ios::trunc);
-  BUSI_CHECK(out_.good(), path,
-             ": cannot open for writing (does the folder exist and is it writable?)");
-  if (!continuing) {
-    out_ << join_row(header);
-    out_.flush();
-  }
-}
+CsvWriter::CsvWriter(const std::string& path, const std::vector<std::string>& header)
+    : path_(path), columns_(header.size()), text_(join_row(header)) {}
 
 void CsvWriter::write_row(const std::vector<CsvField>& fields) {
   BUSI_CHECK(fields.size() == columns_, path_, ": row of ", fields.size(),
              " fields, the header has ", columns_);
   std::vector<std::string> texts;
   for (const CsvField& f : fields) texts.push_back(f.text);
-  out_ << join_row(texts);
-  out_.flush();
-  BUSI_CHECK(out_.good(), path_, ": write failed (disk full?)");
+  text_ += join_row(texts);
 }
+
+void CsvWriter::commit() const { write_text_file(path_, text_); }
 
 void write_csv(const std::string& path, const std::vector<std::string>& header,
                const std::vector<std::vector<std::string>>& rows) {

@@ -30,22 +30,24 @@ struct CsvField {
 // The field as it appears in the file: quoted (with "" for each quote) only when it has to be.
 std::string csv_escape(std::string_view field);
 
-// Writes a CSV file row by row, flushing each row, so that a file such as history.csv is
-// complete up to the last finished epoch even if the run is stopped:
+// Builds a CSV file in memory and writes it whole, atomically (write_text_file), on commit():
 //   CsvWriter history(dir + "/history.csv", {"epoch", "phase", "train_loss"});
 //   history.write_row({epoch, "train", loss});
-// With append = true an existing file is continued (its header is checked, not rewritten), as
-// when a run resumes. Throws busi::Error naming the file when it cannot be opened or written.
+//   history.commit();
+// so a reader (or a run resumed after a crash) only ever sees the file complete as it was or
+// complete as it is now, never a torn last row. Nothing is written without commit(). Throws
+// busi::Error naming the file when a row has the wrong width or the file cannot be written.
 class CsvWriter {
  public:
-  CsvWriter(const std::string& path, const std::vector<std::string>& header, bool append = false);
+  CsvWriter(const std::string& path, const std::vector<std::string>& header);
   void write_row(const std::vector<CsvField>& fields);
+  void commit() const;
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
   size_t columns_;
-  std::ofstream out_;
+  std::string text_;
 };
 
 // A CSV file read whole: the header and the rows (every row has as many fields as the header).

@@ -6,16 +6,16 @@
 #include <sstream>
 
 #include "kernels/common/error.h"
+#include "weights/atomic_file.h"
 
 namespace busi::tools {
 
+// Through a temporary file and a rename (weights/atomic_file.h): a crash, a kill or a full disk
+// leaves the previous file whole, never half of the new one.
 void write_text_file(const std::string& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  BUSI_CHECK(out.good(), path,
-             ": cannot open for writing (does the folder exist and is it writable?)");
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  out.flush();
-  BUSI_CHECK(out.good(), path, ": write failed (disk full?)");
+  weights::AtomicFile file(path);
+  file.write(text.data(), text.size());
+  file.commit();
 }
 
 std::string read_text_file(const std::string& path) {

@@ -82,7 +82,11 @@ PreparedData prepare_data(const TrainingSettings& s, const std::string& run_dir,
         std::pair{&d.test_ids, "test"}})
     BUSI_CHECK(!ids->empty(), "the ", name, " subset is empty (", d.index.size(),
                " images; use more images or other --val-frac/--test-frac)");
-  data::write_split_csv(run_dir + "/split.csv", d.index, d.split);
+  // Written under a temporary name, then renamed: a run killed here leaves no torn split.csv
+  // for --resume to reuse.
+  const std::string split_csv = run_dir + "/split.csv";
+  data::write_split_csv(split_csv + ".writing", d.index, d.split);
+  std::filesystem::rename(split_csv + ".writing", split_csv);
   std::cout << "data: " << d.index.summary() << "\n"
             << "split: " << data::split_summary(d.index, d.split) << "\n";
   std::cerr << d.index.warnings_text();

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "engine/autograd.h"
+#include "engine/kill_point.h"
 #include "kernels/common/error.h"
 #include "engine/ops.h"
 #include "tools/cli/progress_bar.h"
@@ -35,6 +36,24 @@ int64_t count_correct(const Tensor& logits, const std::vector<int64_t>& labels) 
     correct += (std::max_element(row, row + k) - row) == labels[i];
   }
   return correct;
+}
+
+// The name of the first parameter whose gradient holds a NaN or an infinity, or "" when all
+// are finite. One sum over all gradients first (a NaN or an infinity anywhere makes it
+// non-finite; finite values this large cannot occur), the search tensor by tensor only then.
+std::string first_non_finite_gradient(const nn::Module& model) {
+  NoGradGuard no_grad;
+  const StateDict params = model.named_parameters();
+  double total = 0.0;
+  for (const NamedTensor& p : params)
+    if (p.tensor.grad().defined()) total += sum(p.tensor.grad()).item();
+  if (std::isfinite(total)) return "";
+  for (const NamedTensor& p : params) {
+    if (!p.tensor.grad().defined()) continue;
+    for (float v : p.tensor.grad().to_vector())
+      if (!std::isfinite(v)) return p.name;
+  }
+  return "the sum of the gradients";
 }
 
 std::string percent(double fraction) {
@@ -86,31 +105,54 @@ void Trainer::resume(const std::string& checkpoint_path) {
   if (fs::exists(source_history))
     for (const HistoryRow& row : read_history(source_history))
       if (row.epoch <= state_.epoch) history_.push_back(row);
-  CsvWriter writer(options_.run_dir + "/history.csv", history_header());
-  for (const HistoryRow& row : history_) writer.write_row(history_fields(row));
+  write_history();
   resumed_ = true;
-  // The best checkpoint so far comes along when the run continues in another folder.
+  // The best checkpoint so far comes along when the run continues in another folder (copied
+  // whole under a temporary name, then renamed: never half a checkpoint under its name).
   const std::string source_best = source_dir + "/best.safetensors";
-  if (fs::exists(source_best) && !fs::exists(best_path())) fs::copy_file(source_best, best_path());
+  if (fs::exists(source_best) && !fs::exists(best_path())) {
+    const std::string copy = best_path() + ".copying";
+    fs::copy_file(source_best, copy, fs::copy_options::overwrite_existing);
+    fs::rename(copy, best_path());
+  }
   std::cout << "resumed from " << checkpoint_path << ": " << state_.epoch
             << " epoch(s) done (phase " << state_.phase << ", best val macro-F1 "
             << fixed(state_.best_val_macro_f1, 4) << " at epoch " << state_.best_epoch << ")\n";
 }
 
+// The whole history, rewritten atomically at every epoch (a few dozen rows): a run killed at
+// any moment leaves the file as it was after the last epoch or as it is now, never a torn row.
+void Trainer::write_history() const {
+  CsvWriter writer(options_.run_dir + "/history.csv", history_header());
+  for (const HistoryRow& row : history_) writer.write_row(history_fields(row));
+  writer.commit();
+}
+
 void Trainer::append_history(const HistoryRow& row) {
-  // resume() wrote the file with the rows kept; a fresh run starts it with its first row.
-  const bool append = resumed_ || !history_.empty();
-  CsvWriter writer(options_.run_dir + "/history.csv", history_header(), append);
-  writer.write_row(history_fields(row));
   history_.push_back(row);
+  write_history();
 }
 
 void Trainer::begin_run() {
   run_started_ = true;
+  namespace fs = std::filesystem;
+  // Files a killed run left half-written under their temporary names ("<name>.tmp-<pid>-...",
+  // "<name>.writing", "<name>.copying"): never under a final name, and removed here.
+  std::vector<fs::path> leftovers;
+  std::error_code listing;
+  for (const auto& entry : fs::directory_iterator(options_.run_dir, listing)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find(".tmp-") != std::string::npos || name.ends_with(".writing") ||
+        name.ends_with(".copying"))
+      leftovers.push_back(entry.path());
+  }
+  for (const fs::path& path : leftovers) {
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
   if (resumed_) return;
   // A fresh run into a folder that holds an earlier run's outputs: remove them, so that no old
   // history row, checkpoint or metric can be taken for this run's.
-  namespace fs = std::filesystem;
   std::vector<std::string> removed;
   for (const char* name :
        {"history.csv", "best.safetensors", "last.safetensors", "predictions.csv", "metrics.json"}) {
@@ -144,14 +186,29 @@ Trainer::EpochResult Trainer::train_one_epoch(Phase& phase, int64_t epoch) {
     const Tensor logits = phase.forward(batch->inputs.to(options_.device));
     const Tensor loss =
         cross_entropy(logits, batch->labels, phase.class_weights, phase.label_smoothing);
+    kill_point("batch");
+    // A loss or a gradient that is NaN or infinite stops the run before the weights take it:
+    // the last checkpoint (of the last finished epoch) stays the last good state to resume.
+    const float loss_value = loss.item();
+    auto diverged = [&](const std::string& what) {
+      throw Error(detail::concat(
+          "training diverged at epoch ", epoch, ", step ", batches + 1, " of the epoch (",
+          optimizer.step_count() + 1, " in all): ", what,
+          " is not finite (NaN or infinity); the weights were not updated. The last good "
+          "checkpoint is ",
+          last_path(),
+          " (if this run wrote one): resume from it with a "
+          "smaller learning rate (--resume ",
+          last_path(), " --lr X)"));
+    };
+    if (!std::isfinite(loss_value)) diverged("the loss (" + std::to_string(loss_value) + ")");
     optimizer.zero_grad();
     loss.backward();
+    if (const std::string bad = first_non_finite_gradient(model_); !bad.empty())
+      diverged("the gradient of " + bad);
     optimizer.step();
 
     const int64_t n = static_cast<int64_t>(batch->labels.size());
-    const float loss_value = loss.item();
-    BUSI_CHECK(std::isfinite(loss_value), "training diverged: the loss is ", loss_value,
-               " at epoch ", epoch, " (try a smaller learning rate)");
     loss_sum += static_cast<double>(loss_value) * n;
     correct += count_correct(logits, batch->labels);
     result.images += n;
@@ -314,6 +371,7 @@ ClassificationMetrics Trainer::evaluate_test(const Forward& forward, BatchSource
     for (float p : eval.probs[i]) fields.emplace_back(p);
     predictions.write_row(fields);
   }
+  predictions.commit();
 
   Json doc = Json::object();
   doc["model"] = options_.model_name;

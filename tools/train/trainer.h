@@ -102,6 +102,7 @@ class Trainer {
   void print_epoch(const HistoryRow& row, const Phase& phase, bool improved) const;
   void save_checkpoint(const std::string& path, const optim::Optimizer& optimizer) const;
   void append_history(const HistoryRow& row);
+  void write_history() const;
   // Once, before the first phase: a fresh run removes an earlier run's outputs from its folder.
   void begin_run();
   bool should_stop_early() const;
