@@ -135,9 +135,78 @@ bool claimed_size(const std::vector<uint8_t>& b, int64_t& width, int64_t& height
   return false;
 }
 
+// stb_image 2.27 (the version Debian 12 ships) builds a JPEG Huffman table from the code counts
+// of a DHT segment without checking that they add up to at most 256, and then writes past its
+// 257-entry arrays (found by fuzz/fuzz_image.cpp; later stb_image versions check). So the DHT
+// segments are checked here first, walking the file the way stb_image does: bytes that are not
+// a marker are skipped up to the next 0xFF; a DHT segment of length L holds tables while L > 0,
+// each a class/id byte, 16 counts and that many symbols (read as 0 past the end of the file, as
+// stb_image reads them); a scan (SOS) runs to the next marker, since DHT segments may also come
+// between the scans of a progressive JPEG.
+void check_jpeg_huffman_tables(const std::vector<uint8_t>& b, const std::string& name) {
+  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return;
+  auto at_or_zero = [&](size_t i) -> size_t { return i < b.size() ? b[i] : 0; };
+  size_t at = 2;
+  while (at + 1 < b.size()) {
+    if (b[at] != 0xFF) {  // not a marker: stb_image looks for the next one
+      ++at;
+      continue;
+    }
+    const uint8_t marker = b[at + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (marker == 0xD9) return;  // end of image
+    if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+      at += 2;
+      continue;
+    }
+    const int64_t length = int64_t(at_or_zero(at + 2) << 8 | at_or_zero(at + 3));
+    if (marker == 0xC4) {
+      size_t p = at + 4;
+      for (int64_t left = length - 2; left > 0;) {
+        size_t codes = 0;
+        for (size_t i = 1; i <= 16; ++i) codes += at_or_zero(p + i);
+        BUSI_CHECK(codes <= 256, name, ": corrupt JPEG: the Huffman table at byte ", p, " defines ",
+                   codes, " codes (at most 256)");
+        left -= 17 + static_cast<int64_t>(codes);
+        p += 17 + codes;
+      }
+    }
+    at += 2 + static_cast<size_t>(length < 2 ? 2 : length);
+    if (marker == 0xDA)  // a scan: entropy-coded data up to the next marker (FF 00 is data)
+      while (at + 1 < b.size() &&
+             !(b[at] == 0xFF && b[at + 1] != 0 && !(b[at + 1] >= 0xD0 && b[at + 1] <= 0xD7)))
+        ++at;
+  }
+}
+
+// stb_image grows its buffer for a PNG chunk to the length the chunk claims before it reads the
+// chunk: a 116-byte file claiming a 1 GiB IDAT made it allocate 1 GiB (found by
+// fuzz/fuzz_image.cpp). So every chunk (length, type, data, CRC: 12 + length bytes) must fit in
+// the bytes left, checked here first.
+void check_png_chunks(const std::vector<uint8_t>& b, const std::string& name) {
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (b.size() < 8 || std::memcmp(b.data(), kPng, 8) != 0) return;
+  for (size_t at = 8; at + 8 <= b.size();) {
+    const uint64_t length =
+        uint64_t(b[at]) << 24 | uint64_t(b[at + 1]) << 16 | uint64_t(b[at + 2]) << 8 | b[at + 3];
+    const std::string type(reinterpret_cast<const char*>(&b[at + 4]), 4);
+    BUSI_CHECK(12 + length <= b.size() - at, name, ": corrupt or truncated PNG: chunk '", type,
+               "' at byte ", at, " claims ", length, " bytes, but only ", b.size() - at,
+               " bytes are left");
+    if (type == "IEND") return;
+    at += 12 + length;
+  }
+}
+
+// width and height are at most 2^32 - 1 each (the header fields are 32-bit): their product is
+// compared without forming it, which could overflow (found by fuzz/fuzz_image.cpp).
 void check_claimed_size(int64_t width, int64_t height, const std::string& name) {
-  const int64_t pixels = width * height, limit = g_max_pixels.load();
-  if (pixels <= limit) return;
+  const int64_t limit = g_max_pixels.load();
+  if (width == 0 || height <= limit / width) return;
+  const double pixels = double(width) * double(height);
   char text[160];
   std::snprintf(text, sizeof text,
                 ": the image claims %lld x %lld pixels (%.1f megapixels), over the limit of %.1f "
@@ -173,6 +242,7 @@ ImageInfo read_image_info(const std::vector<uint8_t>& bytes, const std::string& 
   int64_t claimed_width = 0, claimed_height = 0;
   if (claimed_size(bytes, claimed_width, claimed_height))
     check_claimed_size(claimed_width, claimed_height, name);
+  check_jpeg_huffman_tables(bytes, name);  // stb_image builds the tables for the header already
   int width = 0, height = 0, channels = 0;
   const int ok = stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width,
                                        &height, &channels);
@@ -187,6 +257,7 @@ Image decode_image(const std::vector<uint8_t>& bytes, int64_t channels, const st
   // The header first: nothing is decoded for an image over the size limit, and the decode
   // waits for room in the budget (stb_image holds the pixels as stored and as asked for).
   const ImageInfo info = read_image_info(bytes, name);
+  check_png_chunks(bytes, name);  // the header read stops at IHDR; decoding reads every chunk
   const BudgetHold hold(info.height * info.width * (info.channels + channels));
   int width = 0, height = 0, stored_channels = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> decoded(

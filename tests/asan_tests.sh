@@ -18,7 +18,8 @@ case "$build" in /*) ;; *) build="$repo/$build" ;; esac
 # and test_cuda_*.cpp, plus the converter tool (test_convert runs it). Nothing else is built.
 tests=()
 for src in "$repo"/tests/test_safetensors*.cpp "$repo"/tests/test_checkpoint*.cpp \
-           "$repo"/tests/test_convert*.cpp "$repo"/tests/test_cuda_*.cpp; do
+           "$repo"/tests/test_convert*.cpp "$repo"/tests/test_cuda_*.cpp \
+           "$repo"/tests/test_fuzz_regressions.cpp; do
   [ -e "$src" ] && tests+=("$(basename "$src" .cpp)")
 done
 

@@ -13,15 +13,17 @@
 
 namespace busi::weights::json {
 
+struct Member;  // an object's (name, value), defined below once Value is complete
+
 struct Value {
   enum class Kind { Object, Array, String, Integer, Number, Bool, Null };
   Kind kind = Kind::Object;
-  std::string string;        // Kind::String
-  int64_t integer = 0;       // Kind::Integer
-  double number = 0.0;       // Kind::Number: a fraction or exponent, or an integer beyond int64
-  bool boolean = false;      // Kind::Bool
-  std::vector<Value> array;  // Kind::Array
-  std::vector<std::pair<std::string, Value>> members;  // Kind::Object, in document order
+  std::string string;           // Kind::String
+  int64_t integer = 0;          // Kind::Integer
+  double number = 0.0;          // Kind::Number: a fraction or exponent, or an integer beyond int64
+  bool boolean = false;         // Kind::Bool
+  std::vector<Value> array;     // Kind::Array
+  std::vector<Member> members;  // Kind::Object, in document order
 
   bool is_object() const { return kind == Kind::Object; }
   bool is_array() const { return kind == Kind::Array; }
@@ -29,6 +31,14 @@ struct Value {
   bool is_integer() const { return kind == Kind::Integer; }
   // The member called `key` of an object, or nullptr.
   const Value* find(std::string_view key) const;
+};
+
+// A member of an object. Not std::pair<std::string, Value>: a pair of a type still being defined
+// is undefined (libstdc++'s pair checks its types' traits, which clang refuses on Value).
+struct Member {
+  Member(std::string name, Value v) : first(std::move(name)), second(std::move(v)) {}
+  std::string first;  // the name
+  Value second;       // the value
 };
 
 // "object", "array", "string", "integer", "number", "boolean", "null" (for error messages).
