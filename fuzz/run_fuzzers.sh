@@ -9,7 +9,7 @@
 # A crash, a hang (over 10 s on one input), a leak or an allocation over 1 GiB leaves its input
 # in BUILD_DIR/fuzz-findings/ and makes the script exit 1; each finding becomes a regression test
 # (tests/test_fuzz_regressions.cpp). Installs clang and libclang-rt-14-dev (libFuzzer) when they
-# are missing.
+# are missing. FUZZ_SEED sets libFuzzer's seed (default 1, so that CI runs repeat).
 set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-build-fuzz}"
@@ -54,7 +54,7 @@ for t in "${targets[@]}"; do
   corpus="$build/fuzz-corpus/$t"
   mkdir -p "$corpus"
   log="$build/fuzz-findings/$t.log"
-  "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  "$build/fuzz/fuzz_$t" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$build/fuzz-findings/$t-" \
     "$corpus" "$build/fuzz-seeds/$t" >"$log" 2>&1
   status=$?

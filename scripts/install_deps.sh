@@ -2,7 +2,7 @@
 # Installs the Debian packages the build needs, if any is missing (as root, or through sudo).
 set -euo pipefail
 need=()
-for pkg in cmake g++ make doctest-dev libstb-dev libhdf5-dev libomp-dev python3; do
+for pkg in cmake g++ make doctest-dev libstb-dev libhdf5-dev libjpeg62-turbo-dev libomp-dev python3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0
