@@ -123,6 +123,17 @@ void check_same_outcome(const fs::path& got, const fs::path& want) {
   }
 }
 
+// A run of the dataset in tmp/data stopped after its first epoch; returns its last.safetensors.
+std::string one_epoch_run(const TempDir& tmp, const fs::path& run) {
+  make_dataset(tmp.path() / "data");
+  REQUIRE(train("",
+                " --data '" + (tmp.path() / "data").string() + "'" + kArgs +
+                    " --stop-after 1 --out '" + run.string() + "'",
+                tmp.path() / "first.log")
+              .exit_code == 0);
+  return (run / "last.safetensors").string();
+}
+
 bool ready() {
   if (fs::exists(kTrain)) return true;
   FAIL("build train_simple first: " << kTrain);
@@ -193,14 +204,8 @@ TEST_CASE(
     "checkpoint") {
   if (!ready()) return;
   TempDir tmp("diverge");
-  make_dataset(tmp.path() / "data");
   const fs::path run = tmp.path() / "run";
-  const std::string last = (run / "last.safetensors").string();
-  REQUIRE(train("",
-                " --data '" + (tmp.path() / "data").string() + "'" + kArgs +
-                    " --stop-after 1 --out '" + run.string() + "'",
-                tmp.path() / "a.log")
-              .exit_code == 0);
+  const std::string last = one_epoch_run(tmp, run);
   const std::string before = tools::read_text_file(last);
   // A learning rate of 1e12 sends the weights to infinity within a few steps.
   const Run blown = train("", " --resume '" + last + "' --lr 1e12", tmp.path() / "b.log");
@@ -222,14 +227,8 @@ TEST_CASE(
     "one stays whole") {
   if (!ready()) return;
   TempDir tmp("full");
-  make_dataset(tmp.path() / "data");
   const fs::path run = tmp.path() / "run";
-  const std::string last = (run / "last.safetensors").string();
-  REQUIRE(train("",
-                " --data '" + (tmp.path() / "data").string() + "'" + kArgs +
-                    " --stop-after 1 --out '" + run.string() + "'",
-                tmp.path() / "a.log")
-              .exit_code == 0);
+  const std::string last = one_epoch_run(tmp, run);
   const std::string before = tools::read_text_file(last);
   // Files of at most 64 KiB: the history fits, a checkpoint does not (EFBIG, "File too large";
   // SIGXFSZ ignored so that the write fails instead of killing the process).
