@@ -14,6 +14,16 @@
 #include "tests/test_data_helpers.h"
 #include "tests/test_safetensors_helpers.h"
 
+#ifdef BUSI_WITH_HDF5
+#include <sys/resource.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "tests/h5_writer.h"
+#include "weights/keras_h5.h"
+#endif
+
 namespace fs = std::filesystem;
 using busi::testing::read_bytes;
 
@@ -83,3 +93,79 @@ TEST_CASE("fuzz finding, image: a PNG chunk claiming more bytes than the file ha
                                          "33 claims 1073741823 bytes"),
                        busi::Error);
 }
+
+#ifdef BUSI_WITH_HDF5
+TEST_CASE("fuzz finding, keras_h5: a superblock pointing at a 4 GiB driver block is refused fast") {
+  // The finding: the superblock (version 0) of a Keras file of ours, its driver-information
+  // block address (bytes 48..55) set from "undefined" to 29, where the bytes then read as a
+  // block of 2^32 - 1 bytes. libhdf5 1.10 reallocated 4 GiB (4294967311 bytes) inside H5Fopen
+  // and zeroed it: 11 s and 4.2 GB of memory for a 22 kB file. The reader now caps the memory
+  // the library may take (weights/address_space_cap.h), so the allocation fails at once.
+  busi::testing::TempDir dir("fuzz-h5");
+  const std::string path = dir.file("notop.h5");
+  {
+    busi::testing::H5Writer h5(path);
+    h5.conv_layer("block1_conv1", 3, 3, 3, 64);
+  }
+  std::vector<uint8_t> b = bytes_of(path);
+  REQUIRE(b.size() > 64);
+  REQUIRE(std::string(b.begin() + 1, b.begin() + 4) == "HDF");
+  REQUIRE(b[8] == 0);  // superblock version 0: the driver block address is at byte 48
+  for (size_t i = 48; i < 56; ++i) REQUIRE(b[i] == 0xFF);  // "undefined address"
+  b[48] = 29;
+  for (size_t i = 49; i < 56; ++i) b[i] = 0;
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH_AS(
+      busi::weights::read_keras_conv_layers(path, {"block1_conv1"}),
+      doctest::Contains("corrupt: the HDF5 library asked for more memory than a file of"),
+      busi::Error);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  const long grown_mib = (after.ru_maxrss - before.ru_maxrss) / 1024;  // ru_maxrss is in KiB
+  INFO("took " << seconds << " s, peak RSS grew by " << grown_mib << " MiB");
+  CHECK(grown_mib < 512);
+  CHECK(seconds < 5.0);  // a generous bound for sanitizer builds; it took 11 s uncapped
+}
+
+TEST_CASE("fuzz finding, keras_h5: a kernel claiming 151 M values in a small file is refused") {
+  // The finding: a kernel dataset whose dimensions had become 3 x 3 x 4096 x 4096 (604 MB of
+  // float32) in a 22 kB file; the reader allocated it before reading. Remade here with a
+  // chunked dataset of that shape whose chunks were never written (HDF5 stores none of it).
+  busi::testing::TempDir dir("fuzz-h5-huge");
+  const std::string path = dir.file("huge.h5");
+  {
+    const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(file >= 0);
+    const hid_t group = H5Gcreate2(file, "block1_conv1", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t inner = H5Gcreate2(group, "block1_conv1", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t dims[4] = {3, 3, 4096, 4096}, chunk[4] = {3, 3, 64, 64}, bias_dims[1] = {4096};
+    const hid_t space = H5Screate_simple(4, dims, nullptr);
+    const hid_t props = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(props, 4, chunk);
+    const hid_t kernel =
+        H5Dcreate2(inner, "kernel:0", H5T_IEEE_F32LE, space, H5P_DEFAULT, props, H5P_DEFAULT);
+    const hid_t bias_space = H5Screate_simple(1, bias_dims, nullptr);
+    const hid_t bias = H5Dcreate2(inner, "bias:0", H5T_IEEE_F32LE, bias_space, H5P_DEFAULT,
+                                  H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(kernel >= 0);
+    REQUIRE(bias >= 0);
+    for (hid_t d : {kernel, bias}) H5Dclose(d);
+    for (hid_t s : {space, bias_space}) H5Sclose(s);
+    H5Pclose(props);
+    for (hid_t g : {inner, group}) H5Gclose(g);
+    H5Fclose(file);
+  }
+  CHECK(fs::file_size(path) < 100000);
+  CHECK_THROWS_WITH_AS(busi::weights::read_keras_conv_layers(path, {"block1_conv1"}),
+                       doctest::Contains("dataset 'block1_conv1/block1_conv1/kernel:0' is "
+                                         "implausibly large"),
+                       busi::Error);
+}
+#endif

@@ -7,8 +7,10 @@
 #endif
 
 #include <filesystem>
+#include <new>
 
 #include "kernels/common/error.h"
+#include "weights/address_space_cap.h"
 #include "weights/layout.h"
 
 #ifdef BUSI_WITH_HDF5
@@ -83,9 +85,10 @@ Dataset read_float_dataset(hid_t file, const std::string& path, int rank,
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
 
-  // A limit far above any VGG16 kernel (2.4 M values), so a corrupt file cannot ask for
-  // terabytes.
-  constexpr hsize_t kMaxValues = hsize_t{1} << 28;
+  // A limit far above any conv kernel (VGG16's largest, 3 x 3 x 512 x 512, has 2.4 M values)
+  // and well inside the memory the reader allows itself (read_keras_conv_layers), so a corrupt
+  // header cannot ask for gigabytes (fuzz_keras_h5 found one asking for 604 MB).
+  constexpr hsize_t kMaxValues = hsize_t{1} << 24;
   Dataset out;
   hsize_t numel = 1;
   for (hsize_t d : dims) {
@@ -101,12 +104,56 @@ Dataset read_float_dataset(hid_t file, const std::string& path, int rank,
   return out;
 }
 
+// The innermost description on HDF5's error stack ("image null after H5MM_realloc()"), the
+// cause of the failure the outer entries report.
+std::string innermost_hdf5_error() {
+  std::string text;
+  auto take_first = [](unsigned n, const H5E_error2_t* e, void* out) -> herr_t {
+    if (n == 0 && e->desc != nullptr) *static_cast<std::string*>(out) = e->desc;
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_first, &text);
+  return text;
+}
+
 // The first of `candidates` (paths inside the layer's group) that exists, or "".
 std::string first_existing(hid_t file, const std::string& layer,
                            const std::vector<std::string>& candidates) {
   for (const std::string& c : candidates)
     if (path_exists(file, layer + "/" + c)) return layer + "/" + c;
   return "";
+}
+
+// The requested layers of an open file, as read_keras_conv_layers returns them.
+KerasConvLayers read_layers(hid_t file, const std::vector<std::string>& layer_names,
+                            const std::string& where) {
+  KerasConvLayers out;
+  for (const std::string& layer : layer_names) {
+    if (!path_exists(file, layer)) {
+      out.missing.push_back(layer);
+      continue;
+    }
+    const std::string kernel_path =
+        first_existing(file, layer, {layer + "/kernel:0", layer + "_W_1:0", layer + "_W:0"});
+    const std::string bias_path =
+        first_existing(file, layer, {layer + "/bias:0", layer + "_b_1:0", layer + "_b:0"});
+    BUSI_CHECK(!kernel_path.empty(), where, ": layer group '", layer,
+               "' has no kernel dataset (looked for '", layer, "/", layer, "/kernel:0' and '",
+               layer, "/", layer, "_W_1:0')");
+    BUSI_CHECK(!bias_path.empty(), where, ": layer group '", layer,
+               "' has no bias dataset (looked for '", layer, "/", layer, "/bias:0' and '", layer,
+               "/", layer, "_b_1:0')");
+
+    const Dataset kernel = read_float_dataset(file, kernel_path, 4, where);
+    const Dataset bias = read_float_dataset(file, bias_path, 1, where);
+    BUSI_CHECK(bias.shape[0] == kernel.shape[3], where, ": layer '", layer, "': bias has ",
+               bias.shape[0], " values but the kernel ", shape_str(kernel.shape),
+               " (H x W x I x O) has ", kernel.shape[3], " output channels");
+    out.tensors.push_back({layer + ".weight", hwio_to_oihw(kernel.values, kernel.shape)});
+    out.tensors.push_back({layer + ".bias", Tensor::from_vector(bias.values, bias.shape)});
+    out.present.push_back(layer);
+  }
+  return out;
 }
 
 }  // namespace
@@ -116,37 +163,35 @@ KerasConvLayers read_keras_conv_layers(const std::string& path,
   const std::string where = "Keras weights file '" + path + "'";
   BUSI_CHECK(std::filesystem::exists(path), where, ": no such file");
   QuietHdf5Errors quiet;
+  // libhdf5 sizes some reads from the file before checking them: a corrupt superblock made
+  // H5Fopen allocate and zero 4 GiB (fuzz/fuzz_keras_h5). Reading a weights file needs about its
+  // own size (the chunk cache, our copies of the kernels), so the process may map at most twice
+  // the file plus 512 MiB more while the library works; past that its allocation fails, and the
+  // library reports an error we name.
+  std::error_code size_error;
+  const std::size_t file_bytes =
+      static_cast<std::size_t>(std::filesystem::file_size(path, size_error));
+  BUSI_CHECK(!size_error, where, ": cannot read its size (", size_error.message(), ")");
+  const AddressSpaceCap cap((std::size_t{512} << 20) + 2 * file_bytes);
   BUSI_CHECK(H5Fis_hdf5(path.c_str()) > 0, where, ": not an HDF5 file");
   H5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  BUSI_CHECK(file.valid(), where, ": cannot be opened by the HDF5 library");
-
-  KerasConvLayers out;
-  for (const std::string& layer : layer_names) {
-    if (!path_exists(file.get(), layer)) {
-      out.missing.push_back(layer);
-      continue;
-    }
-    const std::string kernel_path =
-        first_existing(file.get(), layer, {layer + "/kernel:0", layer + "_W_1:0", layer + "_W:0"});
-    const std::string bias_path =
-        first_existing(file.get(), layer, {layer + "/bias:0", layer + "_b_1:0", layer + "_b:0"});
-    BUSI_CHECK(!kernel_path.empty(), where, ": layer group '", layer,
-               "' has no kernel dataset (looked for '", layer, "/", layer, "/kernel:0' and '",
-               layer, "/", layer, "_W_1:0')");
-    BUSI_CHECK(!bias_path.empty(), where, ": layer group '", layer,
-               "' has no bias dataset (looked for '", layer, "/", layer, "/bias:0' and '", layer,
-               "/", layer, "_b_1:0')");
-
-    const Dataset kernel = read_float_dataset(file.get(), kernel_path, 4, where);
-    const Dataset bias = read_float_dataset(file.get(), bias_path, 1, where);
-    BUSI_CHECK(bias.shape[0] == kernel.shape[3], where, ": layer '", layer, "': bias has ",
-               bias.shape[0], " values but the kernel ", shape_str(kernel.shape),
-               " (H x W x I x O) has ", kernel.shape[3], " output channels");
-    out.tensors.push_back({layer + ".weight", hwio_to_oihw(kernel.values, kernel.shape)});
-    out.tensors.push_back({layer + ".bias", Tensor::from_vector(bias.values, bias.shape)});
-    out.present.push_back(layer);
+  if (!file.valid()) {
+    const std::string cause = innermost_hdf5_error();
+    // "memory allocation failed for ...", "image null after H5MM_realloc()", ...
+    const bool memory = cause.find("alloc") != std::string::npos;
+    BUSI_CHECK(!memory || !cap.active(), where,
+               ": corrupt: the HDF5 library asked for more memory than a file of ", file_bytes,
+               " bytes can need, and was refused (", cause, ")");
+    BUSI_CHECK(false, where, ": cannot be opened by the HDF5 library",
+               cause.empty() ? "" : " (" + cause + ")");
   }
-  return out;
+
+  try {
+    return read_layers(file.get(), layer_names, where);
+  } catch (const std::bad_alloc&) {  // one of our own buffers, under the cap
+    throw Error(where + ": corrupt: reading it needs more memory than a file of " +
+                std::to_string(file_bytes) + " bytes can hold");
+  }
 }
 
 }  // namespace busi::weights
