@@ -120,7 +120,7 @@ void check_run_folder(const std::string& dir, const std::string& model,
   CHECK(config.at("preset").as_string() == "cpu-quick");
 
   const CsvTable split = read_csv(dir + "/split.csv");
-  CHECK(split.header == std::vector<std::string>{"path", "class", "subset"});
+  CHECK(split.header == std::vector<std::string>{"path", "class", "subset", "group"});
   CHECK(split.rows.size() == 24);  // 8 per class
   std::vector<std::string> test_paths, test_classes;
   for (const auto& row : split.rows)
