@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <numeric>
 
 #include "engine/random.h"
 #include "kernels/common/error.h"
@@ -11,7 +12,8 @@
 namespace busi::data {
 
 std::vector<std::pair<int64_t, int64_t>> lsh_candidate_pairs(
-    const std::vector<ImageSignature>& signatures, const LshOptions& options) {
+    const std::vector<ImageSignature>& signatures, const LshOptions& options,
+    const std::function<bool(int64_t, int64_t)>& keep, int64_t* examined) {
   BUSI_CHECK(options.bits >= 1 && options.bits <= 32 && options.tables >= 1,
              "lsh: bits must be in [1, 32] and tables at least 1");
   constexpr int64_t D = kKeySize * kKeySize;
@@ -40,6 +42,7 @@ std::vector<std::pair<int64_t, int64_t>> lsh_candidate_pairs(
 
   // Per table: sort (key, id), every run of equal keys gives its pairs, packed as a * n + b.
   std::vector<std::vector<uint64_t>> per_table(options.tables);
+  std::vector<int64_t> tested(options.tables, 0);
 #pragma omp parallel for schedule(dynamic) num_threads(threads)
   for (int64_t t = 0; t < options.tables; ++t) {
     std::vector<std::pair<uint32_t, int64_t>> entries;
@@ -52,13 +55,17 @@ std::vector<std::pair<int64_t, int64_t>> lsh_candidate_pairs(
       size_t end = start + 1;
       while (end < entries.size() && entries[end].first == entries[start].first) ++end;
       for (size_t p = start; p < end; ++p)
-        for (size_t q = p + 1; q < end; ++q)
-          out.push_back(uint64_t(entries[p].second) * uint64_t(n) + uint64_t(entries[q].second));
+        for (size_t q = p + 1; q < end; ++q) {
+          const int64_t a = entries[p].second, b = entries[q].second;  // a < b: ids sort too
+          ++tested[t];
+          if (!keep || keep(a, b)) out.push_back(uint64_t(a) * uint64_t(n) + uint64_t(b));
+        }
       start = end;
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
   }
+  if (examined != nullptr) *examined = std::accumulate(tested.begin(), tested.end(), int64_t{0});
   std::vector<uint64_t> all;
   for (const auto& table : per_table) all.insert(all.end(), table.begin(), table.end());
   std::sort(all.begin(), all.end());

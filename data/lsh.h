@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -24,9 +25,14 @@ struct LshOptions {
   int threads = 0;  // 0: all cores
 };
 
-// Pairs (a, b), a < b, of images sharing a bucket in some table, sorted, each once. Flat images
-// (ImageSignature::flat) are nobody's candidates.
+// Pairs (a, b), a < b, of images sharing a bucket in some table and passing `keep` (when given),
+// sorted, each once. Flat images (ImageSignature::flat) are nobody's candidates. `keep` is applied
+// inside each bucket, where the images' signatures are few and in cache, so that the many
+// candidates a cheap test rejects are never stored (with 100,000 images, tens of millions);
+// `examined`, when given, receives the number of bucket pairs tested (a pair sharing several
+// tables counts once per table).
 std::vector<std::pair<int64_t, int64_t>> lsh_candidate_pairs(
-    const std::vector<ImageSignature>& signatures, const LshOptions& options = {});
+    const std::vector<ImageSignature>& signatures, const LshOptions& options = {},
+    const std::function<bool(int64_t, int64_t)>& keep = {}, int64_t* examined = nullptr);
 
 }  // namespace busi::data

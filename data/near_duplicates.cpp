@@ -27,22 +27,16 @@ NearDuplicates find_near_duplicates(const std::vector<ImageSignature>& signature
   result.nearest_fine.assign(n, -1.0f);
   LshOptions lsh = options.lsh;
   lsh.threads = threads;
-  const std::vector<std::pair<int64_t, int64_t>> candidates = lsh_candidate_pairs(signatures, lsh);
-  result.candidates = static_cast<int64_t>(candidates.size());
-
-  // The gate: the 16 px keys' correlation, 256 multiply-adds a pair.
-  std::vector<char> passes(candidates.size());
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t p = 0; p < static_cast<int64_t>(candidates.size()); ++p)
-    passes[p] = key_correlation(signatures[candidates[p].first],
-                                signatures[candidates[p].second]) >= options.gate;
-  for (size_t p = 0; p < candidates.size(); ++p)
-    if (passes[p]) {
-      ComparedPair pair;
-      pair.a = candidates[p].first;
-      pair.b = candidates[p].second;
-      result.compared.push_back(pair);
-    }
+  // The gate, inside LSH's buckets: the 16 px keys' correlation, 256 multiply-adds a pair.
+  const auto passes = [&](int64_t a, int64_t b) {
+    return key_correlation(signatures[a], signatures[b]) >= options.gate;
+  };
+  for (const auto& [a, b] : lsh_candidate_pairs(signatures, lsh, passes, &result.candidates)) {
+    ComparedPair pair;
+    pair.a = a;
+    pair.b = b;
+    result.compared.push_back(pair);
+  }
 
   // The fine check needs each image's pyramids; built once for every image in a compared pair.
   // by_image[i]: the compared pairs of image i (indices into result.compared), either side.

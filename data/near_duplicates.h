@@ -41,7 +41,7 @@ struct NearDuplicates {
   // Per image: the highest fine similarity over its compared pairs (its nearest neighbour by the
   // fine measure), or -1 when no pair of it passed the gate.
   std::vector<float> nearest_fine;
-  int64_t candidates = 0;  // LSH candidate pairs, before the gate
+  int64_t candidates = 0;  // LSH bucket pairs tested by the gate (once per table they share)
   int64_t near_duplicate_pairs() const;
 };
 

@@ -88,7 +88,7 @@ std::string histogram_svg(const std::vector<float>& values, double lo, double hi
   for (int t = 0; t <= 10; ++t) {
     const double v = lo + (hi - lo) * t / 10;
     s += "<text x=\"" + fixed(x_of(v), 1) + "\" y=\"" + std::to_string(14 + plot_h + 14) +
-         "\" text-anchor=\"middle\">" + fixed(v, 1) + "</text>";
+         "\" text-anchor=\"middle\">" + fixed(v, (hi - lo) / 10 < 0.1 ? 2 : 1) + "</text>";
   }
   for (const auto& [v, label] : marks)
     s += "<line x1=\"" + fixed(x_of(v), 1) + "\" y1=\"10\" x2=\"" + fixed(x_of(v), 1) + "\" y2=\"" +
