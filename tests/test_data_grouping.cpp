@@ -19,19 +19,6 @@ using namespace busi::data::testing;
 
 namespace {
 
-DatasetIndex make_index(const std::vector<int64_t>& counts) {
-  DatasetIndex index;
-  index.root = "/nowhere";
-  for (size_t c = 0; c < counts.size(); ++c) {
-    index.classes.push_back("class" + std::to_string(c));
-    for (int64_t i = 0; i < counts[c]; ++i) {
-      const std::string relative = index.classes[c] + "/img (" + std::to_string(i) + ").png";
-      index.samples.push_back(Sample{"/nowhere/" + relative, relative, static_cast<int64_t>(c)});
-    }
-  }
-  return index;
-}
-
 // Random groups as connected components of random edges: mostly pairs and triples within a
 // class, a few large ones, and (with `conflicts`) some across classes.
 void add_random_groups(DatasetIndex& index, busi::Generator& gen, bool conflicts) {
@@ -58,15 +45,6 @@ void check_no_group_straddles(const DatasetIndex& index, const Split& split) {
       CHECK(split.subset_of[id] == split.subset_of[group[0]]);
     }
   CHECK(leaking_groups(index, split).empty());
-}
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const busi::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -15,15 +15,6 @@ uint8_t pattern(int y, int x, int c) {
   return static_cast<uint8_t>((11 * y + 5 * x + 80 * c) % 256);
 }
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const busi::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("decode: grey, RGB and RGBA PNGs to 1 or 3 channels, odd sizes") {

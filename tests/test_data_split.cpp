@@ -15,20 +15,6 @@ using namespace busi::data::testing;
 
 namespace {
 
-// An index built in memory (splitting never opens the files): `counts[c]` images of class c.
-DatasetIndex make_index(const std::vector<int64_t>& counts) {
-  DatasetIndex index;
-  index.root = "/nowhere";
-  for (size_t c = 0; c < counts.size(); ++c) {
-    index.classes.push_back("class" + std::to_string(c));
-    for (int64_t i = 0; i < counts[c]; ++i) {
-      const std::string relative = index.classes[c] + "/img (" + std::to_string(i) + ").png";
-      index.samples.push_back(Sample{"/nowhere/" + relative, relative, static_cast<int64_t>(c)});
-    }
-  }
-  return index;
-}
-
 // Every class's count in each subset is within one image of its exact share (of the images not
 // excluded).
 void check_stratified(const DatasetIndex& index, const Split& split, double val, double test) {
@@ -60,15 +46,6 @@ void check_partition(const DatasetIndex& index, const Split& split) {
 void check_duplicates_together(const DatasetIndex& index, const Split& split) {
   for (const auto& group : index.duplicate_groups)
     for (int64_t id : group) CHECK(split.subset_of[id] == split.subset_of[group[0]]);
-}
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const busi::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
