@@ -1,4 +1,5 @@
-// scan_folder: class folders -> sorted samples, checked files, duplicate groups, the summary line.
+// scan_folder: class folders -> sorted samples, checked files, byte-identical groups, label
+// conflicts, the summary line.
 #include "data/dataset.h"
 
 #include <omp.h>
@@ -198,21 +199,30 @@ DatasetIndex scan_folder(const std::string& root, const ScanOptions& options) {
 
   if (options.find_duplicates) {
     index.duplicate_groups = find_duplicate_groups(index.samples, good_checks);
-    for (const std::string& line : cross_class_duplicate_warnings(index))
-      index.warnings.push_back(line);
+    for (const std::string& line : label_conflict_warnings(index)) index.warnings.push_back(line);
   }
   return index;
 }
 
-std::vector<std::string> cross_class_duplicate_warnings(const DatasetIndex& index) {
-  std::vector<std::string> lines;
-  for (const auto& group : index.duplicate_groups) {
+std::vector<int64_t> label_conflicts(const DatasetIndex& index) {
+  std::vector<int64_t> conflicts;
+  for (size_t g = 0; g < index.duplicate_groups.size(); ++g) {
+    const auto& group = index.duplicate_groups[g];
     const int64_t first_label = index.samples[group[0]].label;
-    if (std::all_of(group.begin(), group.end(),
-                    [&](int64_t id) { return index.samples[id].label == first_label; }))
-      continue;
-    std::string line = std::string(kCrossClassDuplicateWarning) + ":";
-    for (int64_t id : group) line += " '" + index.samples[id].relative_path + "'";
+    if (!std::all_of(group.begin(), group.end(),
+                     [&](int64_t id) { return index.samples[id].label == first_label; }))
+      conflicts.push_back(static_cast<int64_t>(g));
+  }
+  return conflicts;
+}
+
+std::vector<std::string> label_conflict_warnings(const DatasetIndex& index) {
+  std::vector<std::string> lines;
+  for (int64_t g : label_conflicts(index)) {
+    std::string line =
+        std::string(kLabelConflictWarning) + ": duplicates filed under different classes:";
+    for (int64_t id : index.duplicate_groups[g])
+      line += " '" + index.samples[id].relative_path + "'";
     lines.push_back(line);
   }
   return lines;
@@ -262,7 +272,7 @@ std::string DatasetIndex::summary() const {
   for (const auto& group : duplicate_groups)
     duplicated_images += static_cast<int64_t>(group.size());
   os << "; " << duplicate_groups.size() << (duplicate_groups.size() == 1 ? " group" : " groups")
-     << " of byte-identical files (" << duplicated_images << " images); skipped " << skipped_masks
+     << " of duplicates (" << duplicated_images << " images); skipped " << skipped_masks
      << " masks, " << skipped_other << " other files, " << skipped_bad << " bad files";
   if (!warnings.empty())
     os << "; " << warnings.size() << (warnings.size() == 1 ? " warning" : " warnings");

@@ -1,5 +1,5 @@
 // DatasetIndex: the images of a folder-per-class dataset (BUSI: benign/, malignant/, normal/),
-// found by scan_folder, with their labels, the byte-identical duplicates and what was skipped.
+// found by scan_folder, with their labels, the groups of duplicates and what was skipped.
 #pragma once
 
 #include <cstdint>
@@ -19,15 +19,17 @@ struct DatasetIndex {
   std::string root;
   std::vector<std::string> classes;  // the sub-folder names, sorted: label i is classes[i]
   std::vector<Sample> samples;       // sorted by (label, file name): sample id = position here
-  // Groups (2 or more sample ids, ascending) of byte-identical files. Splits keep each group in
-  // one subset, so that a copy of a test image never sits in the training set.
+  // Groups (2 or more sample ids, ascending; sorted by first id) of duplicates: byte-identical
+  // files after scan_folder, near-duplicates too once group_duplicates (data/grouping.h) has run.
+  // One mechanism for both: splits keep each group in one subset, so that a copy of a test image
+  // never sits in the training set, and a group with two labels is a label conflict.
   std::vector<std::vector<int64_t>> duplicate_groups;
   int64_t skipped_masks = 0;  // "<name>_mask.png", "<name>_mask_1.png": segmentation masks
   int64_t skipped_other = 0;  // files that are not PNG/JPEG by name, hidden files, sub-folders
   int64_t skipped_bad = 0;    // unreadable, empty, corrupt or truncated (only with skip_bad)
   std::vector<std::string> bad_files;  // relative paths of the skipped bad files, in order found
-  // One line per skipped bad file (naming it and the problem) and per group of byte-identical
-  // files in different classes. Tools print them with warnings_text().
+  // One line per skipped bad file (naming it and the problem) and per label conflict (a group of
+  // duplicates filed under different classes). Tools print them with warnings_text().
   std::vector<std::string> warnings;
 
   int64_t size() const { return static_cast<int64_t>(samples.size()); }
@@ -42,13 +44,15 @@ struct DatasetIndex {
   std::string warnings_text() const;
 };
 
-// The warning text for a duplicate group whose files lie in different classes (the same image
-// given two labels), one line per such group of `index`: "byte-identical images in different
-// classes: 'a.png' 'b.png'". scan_folder adds them to index.warnings; a tool that keeps only part
-// of an index recomputes them for what it kept.
-inline constexpr const char* kCrossClassDuplicateWarning =
-    "byte-identical images in different classes";
-std::vector<std::string> cross_class_duplicate_warnings(const DatasetIndex& index);
+// Label conflicts: the duplicate groups whose images carry different labels (one scan filed
+// under two classes), as indices into index.duplicate_groups, ascending.
+std::vector<int64_t> label_conflicts(const DatasetIndex& index);
+// One warning line per label conflict of `index`: "label conflict: duplicates filed under
+// different classes: 'benign/a.png' 'malignant/b.png'". scan_folder adds them for the
+// byte-identical groups; group_duplicates and a tool that keeps only part of an index replace
+// them (the lines starting with kLabelConflictWarning) for the groups they have.
+inline constexpr const char* kLabelConflictWarning = "label conflict";
+std::vector<std::string> label_conflict_warnings(const DatasetIndex& index);
 
 struct ScanOptions {
   // Unreadable, zero-byte, corrupt or truncated files: false = throw busi::Error naming the

@@ -1,11 +1,10 @@
-// Stratified train/val/test and k-fold splits that keep duplicate groups together; split CSVs.
+// Stratified train/val/test and k-fold splits that keep duplicate groups together and leave
+// label conflicts out (unless kept); the split CSV is in split_csv.cpp.
 #include "data/split.h"
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <sstream>
-#include <unordered_map>
 
 #include "data/seeds.h"
 #include "kernels/common/error.h"
@@ -21,6 +20,8 @@ const char* subset_name(Subset subset) {
       return "val";
     case Subset::Test:
       return "test";
+    case Subset::Excluded:
+      return "excluded";
   }
   return "?";
 }
@@ -85,10 +86,22 @@ std::vector<int> distribute(const DatasetIndex& index, const std::vector<int64_t
   return part_of;
 }
 
-std::vector<int64_t> all_ids(const DatasetIndex& index) {
-  std::vector<int64_t> ids(index.size());
-  for (int64_t i = 0; i < index.size(); ++i) ids[i] = i;
+// The sample ids a split places: all but the images of label conflicts, unless those are kept.
+std::vector<int64_t> placed_ids(const DatasetIndex& index, bool keep_conflicts) {
+  std::vector<char> excluded(index.size(), 0);
+  if (!keep_conflicts)
+    for (int64_t g : label_conflicts(index))
+      for (int64_t id : index.duplicate_groups[g]) excluded[id] = 1;
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < index.size(); ++i)
+    if (!excluded[i]) ids.push_back(i);
   return ids;
+}
+
+// ", 5 label-conflict images excluded" when any are.
+std::string excluded_note(const DatasetIndex& index, const std::vector<int64_t>& placed) {
+  const int64_t excluded = index.size() - static_cast<int64_t>(placed.size());
+  return excluded == 0 ? "" : ", " + std::to_string(excluded) + " label-conflict images excluded";
 }
 
 void check_fractions(double val_fraction, double test_fraction) {
@@ -103,21 +116,24 @@ std::string percent(double fraction) { return std::to_string(std::lround(100 * f
 
 Split make_split(const DatasetIndex& index, const SplitOptions& options) {
   check_fractions(options.val_fraction, options.test_fraction);
+  const std::vector<int64_t> placed = placed_ids(index, options.keep_conflicts);
   Quotas quotas;
-  for (int64_t n : index.class_counts()) {
+  for (int64_t n : index.class_counts(placed)) {
     // round() keeps each share within half an image of n f, so train is within one image.
     const int64_t val = std::llround(n * options.val_fraction);
     const int64_t test = std::llround(n * options.test_fraction);
     quotas.push_back({n - val - test, val, test});  // parts in Subset order: train, val, test
   }
   Generator gen(derive_seed(options.seed, SeedStream::Split));
-  const std::vector<int> part_of = distribute(index, all_ids(index), quotas, gen);
+  const std::vector<int> part_of = distribute(index, placed, quotas, gen);
 
   Split split;
-  for (int part : part_of) split.subset_of.push_back(static_cast<Subset>(part));
+  for (int part : part_of)
+    split.subset_of.push_back(part < 0 ? Subset::Excluded : static_cast<Subset>(part));
   split.description = "stratified " + percent(1 - options.val_fraction - options.test_fraction) +
                       "/" + percent(options.val_fraction) + "/" + percent(options.test_fraction) +
-                      " train/val/test, seed " + std::to_string(options.seed);
+                      " train/val/test, seed " + std::to_string(options.seed) +
+                      excluded_note(index, placed);
   return split;
 }
 
@@ -131,22 +147,27 @@ Split make_kfold_split(const DatasetIndex& index, const KFoldOptions& options) {
 
   // Class c puts n_c / K images in every fold and its n_c % K spare ones in the folds after
   // the previous class's spares, so that fold totals also differ by at most one.
+  const std::vector<int64_t> placed = placed_ids(index, options.keep_conflicts);
   Quotas fold_quotas;
   int64_t first_spare = 0;
-  for (int64_t n : index.class_counts()) {
+  for (int64_t n : index.class_counts(placed)) {
     std::vector<int64_t> row(K, n / K);
     for (int64_t j = 0; j < n % K; ++j) ++row[(first_spare + j) % K];
     first_spare = (first_spare + n % K) % K;
     fold_quotas.push_back(row);
   }
   Generator fold_gen(derive_seed(options.seed, SeedStream::KFold));
-  const std::vector<int> fold_of = distribute(index, all_ids(index), fold_quotas, fold_gen);
+  const std::vector<int> fold_of = distribute(index, placed, fold_quotas, fold_gen);
 
   Split split;
-  split.subset_of.assign(index.size(), Subset::Test);
+  split.subset_of.assign(index.size(), Subset::Excluded);
   std::vector<int64_t> rest;
-  for (int64_t i = 0; i < index.size(); ++i)
-    if (fold_of[i] != options.fold) rest.push_back(i);
+  for (int64_t id : placed) {
+    if (fold_of[id] == options.fold)
+      split.subset_of[id] = Subset::Test;
+    else
+      rest.push_back(id);
+  }
 
   // Validation images come from the other folds, stratified the same way.
   Quotas val_quotas;
@@ -162,14 +183,15 @@ Split make_kfold_split(const DatasetIndex& index, const KFoldOptions& options) {
   split.description = "stratified " + std::to_string(K) + "-fold, test fold " +
                       std::to_string(options.fold) + ", validation " +
                       percent(options.val_fraction) + "% of the other folds, seed " +
-                      std::to_string(options.seed);
+                      std::to_string(options.seed) + excluded_note(index, placed);
   return split;
 }
 
 std::string split_summary(const DatasetIndex& index, const Split& split) {
   std::ostringstream os;
-  for (Subset subset : {Subset::Train, Subset::Val, Subset::Test}) {
+  for (Subset subset : {Subset::Train, Subset::Val, Subset::Test, Subset::Excluded}) {
     const std::vector<int64_t> ids = split.indices(subset);
+    if (subset == Subset::Excluded && ids.empty()) continue;
     const std::vector<int64_t> counts = index.class_counts(ids);
     os << (subset == Subset::Train ? "" : "; ") << subset_name(subset) << " " << ids.size() << " (";
     for (int64_t c = 0; c < index.num_classes(); ++c)
@@ -179,113 +201,16 @@ std::string split_summary(const DatasetIndex& index, const Split& split) {
   return os.str();
 }
 
-namespace {
-
-std::string csv_field(const std::string& value) {
-  if (value.find_first_of(",\"") == std::string::npos) return value;
-  std::string quoted = "\"";
-  for (char ch : value) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return quoted + "\"";
-}
-
-// Splits one CSV line into fields ("a","b ""c""" -> a, b "c"). Returns false on a bad quote.
-bool parse_csv_line(const std::string& line, std::vector<std::string>& fields) {
-  fields.assign(1, "");
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char ch = line[i];
-    if (quoted) {
-      if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        fields.back() += '"';
-        ++i;
-      } else if (ch == '"') {
-        quoted = false;
-      } else {
-        fields.back() += ch;
-      }
-    } else if (ch == '"' && fields.back().empty()) {
-      quoted = true;
-    } else if (ch == ',') {
-      fields.emplace_back();
-    } else {
-      fields.back() += ch;
-    }
+std::vector<int64_t> leaking_groups(const DatasetIndex& index, const Split& split) {
+  std::vector<int64_t> leaks;
+  for (size_t g = 0; g < index.duplicate_groups.size(); ++g) {
+    int subsets_seen = 0;  // bit s: some image of the group is in subset s
+    for (int64_t id : index.duplicate_groups[g])
+      if (split.subset_of[id] != Subset::Excluded)
+        subsets_seen |= 1 << static_cast<int>(split.subset_of[id]);
+    if (subsets_seen & (subsets_seen - 1)) leaks.push_back(static_cast<int64_t>(g));
   }
-  return !quoted;
-}
-
-}  // namespace
-
-void write_split_csv(const std::string& csv_path, const DatasetIndex& index, const Split& split) {
-  BUSI_CHECK(split.subset_of.size() == index.samples.size(), "write_split_csv: the split has ",
-             split.subset_of.size(), " entries but the data set ", index.size(), " images");
-  std::ofstream out(csv_path);
-  BUSI_CHECK(out.good(), csv_path, ": cannot write the split file");
-  out << "path,class,subset\n";
-  for (int64_t i = 0; i < index.size(); ++i) {
-    const Sample& sample = index.samples[i];
-    BUSI_CHECK(sample.relative_path.find_first_of("\r\n") == std::string::npos,
-               "write_split_csv: file name with a line break: ", sample.path);
-    out << csv_field(sample.relative_path) << "," << csv_field(index.classes[sample.label]) << ","
-        << subset_name(split.subset_of[i]) << "\n";
-  }
-  out.close();
-  BUSI_CHECK(!out.fail(), csv_path, ": error while writing the split file");
-}
-
-Split read_split_csv(const std::string& csv_path, const DatasetIndex& index) {
-  std::ifstream in(csv_path);
-  BUSI_CHECK(in.good(), csv_path, ": cannot open the split file");
-  std::unordered_map<std::string, int64_t> id_of;
-  for (int64_t i = 0; i < index.size(); ++i) id_of[index.samples[i].relative_path] = i;
-
-  Split split;
-  split.subset_of.assign(index.size(), Subset::Train);
-  std::vector<char> seen(index.size(), 0);
-  std::string line;
-  std::vector<std::string> fields;
-  int64_t line_number = 0;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    // A UTF-8 byte order mark, which some editors and spreadsheets write at the start.
-    if (line_number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
-    const std::string where = csv_path + ":" + std::to_string(line_number) + ": ";
-    if (line_number == 1) {
-      BUSI_CHECK(line == "path,class,subset", where, "expected the header 'path,class,subset'");
-      continue;
-    }
-    if (line.empty()) continue;
-    BUSI_CHECK(parse_csv_line(line, fields) && fields.size() == 3, where,
-               "expected 3 fields (path,class,subset)");
-    const auto found = id_of.find(fields[0]);
-    const bool skipped = std::find(index.bad_files.begin(), index.bad_files.end(), fields[0]) !=
-                         index.bad_files.end();
-    BUSI_CHECK(found != id_of.end() || !skipped, where, "'", fields[0],
-               "' was left out of the data set as a bad file (skip-bad); this split cannot be "
-               "reused as it is");
-    BUSI_CHECK(found != id_of.end(), where, "'", fields[0],
-               "' is not an image of the data set at '", index.root, "'");
-    const int64_t id = found->second;
-    const std::string& class_name = index.classes[index.samples[id].label];
-    BUSI_CHECK(fields[1] == class_name, where, "'", fields[0], "' has class '", fields[1],
-               "' in the file but '", class_name, "' in the data set");
-    BUSI_CHECK(!seen[id], where, "'", fields[0], "' is listed twice");
-    seen[id] = 1;
-    bool known = false;
-    for (Subset subset : {Subset::Train, Subset::Val, Subset::Test})
-      if (fields[2] == subset_name(subset)) split.subset_of[id] = subset, known = true;
-    BUSI_CHECK(known, where, "unknown subset '", fields[2], "' (expected train, val or test)");
-  }
-  BUSI_CHECK(line_number > 0, csv_path, ": empty split file");
-  int64_t missing = 0;
-  std::string first_missing;
-  for (int64_t i = 0; i < index.size(); ++i)
-    if (!seen[i] && missing++ == 0) first_missing = index.samples[i].relative_path;
-  BUSI_CHECK(missing == 0, csv_path, ": ", missing, " images of the data set at '", index.root,
-             "' are not in the split file (first: '", first_missing, "')");
-  split.description = "read from " + csv_path;
-  return split;
+  return leaks;
 }
 
 }  // namespace busi::data

@@ -131,7 +131,12 @@ TEST_CASE("compare: both trainers end to end on a tiny setting, then the report"
   CHECK(contains(html, "ImageNet weights: "));
   CHECK(contains(html, " of 13 conv layers"));
   CHECK(contains(html, "<td>Macro-F1</td>"));
-  CHECK(contains(read_text_file((out / "report.md").string()), "## McNemar's test"));
+  const std::string md = read_text_file((out / "report.md").string());
+  CHECK(contains(md, "## McNemar's test"));
+  CHECK(
+      contains(md, "## Data split\n\nGrouped by near-duplicates (fine >= 0.40 or plain >= 0.93)"));
+  CHECK(contains(md, "no group in two subsets."));
+  CHECK(contains(html, "Grouped by near-duplicates"));
   if (std::system("python3 --version > /dev/null 2>&1") == 0) {
     const std::string check = "python3 -c 'import json,sys; json.load(open(sys.argv[1]))' '" +
                               (out / "results.json").string() + "'";

@@ -96,7 +96,7 @@ TEST_CASE("scan: the summary condenses many image sizes into a range") {
   CHECK(contains(summary, "sizes 4 distinct (width 9-21, height 9-21)"));
 }
 
-TEST_CASE("scan: byte-identical files form a duplicate group, with a warning across classes") {
+TEST_CASE("scan: byte-identical files form a duplicate group, a label conflict across classes") {
   TempDir dir("scan_duplicates");
   write_small_dataset(dir.path());
   fs::copy_file(dir.path() / "benign" / "benign (1).png", dir.path() / "normal" / "copy.png");
@@ -109,11 +109,12 @@ TEST_CASE("scan: byte-identical files form a duplicate group, with a warning acr
   REQUIRE(index.warnings.size() == 1);  // only the group that crosses classes
   CHECK(contains(index.warnings[0], "benign/benign (1).png"));
   CHECK(contains(index.warnings[0], "normal/copy.png"));
-  CHECK(contains(index.summary(), "2 groups of byte-identical files (4 images)"));
+  CHECK(contains(index.summary(), "2 groups of duplicates (4 images)"));
   CHECK(contains(index.summary(), "0 bad files; 1 warning"));
   CHECK(index.warnings_text() ==
-        "warning: byte-identical images in different classes: 'benign/benign (1).png' "
-        "'normal/copy.png'\n");
+        "warning: label conflict: duplicates filed under different classes: "
+        "'benign/benign (1).png' 'normal/copy.png'\n");
+  CHECK(label_conflicts(index) == std::vector<int64_t>{0});
 
   ScanOptions no_hashing;
   no_hashing.find_duplicates = false;
@@ -276,7 +277,7 @@ TEST_CASE("skip-bad: a truncated PNG with a valid header is dropped by the cache
   write_split_csv(csv, index, split);
   CHECK(read_split_csv(csv, index).subset_of == split.subset_of);
   std::vector<uint8_t> text = read_bytes(csv);
-  const std::string extra = "benign/benign (1b).png,benign,train\n";
+  const std::string extra = "benign/benign (1b).png,benign,train,9\n";
   text.insert(text.end(), extra.begin(), extra.end());
   write_bytes(csv, text);
   std::string csv_error;

@@ -1,6 +1,7 @@
 // Helpers shared by the data tests: a temporary folder removed at the end, small PNG/JPEG files
-// written with stb_image_write (its implementation is private to each test executable), and a
-// child process without root's privileges (for permission tests, which root would pass).
+// written with stb_image_write (its implementation is private to each test executable), a
+// child process without root's privileges (for permission tests, which root would pass), an
+// index built in memory, and the message of a busi::Error.
 #pragma once
 
 #include <grp.h>
@@ -24,6 +25,9 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #include <stb/stb_image_write.h>
+
+#include "data/dataset.h"
+#include "kernels/common/error.h"
 
 namespace busi::data::testing {
 
@@ -190,6 +194,31 @@ inline ChildResult run_unprivileged(const std::function<int(std::string& report)
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   result.dropped = result.exit_code != kCannotDrop;
   return result;
+}
+
+// An index built in memory (splitting never opens the files): counts[c] images of class c,
+// "class<c>/img (<i>).png".
+inline DatasetIndex make_index(const std::vector<int64_t>& counts) {
+  DatasetIndex index;
+  index.root = "/nowhere";
+  for (size_t c = 0; c < counts.size(); ++c) {
+    index.classes.push_back("class" + std::to_string(c));
+    for (int64_t i = 0; i < counts[c]; ++i) {
+      const std::string relative = index.classes[c] + "/img (" + std::to_string(i) + ").png";
+      index.samples.push_back(Sample{"/nowhere/" + relative, relative, static_cast<int64_t>(c)});
+    }
+  }
+  return index;
+}
+
+// The message of the busi::Error `action` throws; empty when it throws none.
+inline std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const busi::Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace busi::data::testing

@@ -27,15 +27,6 @@ std::string numbered(const char* prefix, int i) {
   return name;
 }
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const busi::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("decode: grey, RGB and RGBA PNGs to 1 or 3 channels, odd sizes") {

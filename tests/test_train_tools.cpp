@@ -118,9 +118,22 @@ void check_run_folder(const std::string& dir, const std::string& model,
   CHECK(config.at("device").as_string() == "cpu");
   CHECK(config.at("img_size").as_int() == 32);
   CHECK(config.at("preset").as_string() == "cpu-quick");
+  // How the images were grouped, and that the split keeps every group in one subset.
+  REQUIRE(config.contains("grouping"));
+  const Json& grouping = config.at("grouping");
+  CHECK(grouping.at("method").as_string() == "near-duplicates");
+  CHECK(grouping.at("fine_threshold").as_number() == doctest::Approx(0.40));
+  CHECK(grouping.at("images").as_int() == 24);
+  CHECK(grouping.at("leaking_groups").as_int() == 0);
+  CHECK(grouping.at("label_conflicts_policy").as_string().size() > 0);
 
   const CsvTable split = read_csv(dir + "/split.csv");
-  CHECK(split.header == std::vector<std::string>{"path", "class", "subset"});
+  CHECK(split.header == std::vector<std::string>{"path", "class", "subset", "group"});
+  std::map<std::string, std::string> subset_of_group;
+  for (const auto& row : split.rows) {
+    const auto [it, inserted] = subset_of_group.insert({row[3], row[2]});
+    CHECK_MESSAGE(it->second == row[2], "group " << row[3] << " in two subsets");
+  }
   CHECK(split.rows.size() == 24);  // 8 per class
   std::vector<std::string> test_paths, test_classes;
   for (const auto& row : split.rows)

@@ -188,6 +188,7 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   Json config_extra = facts;
   config_extra["normalization"] = normalization_to_json(norm);
   config_extra["architecture"] = architecture;
+  config_extra["grouping"] = grouping_json(s, d);
   if (s.folds > 0) config_extra["fold"] = fold;
   write_config_json(run_dir, make_config(*ctx.cli, s, options.model_name, ctx.device,
                                          BUSI_SOURCE_DIR, config_extra));

@@ -115,6 +115,7 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   extra["normalization"] = normalization_to_json(norm);
   extra["architecture"] = architecture;
   extra["parameters"] = model.num_parameters();
+  extra["grouping"] = grouping_json(s, d);
   if (s.folds > 0) extra["fold"] = fold;
   write_config_json(
       run_dir, make_config(*ctx.cli, s, options.model_name, ctx.device, BUSI_SOURCE_DIR, extra));

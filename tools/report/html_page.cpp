@@ -8,6 +8,7 @@
 #include "tools/report/format.h"
 #include "tools/report/html_charts.h"
 #include "tools/report/html_style.h"
+#include "tools/report/split_facts.h"
 #include "tools/report/run_facts.h"
 #include "tools/report/side_by_side.h"
 
@@ -86,13 +87,15 @@ std::string split_table_html(const RunFolder& run, const std::vector<std::string
   const CsvTable& split = *run.split;
   const int cls = split.column_index("class"), subset = split.column_index("subset");
   if (cls < 0 || subset < 0) return "<p class=\"note\">split.csv lacks class/subset columns.</p>";
-  const std::vector<std::string> subsets = {"train", "val", "test"};
+  std::vector<std::string> subsets = {"train", "val", "test"};
   std::map<std::pair<std::string, std::string>, int64_t> counts;
   std::vector<std::string> classes = class_names;
   for (const auto& row : split.rows) {
     const std::string& name = row[static_cast<size_t>(cls)];
     ++counts[{name, row[static_cast<size_t>(subset)]}];
     if (std::find(classes.begin(), classes.end(), name) == classes.end()) classes.push_back(name);
+    if (row[static_cast<size_t>(subset)] == "excluded" && subsets.size() == 3)
+      subsets.push_back("excluded");  // label conflicts, left out of training and evaluation
   }
   std::string h = "<table style=\"width:auto\"><thead><tr><th>Class</th>";
   for (const auto& s : subsets) h += "<th class=\"num\">" + s + "</th>";
@@ -222,7 +225,8 @@ std::string render_report_html(const Comparison& c) {
        (c.a.split && c.b.split && c.a.split->rows == c.b.split->rows
             ? "; both runs used exactly the same split."
             : ".") +
-       "</p>" + split_table_html(c.a, c.a.class_names) + "</section>\n";
+       " " + esc(grouping_sentence(c.a)) + "</p>" + split_table_html(c.a, c.a.class_names) +
+       "</section>\n";
   h += "<section><h2>Settings</h2>" + settings_table_html(c) + "</section>\n";
   h += "<section><h2>Environment</h2>" + two_column_table(c, environment_facts(c), false) +
        "<p class=\"note\">Report built " + esc(c.environment.generated_at) + " with " +

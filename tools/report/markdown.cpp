@@ -1,6 +1,8 @@
 // report.md (see markdown.h).
 #include "tools/report/markdown.h"
 
+#include "tools/report/split_facts.h"
+
 #include "tools/report/format.h"
 #include "tools/report/side_by_side.h"
 
@@ -75,6 +77,7 @@ std::string render_report_markdown(const Comparison& c) {
        " (continuity-corrected chi-square " + printf_string("%.3f", p.mcnemar.statistic) + "). " +
        p.interpretation + "\n\n";
 
+  m += "## Data split\n\n" + grouping_sentence(c.a) + "\n\n";
   m += "## Settings\n\n| Setting | " + a + " | " + b + " |\n|---|---|---|\n";
   for (const SettingRow& row : setting_rows(c))
     m += "| `" + row.key + "` | " + md(row.a) + " | " + md(row.b) + " |\n";

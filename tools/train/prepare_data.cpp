@@ -33,9 +33,9 @@ data::DatasetIndex limit_per_class(const data::DatasetIndex& full, int64_t limit
   // The warnings about duplicates are about the kept images only; the others (skipped files)
   // still hold.
   std::erase_if(index.warnings, [](const std::string& line) {
-    return line.rfind(data::kCrossClassDuplicateWarning, 0) == 0;
+    return line.rfind(data::kLabelConflictWarning, 0) == 0;
   });
-  for (const std::string& line : data::cross_class_duplicate_warnings(index))
+  for (const std::string& line : data::label_conflict_warnings(index))
     index.warnings.push_back(line);
   return index;
 }
@@ -57,6 +57,13 @@ PreparedData prepare_data(const TrainingSettings& s, const std::string& run_dir,
   // Before the split: with --skip-bad the files that fail to decode leave the index here.
   d.cache = std::make_unique<data::ImageCache>(
       data::ImageCache::build(d.index, cache_options, s.skip_bad));
+  // The groups, from the images (also for a read split: an old CSV has none, and a new one's are
+  // a record); after the bad files left the index, before any split.
+  data::GroupingOptions grouping;
+  grouping.near_duplicates = s.group_duplicates == "near";
+  grouping.near.fine_threshold = s.near_threshold;
+  d.grouping = data::group_duplicates(d.index, grouping);
+  const bool keep_conflicts = s.label_conflicts == "keep";
 
   if (!s.split_csv.empty()) {
     d.split = data::read_split_csv(s.split_csv, d.index);
@@ -66,14 +73,18 @@ PreparedData prepare_data(const TrainingSettings& s, const std::string& run_dir,
     options.fold = fold - 1;
     options.val_fraction = s.val_frac;
     options.seed = static_cast<uint64_t>(s.seed);
+    options.keep_conflicts = keep_conflicts;
     d.split = data::make_kfold_split(d.index, options);
   } else {
     data::SplitOptions options;
     options.val_fraction = s.val_frac;
     options.test_fraction = s.test_frac;
     options.seed = static_cast<uint64_t>(s.seed);
+    options.keep_conflicts = keep_conflicts;
     d.split = data::make_split(d.index, options);
   }
+  const std::vector<int64_t> leaks = data::leaking_groups(d.index, d.split);
+  d.leaking_groups = static_cast<int64_t>(leaks.size());
   d.train_ids = d.split.indices(data::Subset::Train);
   d.val_ids = d.split.indices(data::Subset::Val);
   d.test_ids = d.split.indices(data::Subset::Test);
@@ -88,9 +99,47 @@ PreparedData prepare_data(const TrainingSettings& s, const std::string& run_dir,
   data::write_split_csv(split_csv + ".writing", d.index, d.split);
   std::filesystem::rename(split_csv + ".writing", split_csv);
   std::cout << "data: " << d.index.summary() << "\n"
+            << "groups: " << d.grouping.summary() << "\n"
             << "split: " << data::split_summary(d.index, d.split) << "\n";
   std::cerr << d.index.warnings_text();
+  if (d.grouping.conflicts > 0)
+    std::cerr << "warning: the " << d.grouping.conflicts << " label conflicts above ("
+              << d.grouping.conflict_images << " images) "
+              << (s.split_csv.empty()
+                      ? (keep_conflicts ? "are kept: each image keeps the label of its folder"
+                                        : "are left out of training and evaluation "
+                                          "(--label-conflicts keep keeps them)")
+                      : "are placed as " + s.split_csv + " says")
+              << "\n";
+  for (int64_t g : leaks) {
+    std::cerr << "warning: " << s.split_csv << " puts duplicates in different subsets:";
+    for (int64_t id : d.index.duplicate_groups[g])
+      std::cerr << " '" << d.index.samples[id].relative_path << "' ("
+                << data::subset_name(d.split.subset_of[id]) << ")";
+    std::cerr << "\n";
+  }
   return d;
+}
+
+Json grouping_json(const TrainingSettings& s, const PreparedData& d) {
+  Json j = Json::object();
+  const data::GroupingReport& g = d.grouping;
+  j["method"] = g.method;
+  if (g.method == "near-duplicates") {
+    j["fine_threshold"] = g.near.fine_threshold;
+    j["plain_threshold"] = g.near.plain_threshold;
+    j["gate"] = g.near.gate;
+  }
+  j["images"] = g.images;
+  j["groups"] = g.groups;
+  j["grouped_images"] = g.grouped_images;
+  j["label_conflicts"] = g.conflicts;
+  j["conflict_images"] = g.conflict_images;
+  j["label_conflicts_policy"] = s.split_csv.empty() ? s.label_conflicts : "from --split-csv";
+  j["excluded_images"] = static_cast<int64_t>(d.split.indices(data::Subset::Excluded).size());
+  j["leaking_groups"] = d.leaking_groups;
+  j["seconds"] = g.seconds;
+  return j;
 }
 
 }  // namespace busi::tools

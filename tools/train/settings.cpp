@@ -57,7 +57,19 @@ void add_training_flags(CommandLine& cli, TrainingSettings& s, const std::string
                  "fixed algorithms, the same result twice (the CPU path always is)");
   cli.add("--limit-per-class", &s.limit_per_class, "N",
           "use only the first N images of each class (tiny test runs; 0: all)");
-  cli.add("--split-csv", &s.split_csv, "PATH", "reuse this split (path,class,subset) exactly");
+  cli.add("--split-csv", &s.split_csv, "PATH",
+          "reuse this split (path,class,subset[,group]) exactly; its groups are recomputed");
+  cli.add_choice("--group-duplicates", &s.group_duplicates, {"near", "exact"},
+                 "what a split keeps together: near = near-duplicate images (the same scan "
+                 "resized, re-cropped, marked...) and byte-identical files; exact = "
+                 "byte-identical files only (the splits made before near-duplicate detection)");
+  cli.add("--near-threshold", &s.near_threshold, "F",
+          "fine similarity (aligned fine detail, -1..1) from which two images are one scan; "
+          "pairs whose plain 32 px thumbnails correlate at 0.93 or more are near-duplicates too");
+  cli.add_choice("--label-conflicts", &s.label_conflicts, {"exclude", "keep"},
+                 "groups of duplicates filed under two classes: exclude = left out of training "
+                 "and evaluation (a warning names the files); keep = split as one group, each "
+                 "image keeping the label of its folder");
   cli.add("--stop-after", &s.stop_after, "E",
           "stop after epoch E as if interrupted (continue with --resume; 0: off)");
   cli.add("--workers", &s.workers, "N", "background threads preparing batches");
@@ -119,6 +131,8 @@ void check_settings(const TrainingSettings& s) {
           "--max-image-megapixels must be in (0, 4096]");
   require(s.label_smoothing >= 0.0f && s.label_smoothing < 1.0f,
           "--label-smoothing must be in [0, 1)");
+  require(s.near_threshold >= -1.0f && s.near_threshold <= 1.0f,
+          "--near-threshold must be in [-1, 1]");
 }
 
 }  // namespace

@@ -39,6 +39,9 @@ struct TrainingSettings {
   bool deterministic = false;
   int64_t limit_per_class = 0;
   std::string split_csv;
+  std::string group_duplicates = "near";    // near: near-duplicates (and byte-identical); exact
+  float near_threshold = 0.40f;             // fine similarity at which two images are one scan
+  std::string label_conflicts = "exclude";  // exclude: out of training and evaluation; keep
   int64_t stop_after = 0;
   int workers = 2;
   bool skip_bad = false;
