@@ -21,9 +21,11 @@ namespace {
 // [first, first + count), written to dst[t * step] for t < count. Position (i, j) reads
 // x[c, i*s - pad + p, j*s - pad + q], or 0 in the padding. Walks the positions one output row at
 // a time: inside a row the inside part is one range of j, copied in a run for stride 1.
-template <typename T>
+// kUnit: the step is 1 (the forward's panels), so the copies are plain runs.
+template <bool kUnit, typename T>
 void col_row_segment(const Conv2dShape& s, const T* x_n, int64_t row, int64_t first, int64_t count,
-                     T* dst, int64_t step) {
+                     T* dst, int64_t runtime_step) {
+  const int64_t step = kUnit ? 1 : runtime_step;
   const int64_t c = row / (s.kH * s.kW), p = (row / s.kW) % s.kH, q = row % s.kW;
   const T* x_c = x_n + c * s.H * s.W;  // (H, W)
   // Output columns j whose input column j*s - pad + q is inside [0, W): [j_begin, j_end).
@@ -63,7 +65,7 @@ struct ForwardColumnsPacker {
     const int64_t P = s.Ho * s.Wo, cols = std::min(nr, P - j0);
     for (int64_t k = 0; k < kc; ++k) {
       T* out = dst + k * nr;
-      col_row_segment(s, x_n, k0 + k, j0, cols, out, 1);
+      col_row_segment<true>(s, x_n, k0 + k, j0, cols, out, 1);
       for (int64_t c = cols; c < nr; ++c) out[c] = T(0);
     }
     return dst;
@@ -79,7 +81,7 @@ struct FilterRowsPacker {
   int64_t nr;
   const T* operator()(int64_t j0, int64_t k0, int64_t kc, T* dst) const {
     const int64_t K = s.C * s.kH * s.kW, rows = std::min(nr, K - j0);
-    for (int64_t r = 0; r < rows; ++r) col_row_segment(s, x_n, j0 + r, k0, kc, dst + r, nr);
+    for (int64_t r = 0; r < rows; ++r) col_row_segment<false>(s, x_n, j0 + r, k0, kc, dst + r, nr);
     for (int64_t k = 0; k < kc; ++k)
       for (int64_t r = rows; r < nr; ++r) dst[k * nr + r] = T(0);
     return dst;
@@ -115,12 +117,16 @@ template <typename T>
 void im2col_packed_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
   const int64_t K = s.C * s.kH * s.kW, P = s.Ho * s.Wo;
   const MicroKernel<T> mk = micro_kernel_for<T>();
+  // W (O, K) packed once for all images (for a small image, packing per product cost as much
+  // as the product).
+  std::vector<T> w_packed((s.O + mk.mr - 1) / mk.mr * K * mk.mr);
+  pack_a_whole(w, K, false, s.O, K, mk.mr, w_packed.data());
 #pragma omp parallel for schedule(static) if (threads_take_whole_images(s))
   for (int64_t n = 0; n < s.N; ++n) {
     T* y_n = y + n * s.O * P;  // (O, P)
     if (b)
       for (int64_t o = 0; o < s.O; ++o) std::fill(y_n + o * P, y_n + (o + 1) * P, b[o]);
-    gemm_blocked(mk, s.O, P, K, T(1), MatrixPackA<T>{w, K, s.O, false, mk.mr},
+    gemm_blocked(mk, s.O, P, K, T(1), Prepacked<T>{w_packed.data(), K, mk.mr},
                  ForwardColumnsPacker<T>{s, x + n * s.C * s.H * s.W, mk.nr}, b ? T(1) : T(0), y_n,
                  P);
   }
@@ -135,6 +141,11 @@ void im2col_packed_backward(const Conv2dShape& s, const T* x, const T* w, const 
   const int64_t K = s.C * s.kH * s.kW, P = s.Ho * s.Wo;
   const MicroKernel<T> mk = micro_kernel_for<T>();
   std::vector<std::vector<T>> dw_per_thread(omp_get_max_threads());  // each (O, K) or empty
+  std::vector<T> wt_packed;  // W^T (K, O) packed once for all images
+  if (dx) {
+    wt_packed.resize((K + mk.mr - 1) / mk.mr * s.O * mk.mr);
+    pack_a_whole(w, K, true, K, s.O, mk.mr, wt_packed.data());
+  }
 #pragma omp parallel if (threads_take_whole_images(s))
   {
     std::vector<T> dcol(dx ? K * P : 0);  // (K, P), one per thread
@@ -148,7 +159,7 @@ void im2col_packed_backward(const Conv2dShape& s, const T* x, const T* w, const 
         gemm_blocked(mk, s.O, K, P, T(1), MatrixPackA<T>{dy_n, P, s.O, false, mk.mr},
                      FilterRowsPacker<T>{s, x_n, mk.nr}, T(1), my_dw.data(), K);
       if (dx) {
-        gemm_blocked(mk, K, P, s.O, T(1), MatrixPackA<T>{w, K, K, true, mk.mr},
+        gemm_blocked(mk, K, P, s.O, T(1), Prepacked<T>{wt_packed.data(), s.O, mk.mr},
                      MatrixPackB<T>{dy_n, P, P, false, mk.nr}, T(0), dcol.data(), P);
         col2im_image(s, dcol.data(), dx + n * s.C * s.H * s.W);
       }

@@ -58,17 +58,77 @@ void for_each_run(const TileGrid& g, int64_t t0, int64_t tb, const Fn& fn) {
   }
 }
 
-// Transforms channel c of a run of tiles of x (N, C, H, W) into out (16, len).
+// d (16, ld): the 4x4 input patches of channel c of x (N, C, H, W) for the block's tiles, 0 in
+// the padding. Each run is read row by row: patch column j of tile r is row column
+// 2 (tj + r) - pad + j, taken from a zero-padded copy of the row where the run meets an edge.
+// scratch: 2 tW + 2 values.
 template <typename T>
-void transform_input_run(const Conv2dShape& s, const T* x, int64_t n, int64_t c, int64_t ti,
-                         int64_t tj, int64_t len, T* out, T* scratch) {
-  const T* x_c = x + (n * s.C + c) * s.H * s.W;  // (H, W)
-  const T* rows[4];
-  for (int i = 0; i < 4; ++i) {
-    const int64_t h = 2 * ti - s.pad + i;
-    rows[i] = h >= 0 && h < s.H ? x_c + h * s.W : nullptr;
-  }
-  winograd::input_transform_run(rows, 2 * tj - s.pad, s.W, len, out, len, scratch);
+void gather_patches(const Conv2dShape& s, const TileGrid& g, const T* x, int64_t c, int64_t t0,
+                    int64_t tb, T* d, int64_t ld, T* scratch) {
+  for_each_run(g, t0, tb, [&](int64_t at, int64_t n, int64_t ti, int64_t tj, int64_t len) {
+    const T* x_c = x + (n * s.C + c) * s.H * s.W;              // (H, W)
+    const int64_t first = 2 * tj - s.pad, span = 2 * len + 2;  // the run's image columns
+    const int64_t lo = std::clamp<int64_t>(-first, 0, span);   // inside: [first+lo, first+hi)
+    const int64_t hi = std::clamp<int64_t>(s.W - first, lo, span);
+    for (int i = 0; i < 4; ++i) {
+      const int64_t h = 2 * ti - s.pad + i;
+      const T* src = scratch;  // (span): the row's columns first ... first + span - 1
+      if (h < 0 || h >= s.H) {
+        std::fill(scratch, scratch + span, T(0));
+      } else if (lo == 0 && hi == span) {
+        src = x_c + h * s.W + first;
+      } else {
+        const T* row = x_c + h * s.W;
+        std::fill(scratch, scratch + lo, T(0));
+        std::copy(row + first + lo, row + first + hi, scratch + lo);
+        std::fill(scratch + hi, scratch + span, T(0));
+      }
+      for (int j = 0; j < 4; ++j) {
+        T* out = d + (4 * i + j) * ld + at;
+        for (int64_t r = 0; r < len; ++r) out[r] = src[2 * r + j];
+      }
+    }
+  });
+}
+
+// g (4, ld): the 2x2 tiles (g00, g01, g10, g11) of plane o of dy (N, O, Ho, Wo), 0 past the edge.
+template <typename T>
+void gather_output_tiles(const Conv2dShape& s, const TileGrid& g, const T* dy, int64_t o,
+                         int64_t t0, int64_t tb, T* out, int64_t ld) {
+  for_each_run(g, t0, tb, [&](int64_t at, int64_t n, int64_t ti, int64_t tj, int64_t len) {
+    const T* plane = dy + (n * s.O + o) * s.Ho * s.Wo;  // (Ho, Wo)
+    const int64_t columns = std::min(2 * len, s.Wo - 2 * tj);
+    for (int i = 0; i < 2; ++i) {
+      const bool inside = 2 * ti + i < s.Ho;
+      const T* row = plane + (2 * ti + i) * s.Wo + 2 * tj;
+      T* even = out + (2 * i) * ld + at;
+      T* odd = out + (2 * i + 1) * ld + at;
+      for (int64_t r = 0; r < len; ++r) {
+        even[r] = inside ? row[2 * r] : T(0);
+        odd[r] = inside && 2 * r + 1 < columns ? row[2 * r + 1] : T(0);
+      }
+    }
+  });
+}
+
+// The inverse: writes y (4, ld) into plane o of y (N, O, Ho, Wo), the part inside the output.
+template <typename T>
+void scatter_output_tiles(const Conv2dShape& s, const TileGrid& g, const T* tiles, int64_t ld,
+                          int64_t o, int64_t t0, int64_t tb, T* y) {
+  for_each_run(g, t0, tb, [&](int64_t at, int64_t n, int64_t ti, int64_t tj, int64_t len) {
+    T* plane = y + (n * s.O + o) * s.Ho * s.Wo;  // (Ho, Wo)
+    const int64_t columns = std::min(2 * len, s.Wo - 2 * tj);
+    for (int i = 0; i < 2 && 2 * ti + i < s.Ho; ++i) {
+      T* row = plane + (2 * ti + i) * s.Wo + 2 * tj;
+      const T* even = tiles + (2 * i) * ld + at;
+      const T* odd = tiles + (2 * i + 1) * ld + at;
+      for (int64_t v = 0; v + 1 < columns; v += 2) {
+        row[v] = even[v / 2];
+        row[v + 1] = odd[v / 2];
+      }
+      if (columns % 2) row[columns - 1] = even[columns / 2];
+    }
+  });
 }
 
 // Tiles per block, a multiple of `unit` (the GEMM panel width): the block's transformed input
@@ -81,16 +141,17 @@ int64_t tiles_per_block(const Conv2dShape& s, int64_t total_tiles, int64_t unit)
   return units * unit;
 }
 
-// Packed panels that already exist: panel p (of `width` rows or columns) over full depth
-// `depth`, the slice [k0, k0 + kc) starting k0 rows into it.
+// Each thread's buffers, kept from call to call (page faults on fresh allocations cost more than
+// the transforms); every element read is written first, or zeroed explicitly where it pads.
 template <typename T>
-struct Prepacked {
-  const T* base;
-  int64_t depth, width;
-  const T* operator()(int64_t first, int64_t k0, int64_t, T*) const {
-    return base + (first / width) * depth * width + k0 * width;
-  }
+struct Buffers {
+  Scratch<T> U, V, M, E, patches, transformed, scratch, du;
 };
+template <typename T>
+Buffers<T>& thread_buffers() {
+  thread_local Buffers<T> buffers;
+  return buffers;
+}
 
 // Whether the tiles are worth threads (a small layer runs on the calling thread).
 bool parallel_tiles(const Conv2dShape& s) {
@@ -106,48 +167,51 @@ void winograd_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, 
   const TileGrid g = tiles_of(s);
   // U: for each k, the (O, C) matrix as A panels over the full depth C: (16, o_panels, C, MR).
   const int64_t u_size = (s.O + MR - 1) / MR * s.C * MR;
-  std::vector<T> U(kPositions * u_size, T(0));  // rows past O stay 0
+  T* U = thread_buffers<T>().U.get(kPositions * u_size);  // (16, o_panels, C, MR)
+  if (s.O % MR)                                           // rows past O in the last panel: 0
+    for (int64_t k = 0; k < kPositions; ++k)
+      for (int64_t c = 0; c < s.C; ++c)
+        for (int64_t o = s.O; o < (s.O + MR - 1) / MR * MR; ++o)
+          U[k * u_size + ((o / MR) * s.C + c) * MR + o % MR] = T(0);
 #pragma omp parallel for schedule(static) if (parallel_tiles(s))
   for (int64_t oc = 0; oc < s.O * s.C; ++oc) {
     const int64_t o = oc / s.C, c = oc % s.C;
-    winograd::filter_transform(w + oc * 9, U.data() + ((o / MR) * s.C + c) * MR + o % MR, u_size);
+    winograd::filter_transform(w + oc * 9, U + ((o / MR) * s.C + c) * MR + o % MR, u_size);
   }
   const int64_t Tb = tiles_per_block(s, g.total, NR);
   const int64_t blocks = (g.total + Tb - 1) / Tb;
   const int64_t v_size = Tb * s.C;  // per k: (Tb / NR, C, NR), B panels over the full depth C
 #pragma omp parallel if (parallel_tiles(s))
   {
-    std::vector<T> V(kPositions * v_size);    // (16, Tb / NR, C, NR)
-    std::vector<T> M(kPositions * s.O * Tb);  // (16, O, Tb)
-    std::vector<T> run(kPositions * g.tW);    // (16, len): one run's transformed values
-    std::vector<T> scratch(18 * (g.tW + 1));
+    Buffers<T>& mine = thread_buffers<T>();
+    T* V = mine.V.get(kPositions * v_size);        // (16, Tb / NR, C, NR)
+    T* M = mine.M.get(kPositions * s.O * Tb);      // (16, O, Tb)
+    T* d = mine.patches.get(kPositions * Tb);      // (16, Tb): one channel's patches
+    T* v = mine.transformed.get(kPositions * Tb);  // (16, Tb): ... transformed
+    T* scratch = mine.scratch.get(2 * g.tW + 2);
 #pragma omp for schedule(static)
     for (int64_t block = 0; block < blocks; ++block) {
       const int64_t t0 = block * Tb, tb = std::min(Tb, g.total - t0);
-      // Transformed input, tile by tile into the B panels; columns past the last tile are 0.
+      const int64_t padded = (tb + NR - 1) / NR * NR;  // columns past the last tile: 0
       for (int64_t c = 0; c < s.C; ++c) {
-        for_each_run(g, t0, tb, [&](int64_t at, int64_t n, int64_t ti, int64_t tj, int64_t len) {
-          transform_input_run(s, x, n, c, ti, tj, len, run.data(), scratch.data());
-          for (int64_t k = 0; k < kPositions; ++k)
-            for (int64_t r = 0, t = at; r < len; ++r, ++t)
-              V[k * v_size + ((t / NR) * s.C + c) * NR + t % NR] = run[k * len + r];
-        });
-        for (int64_t t = tb; t < (tb + NR - 1) / NR * NR; ++t)
-          for (int64_t k = 0; k < kPositions; ++k)
-            V[k * v_size + ((t / NR) * s.C + c) * NR + t % NR] = T(0);
+        gather_patches(s, g, x, c, t0, tb, d, Tb, scratch);
+        winograd::input_transform_block(d, v, Tb, tb);
+        for (int64_t k = 0; k < kPositions; ++k)
+          for (int64_t p0 = 0; p0 < padded; p0 += NR) {  // into the B panels, NR tiles a piece
+            const T* src = v + k * Tb + p0;
+            T* dst = V + k * v_size + ((p0 / NR) * s.C + c) * NR;
+            const int64_t piece = std::min(NR, tb - p0);
+            std::copy(src, src + piece, dst);
+            std::fill(dst + piece, dst + NR, T(0));
+          }
       }
       for (int64_t k = 0; k < kPositions; ++k)
-        gemm_blocked(mk, s.O, tb, s.C, T(1), Prepacked<T>{U.data() + k * u_size, s.C, MR},
-                     Prepacked<T>{V.data() + k * v_size, s.C, NR}, T(0), M.data() + k * s.O * Tb,
-                     Tb);
-      for (int64_t o = 0; o < s.O; ++o)
-        for_each_run(g, t0, tb, [&](int64_t at, int64_t n, int64_t ti, int64_t tj, int64_t len) {
-          T* plane = y + (n * s.O + o) * s.Ho * s.Wo;  // (Ho, Wo)
-          T* y0 = plane + 2 * ti * s.Wo + 2 * tj;
-          T* y1 = 2 * ti + 1 < s.Ho ? y0 + s.Wo : nullptr;
-          winograd::output_transform_run(M.data() + o * Tb + at, s.O * Tb, len, b ? b[o] : T(0), y0,
-                                         y1, std::min(2 * len, s.Wo - 2 * tj), scratch.data());
-        });
+        gemm_blocked(mk, s.O, tb, s.C, T(1), Prepacked<T>{U + k * u_size, s.C, MR},
+                     Prepacked<T>{V + k * v_size, s.C, NR}, T(0), M + k * s.O * Tb, Tb);
+      for (int64_t o = 0; o < s.O; ++o) {
+        winograd::output_transform_block(M + o * Tb, s.O * Tb, d, Tb, tb, b ? b[o] : T(0));
+        scatter_output_tiles(s, g, d, Tb, o, t0, tb, y);
+      }
     }
   }
 }
@@ -174,48 +238,59 @@ void winograd_backward_filter(const Conv2dShape& s, const T* x, const T* dy, T* 
   const int64_t o_panels = (s.O + MR - 1) / MR, c_panels = (s.C + NR - 1) / NR;
   const int64_t e_size = o_panels * Tb * MR;  // per k: (o_panels, Tb, MR), A panels over depth Tb
   const int64_t v_size = c_panels * Tb * NR;  // per k: (c_panels, Tb, NR), B panels over depth Tb
-  std::vector<std::vector<T>> du_per_thread(omp_get_max_threads());  // each (16, O, C) or empty
+  const int64_t du_size = kPositions * s.O * s.C;
+  std::vector<T*> du_per_thread(omp_get_max_threads(), nullptr);  // each (16, O, C) or null
 #pragma omp parallel if (parallel_tiles(s))
   {
-    std::vector<T> E(kPositions * e_size, T(0));  // rows past O stay 0
-    std::vector<T> V(kPositions * v_size, T(0));  // columns past C stay 0
-    std::vector<T> run(kPositions * g.tW);        // (16, len): one run's transformed values
-    std::vector<T> scratch(18 * (g.tW + 1));
-    std::vector<T>& du = du_per_thread[omp_get_thread_num()];
+    Buffers<T>& mine = thread_buffers<T>();
+    T* E = mine.E.get(kPositions * e_size);        // (16, o_panels, Tb, MR)
+    T* V = mine.V.get(kPositions * v_size);        // (16, c_panels, Tb, NR)
+    T* d = mine.patches.get(kPositions * Tb);      // (16, Tb): one channel's patches or tiles
+    T* v = mine.transformed.get(kPositions * Tb);  // (16, Tb): ... transformed
+    T* scratch = mine.scratch.get(2 * g.tW + 2);
+    T*& du = du_per_thread[omp_get_thread_num()];
+    // Rows past O and columns past C in the last panels: 0 (never written below).
+    for (int64_t k = 0; k < kPositions; ++k)
+      for (int64_t t = 0; t < Tb; ++t) {
+        for (int64_t o = s.O; o < o_panels * MR; ++o)
+          E[k * e_size + ((o / MR) * Tb + t) * MR + o % MR] = T(0);
+        for (int64_t c = s.C; c < c_panels * NR; ++c)
+          V[k * v_size + ((c / NR) * Tb + t) * NR + c % NR] = T(0);
+      }
 #pragma omp for schedule(static)
     for (int64_t block = 0; block < blocks; ++block) {
-      if (du.empty()) du.assign(kPositions * s.O * s.C, T(0));
+      if (!du) du = std::fill_n(mine.du.get(du_size), du_size, T(0)) - du_size;
       const int64_t t0 = block * Tb, tb = std::min(Tb, g.total - t0);
-      for (int64_t c = 0; c < s.C; ++c)
-        for_each_run(g, t0, tb, [&](int64_t at, int64_t n, int64_t ti, int64_t tj, int64_t len) {
-          transform_input_run(s, x, n, c, ti, tj, len, run.data(), scratch.data());
-          T* v = V.data() + ((c / NR) * Tb + at) * NR + c % NR;  // tile at + r: v[r NR]
-          for (int64_t k = 0; k < kPositions; ++k)
-            for (int64_t r = 0; r < len; ++r) v[k * v_size + r * NR] = run[k * len + r];
-        });
-      for (int64_t o = 0; o < s.O; ++o)
-        for_each_run(g, t0, tb, [&](int64_t at, int64_t n, int64_t ti, int64_t tj, int64_t len) {
-          const T* plane = dy + (n * s.O + o) * s.Ho * s.Wo;  // (Ho, Wo)
-          const T* g0 = plane + 2 * ti * s.Wo + 2 * tj;
-          const T* g1 = 2 * ti + 1 < s.Ho ? g0 + s.Wo : nullptr;
-          winograd::output_gradient_transform_run(g0, g1, std::min(2 * len, s.Wo - 2 * tj), len,
-                                                  run.data(), len, scratch.data());
-          T* e = E.data() + ((o / MR) * Tb + at) * MR + o % MR;  // tile at + r: e[r MR]
-          for (int64_t k = 0; k < kPositions; ++k)
-            for (int64_t r = 0; r < len; ++r) e[k * e_size + r * MR] = run[k * len + r];
-        });
+      // Panels over the tiles: column c of a B panel (row o of an A panel) is one channel, so
+      // each channel's transformed tiles go in with a stride of NR (MR).
+      for (int64_t c = 0; c < s.C; ++c) {
+        gather_patches(s, g, x, c, t0, tb, d, Tb, scratch);
+        winograd::input_transform_block(d, v, Tb, tb);
+        T* dst = V + ((c / NR) * Tb) * NR + c % NR;
+        for (int64_t k = 0; k < kPositions; ++k)
+          for (int64_t t = 0; t < tb; ++t) dst[k * v_size + t * NR] = v[k * Tb + t];
+      }
+      for (int64_t o = 0; o < s.O; ++o) {
+        gather_output_tiles(s, g, dy, o, t0, tb, d, Tb);
+        winograd::output_gradient_transform_block(d, v, Tb, tb);
+        T* dst = E + ((o / MR) * Tb) * MR + o % MR;
+        for (int64_t k = 0; k < kPositions; ++k)
+          for (int64_t t = 0; t < tb; ++t) dst[k * e_size + t * MR] = v[k * Tb + t];
+      }
       for (int64_t k = 0; k < kPositions; ++k)
-        gemm_blocked(mk, s.O, s.C, tb, T(1), Prepacked<T>{E.data() + k * e_size, Tb, MR},
-                     Prepacked<T>{V.data() + k * v_size, Tb, NR}, T(1), du.data() + k * s.O * s.C,
-                     s.C);
+        gemm_blocked(mk, s.O, s.C, tb, T(1), Prepacked<T>{E + k * e_size, Tb, MR},
+                     Prepacked<T>{V + k * v_size, Tb, NR}, T(1), du + k * s.O * s.C, s.C);
     }
   }
-  std::vector<T> du(kPositions * s.O * s.C);  // (16, O, C), the threads' sums in thread order
-  sum_partials(du_per_thread, kPositions * s.O * s.C, du.data());
-#pragma omp parallel for schedule(static) if (s.O * s.C * 16 > kConvParallelWork)
+  // dw = G^T dU G, with dU (16, O, C) the threads' sums added in thread order.
+#pragma omp parallel for schedule(static) if (du_size > kConvParallelWork)
   for (int64_t oc = 0; oc < s.O * s.C; ++oc) {
     T u[kPositions];
-    for (int64_t k = 0; k < kPositions; ++k) u[k] = du[k * s.O * s.C + oc];
+    for (int64_t k = 0; k < kPositions; ++k) {
+      u[k] = T(0);
+      for (const T* part : du_per_thread)
+        if (part) u[k] += part[k * s.O * s.C + oc];
+    }
     winograd::filter_gradient_transform(u, dw + oc * 9);
   }
 }

@@ -149,4 +149,27 @@ struct MatrixPackB {
   }
 };
 
+// Packed panels that already exist, over their full depth: panel p (of `width` rows or columns)
+// holds (depth, width) values at base + p depth width, and the slice [k0, k0 + kc) starts k0
+// rows into it. The A or B packer of an operand packed once and used by many products (a
+// convolution's weights, for every image) or written packed by a transform (Winograd).
+template <typename T>
+struct Prepacked {
+  const T* base;
+  int64_t depth, width;
+  const T* operator()(int64_t first, int64_t k0, int64_t, T*) const {
+    return base + (first / width) * depth * width + k0 * width;
+  }
+};
+
+// op(A) (M, K) packed whole into `out` as A panels of mr rows over the full depth K:
+// (ceil(M / mr), K, mr), rows past M zero. Read it with Prepacked{out, K, mr}.
+template <typename T>
+void pack_a_whole(const T* A, int64_t lda, bool trans, int64_t M, int64_t K, int64_t mr, T* out) {
+  const MatrixPackA<T> pack{A, lda, M, trans, mr};
+  const int64_t panels = (M + mr - 1) / mr;
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && M * K > (int64_t{1} << 16))
+  for (int64_t p = 0; p < panels; ++p) pack(p * mr, 0, K, out + p * K * mr);
+}
+
 }  // namespace busi::cpu

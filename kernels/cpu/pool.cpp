@@ -41,10 +41,66 @@ int64_t first_max_index(const T* plane, int64_t W, Span rows, Span cols) {
   return best;
 }
 
+// The networks' pooling, 2x2 windows at stride 2 without padding: every window lies inside the
+// plane and no two overlap, so the general scan reduces to four values per output. The same
+// first maximum in row-major order (strict >, so ties and a leading NaN keep the first), as
+// an index 0 ... 3 into (x00, x01, x10, x11).
+inline bool is_plain_2x2(const Pool2dShape& s) {
+  return s.kernel == 2 && s.stride == 2 && s.pad == 0;
+}
+template <typename T>
+inline int first_max_of_4(T a, T b, T c, T d) {
+  int best = 0;
+  T value = a;
+  if (b > value) best = 1, value = b;
+  if (c > value) best = 2, value = c;
+  if (d > value) best = 3;
+  return best;
+}
+
+template <typename T>
+void max_pool2d_2x2_forward(const Pool2dShape& s, const T* x, T* y) {
+#pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
+  for (int64_t plane = 0; plane < s.N * s.C; ++plane)
+    for (int64_t i = 0; i < s.Ho; ++i) {
+      const T* r0 = x + plane * s.H * s.W + 2 * i * s.W;  // the window's two rows
+      const T* r1 = r0 + s.W;
+      T* out = y + (plane * s.Ho + i) * s.Wo;
+      for (int64_t j = 0; j < s.Wo; ++j) {
+        const T v[4] = {r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]};
+        out[j] = v[first_max_of_4(v[0], v[1], v[2], v[3])];
+      }
+    }
+}
+
+template <typename T>
+void max_pool2d_2x2_backward(const Pool2dShape& s, const T* x, const T* dy, T* dx) {
+#pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
+  for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
+    T* dx_p = dx + plane * s.H * s.W;                                 // (H, W)
+    if (s.H % 2 || s.W % 2) std::fill(dx_p, dx_p + s.H * s.W, T(0));  // a row or column unread
+    for (int64_t i = 0; i < s.Ho; ++i) {
+      const T* r0 = x + plane * s.H * s.W + 2 * i * s.W;
+      const T* r1 = r0 + s.W;
+      T* d0 = dx_p + 2 * i * s.W;
+      T* d1 = d0 + s.W;
+      const T* g = dy + (plane * s.Ho + i) * s.Wo;
+      for (int64_t j = 0; j < s.Wo; ++j) {
+        const int at = first_max_of_4(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]);
+        d0[2 * j] = at == 0 ? g[j] : T(0);
+        d0[2 * j + 1] = at == 1 ? g[j] : T(0);
+        d1[2 * j] = at == 2 ? g[j] : T(0);
+        d1[2 * j + 1] = at == 3 ? g[j] : T(0);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
 void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y) {
+  if (is_plain_2x2(s)) return max_pool2d_2x2_forward(s, x, y);
 #pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
   for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
     const T* x_p = x + plane * s.H * s.W;  // (H, W)
@@ -64,6 +120,7 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y) {
 // (stride < kernel) add up. dx is overwritten.
 template <typename T>
 void max_pool2d_backward(const Pool2dShape& s, const T* x, const T* dy, T* dx) {
+  if (is_plain_2x2(s)) return max_pool2d_2x2_backward(s, x, dy, dx);
 #pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
   for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
     const T* x_p = x + plane * s.H * s.W;      // (H, W)
