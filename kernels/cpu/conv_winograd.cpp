@@ -136,7 +136,7 @@ void scatter_output_tiles(const Conv2dShape& s, const TileGrid& g, const T* tile
 // at least two blocks per thread to share.
 int64_t tiles_per_block(const Conv2dShape& s, int64_t total_tiles, int64_t unit) {
   const int64_t threads = omp_get_max_threads();
-  int64_t units = std::clamp<int64_t>(16384 / (s.C + s.O) / unit, 1, 8);
+  int64_t units = std::clamp<int64_t>(16384 / (s.C + s.O) / unit, 4, 8);
   while (units > 1 && (total_tiles + units * unit - 1) / (units * unit) < 2 * threads) --units;
   return units * unit;
 }
