@@ -28,17 +28,32 @@ bool conv_algorithm_applies(ConvAlgorithm algorithm, const Conv2dShape& s) {
   return s.kH == 3 && s.kW == 3 && s.stride == 1 && s.pad <= 2;
 }
 
-// The table. Winograd F(2x2, 3x3) does 16 multiplications per 2x2 tile and channel pair where
-// im2col does 36, but its transforms read and write 16 values per tile and channel: worth it
-// once both channel counts are large enough for the products to dominate (at C or O below 16 the
-// transforms cost more than the multiplications saved: the first layers, 1 or 3 channels in).
-// Everything else takes im2col with the packing fused (never slower than the reference in the
-// measurements: one pass fewer over the column matrix).
+// The table, from the per-layer times of tools/bench_conv_layers on the project's CPU machine at
+// batch 32 (docs/benchmarks.md). Winograd F(2x2, 3x3) does 16 multiplications per 2x2 tile and
+// channel pair where im2col does 36, but its transforms read and write 16 values per tile and
+// channel; it wins once both channel counts reach 16:
+//   forward  always then;
+//   dx       when the image is at least 24 x 24 or the channels at least 256 (below both, as
+//            SimpleCNN's 128 -> 256 at 12 x 12, the transforms of 256 output-gradient channels
+//            over few tiles cost more than they save);
+//   dw       from 256 input channels: its products reduce over tiles, into a (16, O, C) sum per
+//            thread, and the transform of both x and dy into panels transposed for that
+//            reduction costs more than the saving until the channel products dominate.
+// Layers with fewer than 16 input channels (the first ones, 1 or 3) stay with im2col: the
+// reference where each column is 27 long (RGB), the fused packing where it is 9 (grey), as
+// measured. The rest takes the fused packing, never slower than the reference there.
 ConvChoice choose_conv_algorithms(const Conv2dShape& s) {
   const bool winograd =
       conv_algorithm_applies(ConvAlgorithm::winograd, s) && s.C >= 16 && s.O >= 16;
-  const ConvAlgorithm fast = winograd ? ConvAlgorithm::winograd : ConvAlgorithm::im2col_packed;
-  return {fast, fast, fast};
+  if (s.C < 16) {
+    const ConvAlgorithm first =
+        s.C * s.kH * s.kW <= 16 ? ConvAlgorithm::im2col_packed : ConvAlgorithm::im2col;
+    return {first, first, first};
+  }
+  const ConvAlgorithm packed = ConvAlgorithm::im2col_packed, wino = ConvAlgorithm::winograd;
+  return {winograd ? wino : packed,
+          winograd && (s.Ho * s.Wo >= 24 * 24 || s.C >= 256) ? wino : packed,
+          winograd && s.C >= 256 ? wino : packed};
 }
 
 namespace {

@@ -39,13 +39,13 @@ void col_row_segment(const Conv2dShape& s, const T* x_n, int64_t row, int64_t fi
     if (h < 0 || h >= s.H) {
       for (; j < run_end; ++j, ++t) dst[t * step] = T(0);
     } else {
-      const T* x_row = x_c + h * s.W - s.pad + q;  // x_row[j * stride] is position (i, j)
+      const int64_t row0 = h * s.W - s.pad + q;  // x_c[row0 + j * stride] is position (i, j)
       for (; j < std::min(run_end, j_begin); ++j, ++t) dst[t * step] = T(0);
       const int64_t inside_end = std::min(run_end, j_end);
       if (s.stride == 1) {
-        for (; j < inside_end; ++j, ++t) dst[t * step] = x_row[j];
+        for (; j < inside_end; ++j, ++t) dst[t * step] = x_c[row0 + j];
       } else {
-        for (; j < inside_end; ++j, ++t) dst[t * step] = x_row[j * s.stride];
+        for (; j < inside_end; ++j, ++t) dst[t * step] = x_c[row0 + j * s.stride];
       }
       for (; j < run_end; ++j, ++t) dst[t * step] = T(0);
     }
@@ -93,18 +93,27 @@ struct FilterRowsPacker {
 template <typename T>
 void col2im_image(const Conv2dShape& s, const T* dcol, T* dx_n) {
   const int64_t P = s.Ho * s.Wo;
+  auto ceil_nonneg = [](int64_t a, int64_t b) { return a <= 0 ? int64_t{0} : (a + b - 1) / b; };
   std::fill(dx_n, dx_n + s.C * s.H * s.W, T(0));
   for (int64_t c = 0; c < s.C; ++c)
     for (int64_t p = 0; p < s.kH; ++p)
       for (int64_t q = 0; q < s.kW; ++q) {
         const T* src = dcol + ((c * s.kH + p) * s.kW + q) * P;  // (Ho, Wo)
-        T* dx_c = dx_n + c * s.H * s.W;
+        T* dx_c = dx_n + c * s.H * s.W;                         // (H, W)
+        // Output columns j whose input column j*s - pad + q is inside [0, W), as in
+        // col_row_segment.
+        const int64_t j_begin = std::min(s.Wo, ceil_nonneg(s.pad - q, s.stride));
+        const int64_t j_end =
+            std::max(j_begin, std::min(s.Wo, ceil_nonneg(s.W + s.pad - q, s.stride)));
         for (int64_t i = 0; i < s.Ho; ++i) {
           const int64_t h = i * s.stride - s.pad + p;
           if (h < 0 || h >= s.H) continue;
-          for (int64_t j = 0; j < s.Wo; ++j) {
-            const int64_t v = j * s.stride - s.pad + q;
-            if (v >= 0 && v < s.W) dx_c[h * s.W + v] += src[i * s.Wo + j];
+          const int64_t row0 = h * s.W - s.pad + q;  // dx_c[row0 + j * stride]: position (i, j)
+          const T* src_row = src + i * s.Wo;
+          if (s.stride == 1) {
+            for (int64_t j = j_begin; j < j_end; ++j) dx_c[row0 + j] += src_row[j];
+          } else {
+            for (int64_t j = j_begin; j < j_end; ++j) dx_c[row0 + j * s.stride] += src_row[j];
           }
         }
       }

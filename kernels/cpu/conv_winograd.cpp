@@ -131,9 +131,10 @@ void scatter_output_tiles(const Conv2dShape& s, const TileGrid& g, const T* tile
   });
 }
 
-// Tiles per block, a multiple of `unit` (the GEMM panel width): the block's transformed input
-// and products, 16 (C + O) floats per tile, should stay near the 1 MiB L2; and there should be
-// at least two blocks per thread to share.
+// Tiles per block, a multiple of `unit` (the GEMM panel width): 4 to 8 panels, fewer only to
+// leave at least two blocks per thread. The block's transformed data, 16 (C + O) floats per tile,
+// stays near the 1 MiB L2 for small layers; for wide ones it spills to L3 (blocks of one panel
+// made the products memory-bound: each streamed all 16 transformed filters for 48 tiles only).
 int64_t tiles_per_block(const Conv2dShape& s, int64_t total_tiles, int64_t unit) {
   const int64_t threads = omp_get_max_threads();
   int64_t units = std::clamp<int64_t>(16384 / (s.C + s.O) / unit, 4, 8);
