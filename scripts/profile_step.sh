@@ -45,7 +45,8 @@ ops = [  # (op, pattern on "dso symbol"), first match wins
     ("dropout", r"dropout"),
     ("linear", r"linear_|matmul_"),
     ("elementwise (gradient sums, scaling)", r"busi::cpu::(add|sub|mul|div|scale|axpy|binary|unary|fill|sum|elementwise)"),
-    ("memory: page faults of new tensors, zeroing, copies", r"\[kernel|memset|memmove|memcpy|clear_page|__libc|malloc|free"),
+    ("memory: page faults, zeroing and unmapping of new tensors (the kernel)", r"\[kernel"),
+    ("copies and fills (libc: Winograd panel copies, clones)", r"memset|memmove|memcpy|__libc|malloc|free"),
     ("OpenMP runtime: fork, join, barriers", r"libgomp"),
 ]
 rows = {}  # op -> {tid: percent}

@@ -42,20 +42,11 @@ int64_t first_max_index(const T* plane, int64_t W, Span rows, Span cols) {
 }
 
 // The networks' pooling, 2x2 windows at stride 2 without padding: every window lies inside the
-// plane and no two overlap, so the general scan reduces to four values per output. The same
-// first maximum in row-major order (strict >, so ties and a leading NaN keep the first), as
-// an index 0 ... 3 into (x00, x01, x10, x11).
+// plane and no two overlap, so the general scan reduces to four values per output: the same
+// first maximum in row-major order (strict >, so ties and a leading NaN keep the first), written
+// as comparisons and selects that vectorise.
 inline bool is_plain_2x2(const Pool2dShape& s) {
   return s.kernel == 2 && s.stride == 2 && s.pad == 0;
-}
-template <typename T>
-inline int first_max_of_4(T a, T b, T c, T d) {
-  int best = 0;
-  T value = a;
-  if (b > value) best = 1, value = b;
-  if (c > value) best = 2, value = c;
-  if (d > value) best = 3;
-  return best;
 }
 
 template <typename T>
@@ -66,9 +57,13 @@ void max_pool2d_2x2_forward(const Pool2dShape& s, const T* x, T* y) {
       const T* r0 = x + plane * s.H * s.W + 2 * i * s.W;  // the window's two rows
       const T* r1 = r0 + s.W;
       T* out = y + (plane * s.Ho + i) * s.Wo;
+#pragma omp simd
       for (int64_t j = 0; j < s.Wo; ++j) {
-        const T v[4] = {r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]};
-        out[j] = v[first_max_of_4(v[0], v[1], v[2], v[3])];
+        T best = r0[2 * j];  // a NaN here stays: no comparison with it is true
+        if (r0[2 * j + 1] > best) best = r0[2 * j + 1];
+        if (r1[2 * j] > best) best = r1[2 * j];
+        if (r1[2 * j + 1] > best) best = r1[2 * j + 1];
+        out[j] = best;
       }
     }
 }
@@ -85,12 +80,20 @@ void max_pool2d_2x2_backward(const Pool2dShape& s, const T* x, const T* dy, T* d
       T* d0 = dx_p + 2 * i * s.W;
       T* d1 = d0 + s.W;
       const T* g = dy + (plane * s.Ho + i) * s.Wo;
+#pragma omp simd
       for (int64_t j = 0; j < s.Wo; ++j) {
-        const int at = first_max_of_4(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]);
-        d0[2 * j] = at == 0 ? g[j] : T(0);
-        d0[2 * j + 1] = at == 1 ? g[j] : T(0);
-        d1[2 * j] = at == 2 ? g[j] : T(0);
-        d1[2 * j + 1] = at == 3 ? g[j] : T(0);
+        // beat_k: element k beats the maximum of those before it; the last that does is the
+        // first maximum.
+        const T a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+        const bool beat_b = b > a;
+        const T upto_b = beat_b ? b : a;
+        const bool beat_c = c > upto_b;
+        const bool beat_d = d > (beat_c ? c : upto_b);
+        const bool later_c = beat_c | beat_d;  // bitwise: no branches, so the loop vectorises
+        d0[2 * j] = !(beat_b | later_c) ? g[j] : T(0);
+        d0[2 * j + 1] = (beat_b & !later_c) ? g[j] : T(0);
+        d1[2 * j] = (beat_c & !beat_d) ? g[j] : T(0);
+        d1[2 * j + 1] = beat_d ? g[j] : T(0);
       }
     }
   }
