@@ -188,7 +188,6 @@ void winograd_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, 
     T* V = mine.V.get(kPositions * v_size);        // (16, Tb / NR, C, NR)
     T* M = mine.M.get(kPositions * s.O * Tb);      // (16, O, Tb)
     T* d = mine.patches.get(kPositions * Tb);      // (16, Tb): one channel's patches
-    T* v = mine.transformed.get(kPositions * Tb);  // (16, Tb): ... transformed
     T* scratch = mine.scratch.get(2 * g.tW + 2);
 #pragma omp for schedule(static)
     for (int64_t block = 0; block < blocks; ++block) {
@@ -196,15 +195,15 @@ void winograd_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, 
       const int64_t padded = (tb + NR - 1) / NR * NR;  // columns past the last tile: 0
       for (int64_t c = 0; c < s.C; ++c) {
         gather_patches(s, g, x, c, t0, tb, d, Tb, scratch);
-        winograd::input_transform_block(d, v, Tb, tb);
-        for (int64_t k = 0; k < kPositions; ++k)
-          for (int64_t p0 = 0; p0 < padded; p0 += NR) {  // into the B panels, NR tiles a piece
-            const T* src = v + k * Tb + p0;
-            T* dst = V + k * v_size + ((p0 / NR) * s.C + c) * NR;
-            const int64_t piece = std::min(NR, tb - p0);
-            std::copy(src, src + piece, dst);
-            std::fill(dst + piece, dst + NR, T(0));
-          }
+        // Straight into the B panels, NR tiles a piece: position k of the piece's tiles is the
+        // panel's row c (v_size apart from one k to the next); past the last tile, zeros.
+        for (int64_t p0 = 0; p0 < padded; p0 += NR) {
+          T* dst = V + ((p0 / NR) * s.C + c) * NR;
+          const int64_t piece = std::min(NR, tb - p0);
+          winograd::input_transform_block(d + p0, Tb, dst, v_size, piece);
+          for (int64_t k = 0; k < kPositions; ++k)
+            std::fill(dst + k * v_size + piece, dst + k * v_size + NR, T(0));
+        }
       }
       for (int64_t k = 0; k < kPositions; ++k)
         gemm_blocked(mk, s.O, tb, s.C, T(1), Prepacked<T>{U + k * u_size, s.C, MR},
@@ -266,7 +265,7 @@ void winograd_backward_filter(const Conv2dShape& s, const T* x, const T* dy, T* 
       // each channel's transformed tiles go in with a stride of NR (MR).
       for (int64_t c = 0; c < s.C; ++c) {
         gather_patches(s, g, x, c, t0, tb, d, Tb, scratch);
-        winograd::input_transform_block(d, v, Tb, tb);
+        winograd::input_transform_block(d, Tb, v, Tb, tb);
         T* dst = V + ((c / NR) * Tb) * NR + c % NR;
         for (int64_t k = 0; k < kPositions; ++k)
           for (int64_t t = 0; t < tb; ++t) dst[k * v_size + t * NR] = v[k * Tb + t];

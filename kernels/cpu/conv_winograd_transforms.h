@@ -63,9 +63,9 @@ inline void filter_gradient_transform(const T* du, T* dg) {
 // such arrays and scatter the results. The loops carry `omp simd`: the arrays never overlap,
 // which the compiler cannot see through the pointers.
 
-// V = B^T d B: d (16, ld) the 4x4 input patches, v (16, ld).
+// V = B^T d B: d (16, ld) the 4x4 input patches, v (16, v_ld).
 template <typename T>
-void input_transform_block(const T* d, T* v, int64_t ld, int64_t tb) {
+void input_transform_block(const T* d, int64_t ld, T* v, int64_t v_ld, int64_t tb) {
 #pragma omp simd
   for (int64_t t = 0; t < tb; ++t) {
     T x[16], r[16];
@@ -77,10 +77,10 @@ void input_transform_block(const T* d, T* v, int64_t ld, int64_t tb) {
       r[12 + j] = x[4 + j] - x[12 + j];
     }
     for (int i = 0; i < 4; ++i) {  // (B^T d) B: the same on the columns
-      v[(4 * i + 0) * ld + t] = r[4 * i + 0] - r[4 * i + 2];
-      v[(4 * i + 1) * ld + t] = r[4 * i + 1] + r[4 * i + 2];
-      v[(4 * i + 2) * ld + t] = r[4 * i + 2] - r[4 * i + 1];
-      v[(4 * i + 3) * ld + t] = r[4 * i + 1] - r[4 * i + 3];
+      v[(4 * i + 0) * v_ld + t] = r[4 * i + 0] - r[4 * i + 2];
+      v[(4 * i + 1) * v_ld + t] = r[4 * i + 1] + r[4 * i + 2];
+      v[(4 * i + 2) * v_ld + t] = r[4 * i + 2] - r[4 * i + 1];
+      v[(4 * i + 3) * v_ld + t] = r[4 * i + 1] - r[4 * i + 3];
     }
   }
 }
