@@ -11,6 +11,7 @@
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "tests/conv_reference.h"
+#include "tests/cpu_variants.h"
 #include "tests/gradcheck.h"
 
 using namespace busi;
@@ -52,20 +53,6 @@ double max_abs_difference(const std::vector<double>& a, const std::vector<double
   double worst = 0.0;
   for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
   return worst;
-}
-
-// The variants this CPU runs, each made active in turn (the test says which it could not run).
-std::vector<cpu::CpuKernels> runnable_variants() {
-  std::vector<cpu::CpuKernels> out;
-  for (cpu::CpuKernels v :
-       {cpu::CpuKernels::portable, cpu::CpuKernels::avx2, cpu::CpuKernels::avx512}) {
-    if (cpu::cpu_kernels_supported(v)) {
-      out.push_back(v);
-    } else {
-      MESSAGE("this CPU cannot run the " << cpu::cpu_kernels_name(v) << " kernels: not tested");
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -255,7 +242,7 @@ TEST_CASE("float conv paths on the models' layer shapes stay within their roundi
     const auto dw_wino = winograd_filter_bound(s, x, dy);
 
     const auto xf = to_float(x), wf = to_float(w), dyf = to_float(dy);
-    for (cpu::CpuKernels v : runnable_variants()) {
+    for (cpu::CpuKernels v : test::runnable_variants()) {
       REQUIRE(cpu::set_cpu_kernels(v));
       for (cpu::ConvAlgorithm a : kFast) {
         if (!cpu::conv_algorithm_applies(a, s)) continue;

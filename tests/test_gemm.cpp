@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/gemm.h"
+#include "tests/cpu_variants.h"
 #include "tests/gradcheck.h"
 
 using namespace busi;
@@ -43,23 +44,7 @@ TEST_CASE("gemm with beta = 0 ignores NaN in C") {
   CHECK(C[0] == 11.0f);
 }
 
-namespace {
-
-// The variants this CPU runs; the test says which it could not.
-std::vector<cpu::CpuKernels> runnable_variants() {
-  std::vector<cpu::CpuKernels> out;
-  for (cpu::CpuKernels v :
-       {cpu::CpuKernels::portable, cpu::CpuKernels::avx2, cpu::CpuKernels::avx512}) {
-    if (cpu::cpu_kernels_supported(v)) {
-      out.push_back(v);
-    } else {
-      MESSAGE("this CPU cannot run the " << cpu::cpu_kernels_name(v) << " kernels: not tested");
-    }
-  }
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("every float micro-kernel variant matches the naive loop within the rounding bound") {
   // Sizes around each variant's tile (6 x 16, 8 x 48) and cache blocks (K 256, N 480 / 1024),
@@ -72,7 +57,7 @@ TEST_CASE("every float micro-kernel variant matches the naive loop within the ro
                         {64, 1030, 27}, {130, 17, 513}, {8, 48, 256}, {48, 481, 64}};
   const cpu::CpuKernels original = cpu::active_cpu_kernels();
   const double u = std::ldexp(1.0, -24);
-  for (cpu::CpuKernels v : runnable_variants()) {
+  for (cpu::CpuKernels v : test::runnable_variants()) {
     REQUIRE(cpu::set_cpu_kernels(v));
     CHECK(cpu::active_cpu_kernels() == v);
     uint64_t seed = 100;
