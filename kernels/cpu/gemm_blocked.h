@@ -13,10 +13,8 @@
 // dst, or returns a pointer to that panel where it already exists. They are called from several
 // threads at once, for different panels.
 //
-// Threads: one OpenMP region per call, split over panels and tiles. Called inside a parallel
-// region (a convolution's threads taking whole images), it runs on the calling thread alone.
-// Every C element is the sum over k in the same order whatever the thread count, so results do
-// not depend on it.
+// Threads: see gemm_blocked. Every C element is the sum over k in the same order whatever the
+// thread count, so results do not depend on it.
 #pragma once
 
 #include <omp.h>
@@ -46,57 +44,85 @@ class Scratch {
   int64_t size_ = 0;
 };
 
-// C (M, N), row stride ldc: C = alpha op(A) op(B) + beta C, with op(A) and op(B) given by the
-// packers. beta = 0 overwrites C without reading it (NaNs in C never leak into the result).
+// C (M, N), row stride ldc: C = alpha op(A) op(B) + beta C on the calling thread alone.
 template <typename T, typename PackA, typename PackB>
-void gemm_blocked(const MicroKernel<T>& mk, int64_t M, int64_t N, int64_t K, T alpha,
-                  const PackA& pack_a, const PackB& pack_b, T beta, T* C, int64_t ldc) {
-  if (M <= 0 || N <= 0) return;
-  const bool single = omp_in_parallel() || M * N * std::max<int64_t>(K, 1) < (int64_t{1} << 15);
+void gemm_blocked_serial(const MicroKernel<T>& mk, int64_t M, int64_t N, int64_t K, T alpha,
+                         const PackA& pack_a, const PackB& pack_b, T beta, T* C, int64_t ldc) {
   if (K <= 0 || alpha == T(0)) {  // C = beta C
-#pragma omp parallel for schedule(static) if (!single)
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
     return;
   }
   if (beta != T(0) && beta != T(1)) {  // scale once, then every slice accumulates
-#pragma omp parallel for schedule(static) if (!single)
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] *= beta;
   }
   const int64_t MR = mk.mr, NR = mk.nr, KC = mk.kc;
   const int64_t NC = std::max(NR, mk.nc / NR * NR);
   const int64_t m_panels = (M + MR - 1) / MR;
-  // Scratch of the calling thread; inside the region the threads write disjoint panels of it.
   thread_local Scratch<T> a_scratch, b_scratch;
   T* a_buf = a_scratch.get(m_panels * MR * KC);            // (m_panels, KC, MR)
   T* b_buf = b_scratch.get((NC + NR - 1) / NR * NR * KC);  // (NC / NR, KC, NR)
   thread_local Scratch<const T*> a_index, b_index;
   const T** a_panels = a_index.get(m_panels);  // where each packed panel is
   const T** b_panels = b_index.get(NC / NR + 1);
-
-#pragma omp parallel if (!single)
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
     const int64_t kc = std::min(KC, K - k0);
     const bool accumulate = k0 > 0 || beta != T(0);
-#pragma omp for schedule(static)
     for (int64_t p = 0; p < m_panels; ++p)
       a_panels[p] = pack_a(p * MR, k0, kc, a_buf + p * MR * kc);
     for (int64_t j0 = 0; j0 < N; j0 += NC) {
       const int64_t nc = std::min(NC, N - j0);
       const int64_t n_panels = (nc + NR - 1) / NR;
-#pragma omp for schedule(static)
       for (int64_t p = 0; p < n_panels; ++p)
         b_panels[p] = pack_b(j0 + p * NR, k0, kc, b_buf + p * NR * kc);
-        // Tiles ordered with the row panel varying fastest: consecutive tiles of a thread reuse
-        // one B panel from L1 while the packed A slice streams from L2.
-#pragma omp for schedule(static)
-      for (int64_t t = 0; t < n_panels * m_panels; ++t) {
-        const int64_t jp = t / m_panels, ip = t % m_panels;
-        const int64_t i0 = ip * MR, j = j0 + jp * NR;
-        mk.run(kc, a_panels[ip], b_panels[jp], C + i0 * ldc + j, ldc, std::min(MR, M - i0),
-               std::min(NR, N - j), alpha, accumulate);
-      }
+      // Row panel varying fastest: consecutive tiles reuse one B panel from L1 while the packed
+      // A slice streams from L2.
+      for (int64_t jp = 0; jp < n_panels; ++jp)
+        for (int64_t ip = 0; ip < m_panels; ++ip) {
+          const int64_t i0 = ip * MR, j = j0 + jp * NR;
+          mk.run(kc, a_panels[ip], b_panels[jp], C + i0 * ldc + j, ldc, std::min(MR, M - i0),
+                 std::min(NR, N - j), alpha, accumulate);
+        }
+    }
+  }
+}
+
+// C (M, N), row stride ldc: C = alpha op(A) op(B) + beta C, with op(A) and op(B) given by the
+// packers. beta = 0 overwrites C without reading it (NaNs in C never leak into the result).
+// Threads: each takes one contiguous share of C's columns (or of its rows, when C is taller than
+// wide), whole register panels, and runs the blocked product on it alone, packing its own
+// operands (the other operand's packing is repeated per thread, a small cost against the
+// product). One fork and one join per call: the earlier split of every slice's packing and tiles
+// between threads had a barrier after each, and on a machine shared with other work each
+// barrier waits for a descheduled thread. Called inside a parallel region (a convolution's
+// threads taking whole images), or for a small product, it runs on the calling thread alone.
+template <typename T, typename PackA, typename PackB>
+void gemm_blocked(const MicroKernel<T>& mk, int64_t M, int64_t N, int64_t K, T alpha,
+                  const PackA& pack_a, const PackB& pack_b, T beta, T* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  const bool single = omp_in_parallel() || omp_get_max_threads() == 1 ||
+                      M * N * std::max<int64_t>(K, 1) < (int64_t{1} << 18);
+  if (single) return gemm_blocked_serial(mk, M, N, K, alpha, pack_a, pack_b, beta, C, ldc);
+  const bool by_columns = N >= M;
+  const int64_t unit = by_columns ? mk.nr : mk.mr, extent = by_columns ? N : M;
+  const int64_t units = (extent + unit - 1) / unit;
+#pragma omp parallel
+  {
+    const int64_t t = omp_get_thread_num(), threads = omp_get_num_threads();
+    const int64_t first = std::min(extent, units * t / threads * unit);
+    const int64_t last = std::min(extent, units * (t + 1) / threads * unit);
+    if (first < last && by_columns) {
+      const auto shifted_b = [&](int64_t j0, int64_t k0, int64_t kc, T* dst) {
+        return pack_b(first + j0, k0, kc, dst);
+      };
+      gemm_blocked_serial(mk, M, last - first, K, alpha, pack_a, shifted_b, beta, C + first, ldc);
+    } else if (first < last) {
+      const auto shifted_a = [&](int64_t i0, int64_t k0, int64_t kc, T* dst) {
+        return pack_a(first + i0, k0, kc, dst);
+      };
+      gemm_blocked_serial(mk, last - first, N, K, alpha, shifted_a, pack_b, beta, C + first * ldc,
+                          ldc);
     }
   }
 }
