@@ -47,14 +47,15 @@ TEST_CASE("gemm with beta = 0 ignores NaN in C") {
 namespace {}  // namespace
 
 TEST_CASE("every float micro-kernel variant matches the naive loop within the rounding bound") {
-  // Sizes around each variant's tile (6 x 16, 8 x 48) and cache blocks (K 256, N 480 / 1024),
-  // every transpose, alpha and beta, and beta = 0 over NaN. The float result must be within
+  // Sizes around each variant's tile (6 x 16, 8 x 48) and cache blocks (K 128 / 256, N 768 / 960,
+  // M 120 / 144), every transpose, alpha and beta, and beta = 0 over NaN. The float result must be within
   // (K + 2) u sum_k |a_ik| |b_kj| (+ the beta term) of the double one.
   struct Case {
     int64_t M, N, K;
   };
   const Case cases[] = {{1, 1, 1},      {7, 5, 3},      {9, 49, 257}, {13, 97, 300},
-                        {64, 1030, 27}, {130, 17, 513}, {8, 48, 256}, {48, 481, 64}};
+                        {64, 1030, 27}, {130, 17, 513}, {8, 48, 256}, {48, 481, 64},
+                        {150, 97, 300}, {301, 1000, 20}};
   const cpu::CpuKernels original = cpu::active_cpu_kernels();
   const double u = std::ldexp(1.0, -24);
   for (cpu::CpuKernels v : test::runnable_variants()) {

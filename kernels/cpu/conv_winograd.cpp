@@ -185,9 +185,9 @@ void winograd_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, 
 #pragma omp parallel if (parallel_tiles(s))
   {
     Buffers<T>& mine = thread_buffers<T>();
-    T* V = mine.V.get(kPositions * v_size);        // (16, Tb / NR, C, NR)
-    T* M = mine.M.get(kPositions * s.O * Tb);      // (16, O, Tb)
-    T* d = mine.patches.get(kPositions * Tb);      // (16, Tb): one channel's patches
+    T* V = mine.V.get(kPositions * v_size);    // (16, Tb / NR, C, NR)
+    T* M = mine.M.get(kPositions * s.O * Tb);  // (16, O, Tb)
+    T* d = mine.patches.get(kPositions * Tb);  // (16, Tb): one channel's patches
     T* scratch = mine.scratch.get(2 * g.tW + 2);
 #pragma omp for schedule(static)
     for (int64_t block = 0; block < blocks; ++block) {

@@ -48,9 +48,9 @@ inline T b_at(const T* B, int64_t ldb, bool trans, int64_t k, int64_t j) {
 
 template <typename T>
 MicroKernel<T> portable_micro_kernel() {
-  // kc 256: an A panel (6 x 256) and a B panel (256 x 16) stay in L1; nc 1024: the packed B block
-  // (1 MiB of floats) stays in L2.
-  return MicroKernel<T>{portable_kernel<T>, kMR, kNR, 256, 1024, "portable 6x16"};
+  // kc 256: an A panel (6 x 256) and a B panel (256 x 16) stay in L1; mc 120 rows of A and nc 768
+  // columns of B (for floats 120 and 768 KiB) share a 1 MiB L2.
+  return MicroKernel<T>{portable_kernel<T>, kMR, kNR, 256, 768, 120, "portable 6x16"};
 }
 
 template <>

@@ -61,9 +61,9 @@ BUSI_AVX2 void kernel_6x16(int64_t kc, const float* a, const float* b, float* c,
 }  // namespace
 
 MicroKernel<float> avx2_micro_kernel() {
-  // kc 256: the B panel (16 KiB) and A panel (6 KiB) stay in L1; nc 1024: the B block (1 MiB)
-  // in a 1 MiB or larger L2, as in the portable kernel.
-  return MicroKernel<float>{kernel_6x16, kMR, kNR, 256, 1024, "avx2 6x16"};
+  // kc 256: the B panel (16 KiB) and A panel (6 KiB) stay in L1; mc 120 rows (120 KiB of A) and
+  // nc 768 columns (768 KiB of B) share a 1 MiB L2, as in the portable kernel.
+  return MicroKernel<float>{kernel_6x16, kMR, kNR, 256, 768, 120, "avx2 6x16"};
 }
 
 }  // namespace busi::cpu

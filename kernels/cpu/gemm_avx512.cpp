@@ -67,9 +67,11 @@ BUSI_AVX512 void kernel_8x48(int64_t kc, const float* a, const float* b, float* 
 }  // namespace
 
 MicroKernel<float> avx512_micro_kernel() {
-  // kc 256: a B panel (256 x 48 floats, 48 KiB) streams through L1 with the A panel (8 KiB);
-  // nc 480 columns: the packed B block (480 KiB) stays in the 1 MiB L2.
-  return MicroKernel<float>{kernel_8x48, kMR, kNR, 256, 480, "avx512 8x48"};
+  // kc 128: a B panel (128 x 48 floats, 24 KiB) fills half of a 48 KiB L1, leaving room for the
+  // A panels streaming past it; mc 144 rows: the A block (72 KiB) and nc 960 columns: the B block
+  // (480 KiB) share the 1 MiB L2. (kc 256 without an mc block was up to a third slower on the
+  // Winograd-shaped products in bench_cpu, 1 thread.)
+  return MicroKernel<float>{kernel_8x48, kMR, kNR, 128, 960, 144, "avx512 8x48"};
 }
 
 }  // namespace busi::cpu

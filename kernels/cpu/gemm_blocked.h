@@ -59,6 +59,7 @@ void gemm_blocked_serial(const MicroKernel<T>& mk, int64_t M, int64_t N, int64_t
   }
   const int64_t MR = mk.mr, NR = mk.nr, KC = mk.kc;
   const int64_t NC = std::max(NR, mk.nc / NR * NR);
+  const int64_t MC = std::max(MR, mk.mc / MR * MR);
   const int64_t m_panels = (M + MR - 1) / MR;
   thread_local Scratch<T> a_scratch, b_scratch;
   T* a_buf = a_scratch.get(m_panels * MR * KC);            // (m_panels, KC, MR)
@@ -76,14 +77,15 @@ void gemm_blocked_serial(const MicroKernel<T>& mk, int64_t M, int64_t N, int64_t
       const int64_t n_panels = (nc + NR - 1) / NR;
       for (int64_t p = 0; p < n_panels; ++p)
         b_panels[p] = pack_b(j0 + p * NR, k0, kc, b_buf + p * NR * kc);
-      // Row panel varying fastest: consecutive tiles reuse one B panel from L1 while the packed
-      // A slice streams from L2.
-      for (int64_t jp = 0; jp < n_panels; ++jp)
-        for (int64_t ip = 0; ip < m_panels; ++ip) {
-          const int64_t i0 = ip * MR, j = j0 + jp * NR;
-          mk.run(kc, a_panels[ip], b_panels[jp], C + i0 * ldc + j, ldc, std::min(MR, M - i0),
-                 std::min(NR, N - j), alpha, accumulate);
-        }
+      // MC rows at a time, row panel varying fastest: consecutive tiles reuse one B panel from
+      // L1 while the MC x kc block of packed A (sized for L2) streams past it.
+      for (int64_t ip0 = 0; ip0 < m_panels; ip0 += MC / MR)
+        for (int64_t jp = 0; jp < n_panels; ++jp)
+          for (int64_t ip = ip0; ip < std::min(m_panels, ip0 + MC / MR); ++ip) {
+            const int64_t i0 = ip * MR, j = j0 + jp * NR;
+            mk.run(kc, a_panels[ip], b_panels[jp], C + i0 * ldc + j, ldc, std::min(MR, M - i0),
+                   std::min(NR, N - j), alpha, accumulate);
+          }
     }
   }
 }

@@ -27,6 +27,7 @@ struct MicroKernel {
   int64_t mr, nr;  // the tile
   int64_t kc;      // depth of a packed slice: an A panel and a B panel stay in L1
   int64_t nc;      // columns of a packed B block (stays in L2)
+  int64_t mc;      // rows of packed A that one B panel meets before the next (stays in L2)
   const char* name;
 };
 
