@@ -4,6 +4,7 @@
 
 #include "kernels/common/shapes.h"
 #include "kernels/cpu/conv.h"
+#include "tests/conv_reference.h"
 #include "tests/gradcheck.h"
 
 using namespace busi;
@@ -49,56 +50,6 @@ const ConvCase kCases[] = {
     {1, 1, 4, 4, 1, 5, 5, 1, 1},  // kernel larger than the image, fits only with padding
 };
 
-// The definition, written as directly as possible:
-// y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] x[n, c, i*s - pad + p, j*s - pad + q]
-std::vector<double> naive_conv2d(const Conv2dShape& s, const std::vector<double>& x,
-                                 const std::vector<double>& w, const std::vector<double>& b) {
-  std::vector<double> y(s.N * s.O * s.Ho * s.Wo);
-  for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t o = 0; o < s.O; ++o)
-      for (int64_t i = 0; i < s.Ho; ++i)
-        for (int64_t j = 0; j < s.Wo; ++j) {
-          double total = b.empty() ? 0.0 : b[o];
-          for (int64_t c = 0; c < s.C; ++c)
-            for (int64_t p = 0; p < s.kH; ++p)
-              for (int64_t q = 0; q < s.kW; ++q) {
-                const int64_t h = i * s.stride - s.pad + p, v = j * s.stride - s.pad + q;
-                if (h < 0 || h >= s.H || v < 0 || v >= s.W) continue;
-                total += w[((o * s.C + c) * s.kH + p) * s.kW + q] *
-                         x[((n * s.C + c) * s.H + h) * s.W + v];
-              }
-          y[((n * s.O + o) * s.Ho + i) * s.Wo + j] = total;
-        }
-  return y;
-}
-
-// Its gradients as direct loops: each (output, tap) pair adds w dy to dx and x dy to dw.
-void naive_conv2d_backward(const Conv2dShape& s, const std::vector<double>& x,
-                           const std::vector<double>& w, const std::vector<double>& dy,
-                           std::vector<double>& dx, std::vector<double>& dw,
-                           std::vector<double>& db) {
-  dx.assign(x.size(), 0.0);
-  dw.assign(w.size(), 0.0);
-  db.assign(s.O, 0.0);
-  for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t o = 0; o < s.O; ++o)
-      for (int64_t i = 0; i < s.Ho; ++i)
-        for (int64_t j = 0; j < s.Wo; ++j) {
-          const double g = dy[((n * s.O + o) * s.Ho + i) * s.Wo + j];
-          db[o] += g;
-          for (int64_t c = 0; c < s.C; ++c)
-            for (int64_t p = 0; p < s.kH; ++p)
-              for (int64_t q = 0; q < s.kW; ++q) {
-                const int64_t h = i * s.stride - s.pad + p, v = j * s.stride - s.pad + q;
-                if (h < 0 || h >= s.H || v < 0 || v >= s.W) continue;
-                const int64_t xi = ((n * s.C + c) * s.H + h) * s.W + v;
-                const int64_t wi = ((o * s.C + c) * s.kH + p) * s.kW + q;
-                dx[xi] += w[wi] * g;
-                dw[wi] += x[xi] * g;
-              }
-        }
-}
-
 double max_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
   REQUIRE(a.size() == b.size());
   double worst = 0.0;
@@ -117,9 +68,9 @@ TEST_CASE("conv2d forward kernel matches a direct loop (double)") {
     std::vector<double> y(s.N * s.O * s.Ho * s.Wo, -99.0);  // stale values must be overwritten
     INFO(describe(c));
     cpu::conv2d_forward<double>(s, x.data(), w.data(), b.data(), y.data());
-    CHECK(max_abs_difference(y, naive_conv2d(s, x, w, b)) < 1e-12);
+    CHECK(max_abs_difference(y, test::naive_conv2d(s, x, w, b)) < 1e-12);
     cpu::conv2d_forward<double>(s, x.data(), w.data(), nullptr, y.data());  // no bias
-    CHECK(max_abs_difference(y, naive_conv2d(s, x, w, {})) < 1e-12);
+    CHECK(max_abs_difference(y, test::naive_conv2d(s, x, w, {})) < 1e-12);
   }
 }
 
@@ -136,7 +87,7 @@ TEST_CASE("conv2d op forward values and output shape (float)") {
     return std::vector<double>(f.begin(), f.end());
   };
   const std::vector<double> expected =
-      naive_conv2d(shape_of(c), to_double(x), to_double(w), to_double(b));
+      test::naive_conv2d(shape_of(c), to_double(x), to_double(w), to_double(b));
   CHECK(max_abs_difference(to_double(y), expected) < 1e-5);
 
   // A hand-sized example: a 2x2 all-ones kernel over [[1, 2], [3, 4]] with padding 1 sums each
@@ -183,10 +134,10 @@ TEST_CASE("conv2d kernels on larger shapes match direct loops (both threading pa
     cpu::conv2d_forward<double>(s, x.data(), w.data(), b.data(), y.data());
     cpu::conv2d_backward<double>(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
     std::vector<double> dx_ref, dw_ref, db_ref;
-    naive_conv2d_backward(s, x, w, dy, dx_ref, dw_ref, db_ref);
+    test::naive_conv2d_backward(s, x, w, dy, dx_ref, dw_ref, db_ref);
     INFO(describe(c));
     // Sums of up to a few thousand O(1) terms in another order: rounding stays below 1e-10.
-    CHECK(max_abs_difference(y, naive_conv2d(s, x, w, b)) < 1e-10);
+    CHECK(max_abs_difference(y, test::naive_conv2d(s, x, w, b)) < 1e-10);
     CHECK(max_abs_difference(dx, dx_ref) < 1e-10);
     CHECK(max_abs_difference(dw, dw_ref) < 1e-10);
     CHECK(max_abs_difference(db, db_ref) < 1e-10);

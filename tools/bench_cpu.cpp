@@ -1,5 +1,7 @@
-// bench_cpu: CPU speed of the blocked GEMM and of conv2d (im2col + GEMM), each next to the naive
-// loops it replaces, and the time of one small-CNN training step. A benchmark, not a test.
+// bench_cpu: the FMA peak of this CPU (both vector widths), the blocked GEMM with each micro-kernel
+// variant the CPU runs (as a share of that peak) and next to the naive loop, conv2d next to its
+// naive loops, and the time of one small-CNN training step. A benchmark, not a test.
+// Per-layer convolution times by algorithm: bench_conv_layers.
 #include <omp.h>
 
 #include <algorithm>
@@ -7,8 +9,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/autograd.h"
@@ -16,7 +20,9 @@
 #include "engine/random.h"
 #include "kernels/common/shapes.h"
 #include "kernels/cpu/conv.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/peak_fma.h"
 
 using namespace busi;
 
@@ -53,10 +59,49 @@ void print_row(const std::string& what, const std::string& shape, double seconds
   std::printf("   (median of %d)\n", runs);
 }
 
-// ---- GEMM ---------------------------------------------------------------------------------------
+// ---- The FMA peak and the GEMM ------------------------------------------------------------------
 
-// C (M, N) = A (M, K) B (K, N), blocked and then naive. The naive loop is timed once.
-void bench_gemm(const std::string& label, int64_t M, int64_t N, int64_t K, int runs) {
+// The clock /proc/cpuinfo reports ("cpu MHz"), in GHz; 0 where there is none.
+double cpuinfo_ghz() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("cpu MHz", 0) == 0)
+      return std::atof(line.substr(line.find(':') + 1).c_str()) / 1e3;
+  return 0.0;
+}
+
+// The measured peaks of this run (GFLOP/s, all threads), by vector width; 0: not available.
+struct Peaks {
+  double bits512 = 0, bits256 = 0;
+  double ghz = 0;  // for the theoretical peak: threads x 2 FMA pipes x lanes x 2 FLOPs x GHz
+  double theoretical(int lanes) const { return omp_get_max_threads() * 2.0 * lanes * 2 * ghz; }
+};
+
+Peaks bench_peak() {
+  Peaks p;
+  p.ghz = cpuinfo_ghz();
+  const int threads = omp_get_max_threads();
+  std::printf("FMA peak (independent FMA chains in registers, %d thread(s) at once)\n", threads);
+  for (auto [width, lanes, name] : {std::tuple{cpu::FmaWidth::bits512, 16, "512-bit (AVX-512)"},
+                                    std::tuple{cpu::FmaWidth::bits256, 8, "256-bit (AVX2+FMA)"}}) {
+    double best = 0;  // the best of three: a busy machine only ever slows the loop down
+    for (int i = 0; i < 3; ++i) best = std::max(best, cpu::measure_peak_fma(width, threads));
+    (width == cpu::FmaWidth::bits512 ? p.bits512 : p.bits256) = best;
+    if (best == 0) {
+      std::printf("  %-20s not supported by this CPU\n", name);
+      continue;
+    }
+    std::printf(
+        "  %-20s %8.1f GFLOP/s measured; theoretical %.1f (2 FMA pipes x %d lanes at %.2f GHz)\n",
+        name, best, p.theoretical(lanes), lanes, p.ghz);
+  }
+  return p;
+}
+
+// C (M, N) = A (M, K) B (K, N) with the active variant; rate against the peak of its width.
+void bench_gemm(const std::string& label, int64_t M, int64_t N, int64_t K, int runs,
+                const Peaks& peaks) {
   const std::vector<float> A = random_values(M * K, 1), B = random_values(K * N, 2);
   std::vector<float> C(M * N);
   const double flops = 2.0 * M * N * K;
@@ -67,14 +112,32 @@ void bench_gemm(const std::string& label, int64_t M, int64_t N, int64_t K, int r
         cpu::gemm<float>(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C.data(), N);
       },
       runs, 1);
-  print_row("gemm (blocked) " + label, shape, blocked, flops, runs);
+  const cpu::CpuKernels v = cpu::active_cpu_kernels();
+  const bool wide =
+      v == cpu::CpuKernels::avx512 || (v == cpu::CpuKernels::portable && peaks.bits512 > 0);
+  const double peak = wide ? peaks.bits512 : peaks.bits256;
+  const double theory = peaks.theoretical(wide ? 16 : 8);
+  print_row(std::string("gemm ") + cpu::cpu_kernels_name(v) + " " + label, shape, blocked, flops,
+            runs);
+  if (peak > 0)
+    std::printf("  %-30s %.0f %% of the measured %d-bit peak, %.0f %% of the theoretical\n", "",
+                100 * flops / blocked * 1e-9 / peak, wide ? 512 : 256,
+                100 * flops / blocked * 1e-9 / theory);
+}
+
+void bench_gemm_naive(int64_t M, int64_t N, int64_t K) {
+  const std::vector<float> A = random_values(M * K, 1), B = random_values(K * N, 2);
+  std::vector<float> C(M * N);
   const double naive = median_seconds(
       [&] {
         cpu::gemm_naive<float>(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f,
                                C.data(), N);
       },
       1, 0);
-  print_row("gemm_naive " + label, shape, naive, flops, 1);
+  print_row("gemm_naive",
+            std::to_string(M) + "x" + std::to_string(K) + " * " + std::to_string(K) + "x" +
+                std::to_string(N),
+            naive, 2.0 * M * N * K, 1);
 }
 
 // ---- Convolution --------------------------------------------------------------------------------
@@ -146,7 +209,7 @@ void bench_conv(int64_t batch, int runs) {
 
   const double fwd = median_seconds(
       [&] { cpu::conv2d_forward<float>(s, x.data(), w.data(), b.data(), y.data()); }, runs, 1);
-  print_row("conv2d forward (im2col+GEMM)", shape, fwd, forward_flops(s), runs);
+  print_row("conv2d forward (automatic)", shape, fwd, forward_flops(s), runs);
   const double bwd = median_seconds(
       [&] {
         cpu::conv2d_backward<float>(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(),
@@ -230,8 +293,9 @@ void bench_training_step(int runs) {
 }  // namespace
 
 int main() {
-  std::printf("bench_cpu: CPU kernels, float32, %d OpenMP threads (omp_get_max_threads)\n",
-              omp_get_max_threads());
+  std::printf(
+      "bench_cpu: CPU kernels, float32, %d OpenMP threads (omp_get_max_threads), kernels %s\n",
+      omp_get_max_threads(), cpu::cpu_kernels_description().c_str());
   std::printf("  times are medians after a warm-up run; GFLOP/s count 2 FLOPs per multiply-add\n");
   // Other processes on the same cores slow every OpenMP barrier down: say when there are any.
   double load = 0.0;
@@ -240,10 +304,21 @@ int main() {
                 load > 0.5 ? " (other work is running: figures may be low and noisy)" : "");
   std::printf("\n");
 
-  std::printf("GEMM  C = A B\n");
-  bench_gemm("512^3", 512, 512, 512, 10);
-  // The GEMM of one image of the conv layer below: W (64, 576) x col (576, 3136).
-  bench_gemm("conv-shaped", 64, 3136, 576, 10);
+  const Peaks peaks = bench_peak();
+  std::printf("\nGEMM  C = A B, each micro-kernel variant this CPU runs\n");
+  const cpu::CpuKernels chosen = cpu::active_cpu_kernels();
+  for (cpu::CpuKernels v :
+       {cpu::CpuKernels::avx512, cpu::CpuKernels::avx2, cpu::CpuKernels::portable}) {
+    if (!cpu::set_cpu_kernels(v)) continue;
+    bench_gemm("512^3", 512, 512, 512, 10, peaks);
+    bench_gemm("1024^3", 1024, 1024, 1024, 5, peaks);
+    // The GEMM of one image of the conv layer below: W (64, 576) x col (576, 3136).
+    bench_gemm("conv-shaped", 64, 3136, 576, 10, peaks);
+    // One of Winograd's 16 products in VGG16's block 4 (512 channels, a block of 96 tiles).
+    bench_gemm("winograd-shaped", 512, 96, 512, 20, peaks);
+  }
+  cpu::set_cpu_kernels(chosen);
+  bench_gemm_naive(512, 512, 512);
 
   std::printf("\nconv2d, VGG-like layer: 64 -> 64 channels, 56x56, 3x3, stride 1, padding 1\n");
   bench_conv(8, 5);

@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""PyTorch reference timings for docs/benchmarks.md, run on the GPU machine beside the engine's
-own benchmarks (tools/gpu_session.sh runs both in one session).
+"""PyTorch reference timings for docs/benchmarks.md, beside the engine's own benchmarks.
 
-It times, with the same shapes as build/tools/bench_train_step and bench_kernels:
+On the GPU (the default; tools/gpu_session.sh runs it with the engine's GPU benchmarks) it times,
+with the same shapes as build/tools/bench_train_step and bench_kernels:
   - one training step (forward, class-weighted cross-entropy, backward, AdamW) of SimpleCNN and
     of VGG16 (torchvision's layers, with the engine's head: global average pooling, dropout,
     linear to 3 classes), batch 32 at 224 px, in plain FP32 and with TF32;
   - the SGEMMs and the VGG16 convolutions (forward) that bench_kernels times, in FP32.
+With --device cpu it times the same training steps as `bench_train_step --device cpu`: batch 32
+at 96 px, FP32, on --threads threads (default: OMP_NUM_THREADS, else 2), the models chosen with
+--model. scripts/bench_vs_torch.sh runs both in turn and prints the ratios.
 
-Needs PyTorch and torchvision (present on the GPU machines, not on the CPU machines).
-Usage: python3 tools/bench_torch_reference.py [--steps N] [--batch N] [--img-size PX]
+Needs PyTorch and torchvision (present on the GPU machines; on a Debian CPU machine the packages
+python3-torch and python3-torchvision, which scripts/bench_vs_torch.sh installs when missing).
+Usage: python3 tools/bench_torch_reference.py [--device cuda|cpu] [--model simple|vgg16|both]
+                                              [--steps N] [--batch N] [--img-size PX] [--threads N]
 """
 import argparse
+import os
 import statistics
 import time
 
@@ -39,27 +45,33 @@ def vgg16(classes=3):
                          nn.Linear(512, classes))
 
 
-def time_ms(fn, steps, warmup=2):
+def synchronize(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_ms(fn, steps, warmup=2, device="cuda"):
     """Median wall time of fn() in milliseconds, synchronising after each call."""
     for _ in range(warmup):
         fn()
-    torch.cuda.synchronize()
+    synchronize(device)
     times = []
     for _ in range(steps):
         start = time.perf_counter()
         fn()
-        torch.cuda.synchronize()
+        synchronize(device)
         times.append(1e3 * (time.perf_counter() - start))
     return statistics.median(times)
 
 
-def bench_step(name, model, channels, args, tf32):
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-    model = model.cuda().train()
-    images = torch.randn(args.batch, channels, args.img_size, args.img_size, device="cuda")
-    labels = (torch.arange(args.batch, device="cuda") % 3)
-    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor([0.6, 1.2, 2.0], device="cuda"))
+def bench_step(name, model, channels, args, tf32, device="cuda"):
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+    model = model.to(device).train()
+    images = torch.randn(args.batch, channels, args.img_size, args.img_size, device=device)
+    labels = (torch.arange(args.batch, device=device) % 3)
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor([0.6, 1.2, 2.0], device=device))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
 
     def step():
@@ -69,10 +81,26 @@ def bench_step(name, model, channels, args, tf32):
         optimizer.step()
         return loss.item()
 
-    ms = time_ms(step, args.steps)
+    ms = time_ms(step, args.steps, device=device)
     shape = f"{args.batch} x {channels} x {args.img_size} x {args.img_size}"
-    print(f"| {name} | PyTorch {'TF32' if tf32 else 'FP32'} | {shape} | {ms:.2f} | "
+    where = "" if device == "cuda" else " cpu"
+    print(f"| {name} | PyTorch{where} {'TF32' if tf32 else 'FP32'} | {shape} | {ms:.2f} | "
           f"{args.batch / ms * 1e3:.1f} |", flush=True)
+
+
+def main_cpu(args):
+    """The CPU training steps of `bench_train_step --device cpu`: FP32, the same thread count."""
+    torch.set_num_threads(args.threads)
+    print(f"bench_torch_reference: torch {torch.__version__}, cpu, {torch.get_num_threads()} "
+          f"threads, oneDNN (mkldnn) {torch.backends.mkldnn.is_available()}, "
+          f"{torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, 'cpu') else ''}")
+    print(f"\n| model | framework | input (N x C x H x W) | ms / step (median of {args.steps}) | "
+          "img/s |\n|---|---|---|---:|---:|")
+    torch.manual_seed(0)
+    if args.model != "vgg16":
+        bench_step("SimpleCNN", simple_cnn(), 1, args, False, "cpu")
+    if args.model != "simple":
+        bench_step("VGG16 (all layers trained)", vgg16(), 3, args, False, "cpu")
 
 
 def bench_ops(args):
@@ -100,8 +128,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--img-size", type=int, default=224)
+    parser.add_argument("--img-size", type=int, default=0, help="0: 224 on the GPU, 96 on the CPU")
+    parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
+    parser.add_argument("--model", choices=["simple", "vgg16", "both"], default="both")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 2)))
     args = parser.parse_args()
+    if args.img_size == 0:
+        args.img_size = 224 if args.device == "cuda" else 96
+    if args.device == "cpu":
+        main_cpu(args)
+        return
     if not torch.cuda.is_available():
         print("bench_torch_reference: no GPU visible to PyTorch; nothing measured")
         return

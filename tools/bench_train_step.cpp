@@ -5,9 +5,12 @@
 //
 //   build/tools/bench_train_step [--device auto|cpu|cuda] [--model simple|vgg16|both]
 //                                [--batch N] [--img-size PX] [--steps N]
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -15,6 +18,7 @@
 #include "engine/device.h"
 #include "engine/ops.h"
 #include "engine/optim.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "models/simple_cnn.h"
 #include "models/vgg16.h"
 #include "tools/cli/command_line.h"
@@ -97,6 +101,12 @@ int run(int argc, char** argv) {
 #ifdef BUSI_WITH_CUDA
   if (device.is_cuda()) std::printf("bench_train_step: %s\n", cuda::runtime_description().c_str());
 #endif
+  if (!device.is_cuda()) {
+    double load = 0.0;
+    if (getloadavg(&load, 1) != 1) load = -1.0;
+    std::printf("bench_train_step: cpu, %d OpenMP threads, kernels %s, load average %.2f\n",
+                omp_get_max_threads(), cpu::cpu_kernels_description().c_str(), load);
+  }
   std::printf(
       "\n| model | device | input (N x C x H x W) | ms / step (median of %lld) | "
       "img/s |\n|---|---|---|---:|---:|\n",

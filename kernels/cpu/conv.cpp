@@ -1,226 +1,113 @@
-// CPU convolution by im2col + GEMM (the math is in conv.h): each image's receptive fields are
-// unrolled into the columns of a matrix, which turns the convolution into one matrix product.
+// The CPU convolution's entry points: which algorithm runs for a layer shape (a fixed table,
+// measured on the project's CPU machine: docs/benchmarks.md), and the dispatch to it.
 #include "kernels/cpu/conv.h"
 
-#include <omp.h>
+#include <tuple>
 
-#include <algorithm>
-#include <vector>
-
-#include "kernels/cpu/gemm.h"
+#include "kernels/common/error.h"
+#include "kernels/cpu/conv_algorithms.h"
 
 namespace busi::cpu {
 
+const char* conv_algorithm_name(ConvAlgorithm algorithm) {
+  switch (algorithm) {
+    case ConvAlgorithm::im2col:
+      return "im2col";
+    case ConvAlgorithm::im2col_packed:
+      return "im2col_packed";
+    case ConvAlgorithm::winograd:
+      return "winograd";
+    case ConvAlgorithm::automatic:
+      break;
+  }
+  return "automatic";
+}
+
+bool conv_algorithm_applies(ConvAlgorithm algorithm, const Conv2dShape& s) {
+  if (algorithm != ConvAlgorithm::winograd) return true;
+  return s.kH == 3 && s.kW == 3 && s.stride == 1 && s.pad <= 2;
+}
+
+// The table, from the per-layer times of tools/bench_conv_layers on the project's CPU machine at
+// batch 32 (docs/benchmarks.md). Winograd F(2x2, 3x3) does 16 multiplications per 2x2 tile and
+// channel pair where im2col does 36, but its transforms read and write 16 values per tile and
+// channel; it wins once both channel counts reach 16:
+//   forward  always then;
+//   dx       when the image is at least 24 x 24 or the channels at least 256 (below both, as
+//            SimpleCNN's 128 -> 256 at 12 x 12, the transforms of 256 output-gradient channels
+//            over few tiles cost more than they save);
+//   dw       from 256 input channels: its products reduce over tiles, into a (16, O, C) sum per
+//            thread, and the transform of both x and dy into panels transposed for that
+//            reduction costs more than the saving until the channel products dominate.
+// Layers with fewer than 16 input channels (the first ones, 1 or 3) stay with im2col: the
+// reference where each column is 27 long (RGB), the fused packing where it is 9 (grey), as
+// measured. The rest takes the fused packing, never slower than the reference there.
+ConvChoice choose_conv_algorithms(const Conv2dShape& s) {
+  const bool winograd =
+      conv_algorithm_applies(ConvAlgorithm::winograd, s) && s.C >= 16 && s.O >= 16;
+  if (s.C < 16) {
+    const ConvAlgorithm first =
+        s.C * s.kH * s.kW <= 16 ? ConvAlgorithm::im2col_packed : ConvAlgorithm::im2col;
+    return {first, first, first};
+  }
+  const ConvAlgorithm packed = ConvAlgorithm::im2col_packed, wino = ConvAlgorithm::winograd;
+  return {winograd ? wino : packed,
+          winograd && (s.Ho * s.Wo >= 24 * 24 || s.C >= 256) ? wino : packed,
+          winograd && s.C >= 256 ? wino : packed};
+}
+
 namespace {
-
-// Below this many multiply-adds (or elements touched) a loop runs on one thread: forking and
-// joining threads costs microseconds, and far more when other processes compete for the cores.
-constexpr int64_t kParallelWork = int64_t{1} << 16;
-
-// ceil(a / b) for b > 0, clamped below at 0 (only non-negative indices are wanted here).
-inline int64_t ceil_div_nonneg(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
-
-// The output indices j in [0, out) whose input coordinate j * stride - pad + offset falls inside
-// [0, in). The coordinate grows with j, so they form one range [begin, end):
-//   j * stride - pad + offset >= 0   <=>  j >= ceil((pad - offset) / stride)
-//   j * stride - pad + offset <  in  <=>  j <  ceil((in + pad - offset) / stride)
-struct IndexRange {
-  int64_t begin, end;
-};
-inline IndexRange inside_outputs(int64_t in, int64_t out, int64_t stride, int64_t pad,
-                                 int64_t offset) {
-  const int64_t begin = std::min(out, ceil_div_nonneg(pad - offset, stride));
-  const int64_t end = std::min(out, ceil_div_nonneg(in + pad - offset, stride));
-  return {begin, std::max(begin, end)};
+ConvAlgorithm resolve(ConvAlgorithm forced, ConvAlgorithm chosen, const Conv2dShape& s) {
+  if (forced == ConvAlgorithm::automatic) return chosen;
+  BUSI_CHECK(conv_algorithm_applies(forced, s), "conv2d: algorithm ", conv_algorithm_name(forced),
+             " needs a 3x3 kernel, stride 1 and padding <= 2 (got ", s.kH, "x", s.kW, ", stride ",
+             s.stride, ", padding ", s.pad, ")");
+  return forced;
 }
-
-// A 1x1 convolution with stride 1 and no padding needs no unrolling: the image (C, H*W) already
-// is its column matrix.
-inline bool is_pointwise(const Conv2dShape& s) {
-  return s.kH == 1 && s.kW == 1 && s.stride == 1 && s.pad == 0;
-}
-
-// col (C*kH*kW, Ho*Wo) from one image x (C, H, W): row (c, p, q), column (i, j) holds
-// x[c, i*s - pad + p, j*s - pad + q], or 0 where that falls in the padding. Rows are independent,
-// so threads split them.
-template <typename T>
-void im2col(const Conv2dShape& s, const T* x, T* col) {
-  const int64_t rows = s.C * s.kH * s.kW;
-#pragma omp parallel for schedule(static) if (rows * s.Ho * s.Wo > kParallelWork)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t c = r / (s.kH * s.kW), p = (r / s.kW) % s.kH, q = r % s.kW;
-    const T* x_c = x + c * s.H * s.W;  // (H, W)
-    const IndexRange inside = inside_outputs(s.W, s.Wo, s.stride, s.pad, q);
-    T* dst = col + r * s.Ho * s.Wo;  // (Ho, Wo)
-    for (int64_t i = 0; i < s.Ho; ++i, dst += s.Wo) {
-      const int64_t h = i * s.stride - s.pad + p;
-      if (h < 0 || h >= s.H) {
-        std::fill(dst, dst + s.Wo, T(0));
-        continue;
-      }
-      const T* x_row = x_c + h * s.W;  // (W)
-      std::fill(dst, dst + inside.begin, T(0));
-      if (s.stride == 1 && inside.begin < inside.end) {  // one contiguous run of the row
-        std::copy(x_row + inside.begin - s.pad + q, x_row + inside.end - s.pad + q,
-                  dst + inside.begin);
-      } else {
-        for (int64_t j = inside.begin; j < inside.end; ++j)
-          dst[j] = x_row[j * s.stride - s.pad + q];
-      }
-      std::fill(dst + inside.end, dst + s.Wo, T(0));
-    }
-  }
-}
-
-// The adjoint of im2col: dx (C, H, W) = 0, then dx[c, i*s - pad + p, j*s - pad + q] +=
-// dcol[(c, p, q), (i, j)] for every entry that is not padding. Several (p, q) rows write the same
-// dx element, so threads split by channel: each owns its dx plane.
-template <typename T>
-void col2im(const Conv2dShape& s, const T* dcol, T* dx) {
-  const int64_t work = s.C * s.kH * s.kW * s.Ho * s.Wo;  // dcol elements
-#pragma omp parallel for schedule(static) if (work > kParallelWork)
-  for (int64_t c = 0; c < s.C; ++c) {
-    T* dx_c = dx + c * s.H * s.W;  // (H, W)
-    std::fill(dx_c, dx_c + s.H * s.W, T(0));
-    for (int64_t p = 0; p < s.kH; ++p)
-      for (int64_t q = 0; q < s.kW; ++q) {
-        const T* src = dcol + ((c * s.kH + p) * s.kW + q) * s.Ho * s.Wo;  // (Ho, Wo)
-        const IndexRange inside = inside_outputs(s.W, s.Wo, s.stride, s.pad, q);
-        for (int64_t i = 0; i < s.Ho; ++i) {
-          const int64_t h = i * s.stride - s.pad + p;
-          if (h < 0 || h >= s.H) continue;
-          T* dx_row = dx_c + h * s.W;  // (W)
-          const T* src_row = src + i * s.Wo;
-          for (int64_t j = inside.begin; j < inside.end; ++j)
-            dx_row[j * s.stride - s.pad + q] += src_row[j];
-        }
-      }
-  }
-}
-
-// The column matrix (C*kH*kW, Ho*Wo) of image x_n: x_n itself for a pointwise convolution,
-// otherwise im2col written into `buffer`.
-template <typename T>
-const T* columns_of(const Conv2dShape& s, const T* x_n, std::vector<T>& buffer) {
-  if (is_pointwise(s)) return x_n;
-  im2col(s, x_n, buffer.data());
-  return buffer.data();
-}
-
-// db[o] = sum_{n,i,j} dy[n,o,i,j]
-template <typename T>
-void bias_gradient(const Conv2dShape& s, const T* dy, T* db) {
-  const int64_t P = s.Ho * s.Wo;
-#pragma omp parallel for schedule(static) if (s.N * s.O * P > kParallelWork)
-  for (int64_t o = 0; o < s.O; ++o) {
-    T total = T(0);
-    for (int64_t n = 0; n < s.N; ++n) {
-      const T* dy_no = dy + (n * s.O + o) * P;  // (Ho*Wo)
-      for (int64_t k = 0; k < P; ++k) total += dy_no[k];
-    }
-    db[o] = total;
-  }
-}
-
-// out (count) = sum of the non-empty partial buffers, added in index order.
-template <typename T>
-void sum_partials(const std::vector<std::vector<T>>& partials, int64_t count, T* out) {
-  const int64_t work = count * static_cast<int64_t>(partials.size());
-#pragma omp parallel for schedule(static) if (work > kParallelWork)
-  for (int64_t k = 0; k < count; ++k) {
-    T total = T(0);
-    for (const std::vector<T>& part : partials)
-      if (!part.empty()) total += part[k];
-    out[k] = total;
-  }
-}
-
-// Images are independent. With at least as many images as threads, each thread takes whole
-// images: one fork/join per call, and the GEMM and im2col inside run on their thread alone (a
-// nested OpenMP region gets one thread). So do small convolutions, whatever their batch: one
-// fork/join costs less than the several of a parallel GEMM. Otherwise (a large batch-1
-// convolution: inference, Grad-CAM) the outer region is switched off and the GEMM and im2col
-// parallelise inside instead.
-bool threads_take_whole_images(const Conv2dShape& s) {
-  const int64_t multiply_adds = s.N * s.O * s.C * s.kH * s.kW * s.Ho * s.Wo;
-  return !omp_in_parallel() && (s.N >= omp_get_max_threads() || multiply_adds < 16 * kParallelWork);
-}
-
-// One image, with K = C*kH*kW and P = Ho*Wo:
-//   y_n (O, P) = b (broadcast along P) + W (O, K) col (K, P)
-template <typename T>
-void forward_image(const Conv2dShape& s, const T* x_n, const T* w, const T* b, T* y_n,
-                   std::vector<T>& col_buffer) {
-  const int64_t K = s.C * s.kH * s.kW, P = s.Ho * s.Wo;
-  const T* col = columns_of(s, x_n, col_buffer);
-  if (b) {
-    // Start from the bias and let the GEMM add W col on top (beta = 1).
-    for (int64_t o = 0; o < s.O; ++o) std::fill(y_n + o * P, y_n + (o + 1) * P, b[o]);
-  }
-  gemm<T>(false, false, s.O, P, K, T(1), w, K, col, P, b ? T(1) : T(0), y_n, P);
-}
-
-// One image, with K = C*kH*kW and P = Ho*Wo (y_n = W col + b, so by the matrix rules):
-//   dw (O, K)   += dy_n (O, P) col^T (P, K)
-//   dcol (K, P)  = W^T (K, O) dy_n (O, P),   then dx_n = col2im(dcol)
-// `buffer` (K, P) serves as col for dw and then as dcol for dx. A null dx_n or dw is skipped:
-// a frozen layer needs no dw products, a first layer no dcol and col2im.
-template <typename T>
-void backward_image(const Conv2dShape& s, const T* x_n, const T* w, const T* dy_n, T* dx_n, T* dw,
-                    std::vector<T>& buffer) {
-  const int64_t K = s.C * s.kH * s.kW, P = s.Ho * s.Wo;
-  if (dw) {
-    const T* col = columns_of(s, x_n, buffer);
-    gemm<T>(false, true, s.O, K, P, T(1), dy_n, P, col, P, T(1), dw, K);
-  }
-  if (dx_n) {
-    // For a pointwise convolution dcol is dx_n itself.
-    T* dcol = is_pointwise(s) ? dx_n : buffer.data();
-    gemm<T>(true, false, K, P, s.O, T(1), w, K, dy_n, P, T(0), dcol, P);
-    if (!is_pointwise(s)) col2im(s, dcol, dx_n);
-  }
-}
-
 }  // namespace
 
 template <typename T>
-void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
-  const int64_t K = s.C * s.kH * s.kW, P = s.Ho * s.Wo;
-#pragma omp parallel if (threads_take_whole_images(s))
-  {
-    std::vector<T> col_buffer(is_pointwise(s) ? 0 : K * P);  // (K, P), one per thread
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < s.N; ++n)
-      forward_image(s, x + n * s.C * s.H * s.W, w, b, y + n * s.O * P, col_buffer);
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y,
+                    ConvAlgorithm algorithm) {
+  switch (resolve(algorithm, choose_conv_algorithms(s).forward, s)) {
+    case ConvAlgorithm::winograd:
+      return winograd_forward(s, x, w, b, y);
+    case ConvAlgorithm::im2col_packed:
+      return im2col_packed_forward(s, x, w, b, y);
+    default:
+      return im2col_forward(s, x, w, b, y);
   }
 }
 
-// dw = sum over images of each image's dw; db = sum over images and positions of dy.
-// Each thread sums the dw of its images in its own (O, K) buffer; the buffers are added at the
-// end in thread order, so the result does not depend on timing.
 template <typename T>
-void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                     T* db) {
-  if (db) bias_gradient(s, dy, db);
-  if (!dx && !dw) return;
-  const int64_t K = s.C * s.kH * s.kW, P = s.Ho * s.Wo;
-  std::vector<std::vector<T>> dw_per_thread(omp_get_max_threads());  // each (O, K) or empty
-#pragma omp parallel if (threads_take_whole_images(s))
-  {
-    std::vector<T> buffer(is_pointwise(s) ? 0 : K * P);  // (K, P), one per thread
-    std::vector<T>& my_dw = dw_per_thread[omp_get_thread_num()];
-    if (dw) my_dw.assign(s.O * K, T(0));
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < s.N; ++n)
-      backward_image(s, x + n * s.C * s.H * s.W, w, dy + n * s.O * P,
-                     dx ? dx + n * s.C * s.H * s.W : nullptr, dw ? my_dw.data() : nullptr, buffer);
+void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db,
+                     ConvAlgorithm algorithm) {
+  if (db) conv_bias_gradient(s, dy, db);
+  const ConvChoice choice = choose_conv_algorithms(s);
+  const ConvAlgorithm data = resolve(algorithm, choice.backward_data, s);
+  const ConvAlgorithm filter = resolve(algorithm, choice.backward_filter, s);
+  if (data == filter && data != ConvAlgorithm::winograd) {  // one pass over the images for both
+    if (data == ConvAlgorithm::im2col_packed) return im2col_packed_backward(s, x, w, dy, dx, dw);
+    return im2col_backward(s, x, w, dy, dx, dw);
   }
-  if (dw) sum_partials(dw_per_thread, s.O * K, dw);
+  for (const auto& [wanted, which, is_data] :
+       {std::tuple{dx, data, true}, std::tuple{dw, filter, false}}) {
+    if (!wanted) continue;
+    if (which == ConvAlgorithm::winograd) {
+      is_data ? winograd_backward_data(s, w, dy, dx) : winograd_backward_filter(s, x, dy, dw);
+    } else if (which == ConvAlgorithm::im2col_packed) {
+      im2col_packed_backward(s, x, w, dy, is_data ? dx : nullptr, is_data ? nullptr : dw);
+    } else {
+      im2col_backward(s, x, w, dy, is_data ? dx : nullptr, is_data ? nullptr : dw);
+    }
+  }
 }
 
-#define BUSI_INSTANTIATE(T)                                                              \
-  template void conv2d_forward<T>(const Conv2dShape&, const T*, const T*, const T*, T*); \
-  template void conv2d_backward<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*, T*);
+#define BUSI_INSTANTIATE(T)                                                                      \
+  template void conv2d_forward<T>(const Conv2dShape&, const T*, const T*, const T*, T*,          \
+                                  ConvAlgorithm);                                                \
+  template void conv2d_backward<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*, T*, \
+                                   ConvAlgorithm);
 BUSI_INSTANTIATE(float)
 BUSI_INSTANTIATE(double)
 #undef BUSI_INSTANTIATE

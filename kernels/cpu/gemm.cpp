@@ -1,22 +1,38 @@
-// Cache-blocked CPU GEMM (the Goto/BLIS scheme, written plainly):
-//   for each KC-deep slice of K:            pack A[:, slice] into MR-row panels (fits L2)
-//     for each NC-wide block of columns:    pack B[slice, block] into NR-column panels
-//       for every (MR x NR) tile, in parallel: C_tile += A_panel * B_panel   (in registers)
-// Packing makes the micro-kernel read both operands sequentially, whatever the transposes,
-// and the MR x NR accumulator stays in vector registers across the whole K slice.
+// The CPU GEMM: the blocked driver (gemm_blocked.h) over packed copies of the two matrices, with
+// the micro-kernel of the vector variant chosen at run time (cpu_kernels.h) for float and the
+// portable one for double; and the naive triple loop every variant is tested against.
 #include "kernels/cpu/gemm.h"
 
-#include <algorithm>
-#include <vector>
+#include "kernels/cpu/gemm_blocked.h"
 
 namespace busi::cpu {
 
 namespace {
 
-constexpr int64_t MR = 6;     // rows of a register tile
-constexpr int64_t NR = 16;    // columns of a register tile (two AVX2 float vectors)
-constexpr int64_t KC = 256;   // depth of a packed slice: an A panel (MR x KC) stays in L1
-constexpr int64_t NC = 1024;  // columns of a packed B block
+// The portable tile: 6 x 16, acc in registers across the whole K slice. The fixed sizes let the
+// compiler keep acc in registers and vectorise the inner loop over NR for whatever vector unit it
+// builds for (SSE2 without BUSI_NATIVE).
+constexpr int64_t kMR = 6, kNR = 16;
+
+template <typename T>
+void portable_kernel(int64_t kc, const T* a_panel, const T* b_panel, T* c, int64_t ldc,
+                     int64_t rows, int64_t cols, T alpha, bool accumulate) {
+  T acc[kMR][kNR];
+  for (int64_t r = 0; r < kMR; ++r)
+    for (int64_t j = 0; j < kNR; ++j) acc[r][j] = T(0);
+  for (int64_t k = 0; k < kc; ++k) {
+    const T* a = a_panel + k * kMR;
+    const T* b = b_panel + k * kNR;
+    for (int64_t r = 0; r < kMR; ++r) {
+      const T ar = a[r];
+#pragma omp simd
+      for (int64_t j = 0; j < kNR; ++j) acc[r][j] += ar * b[j];
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j)
+      c[r * ldc + j] = accumulate ? c[r * ldc + j] + alpha * acc[r][j] : alpha * acc[r][j];
+}
 
 // Element (i, k) of op(A), element (k, j) of op(B).
 template <typename T>
@@ -28,94 +44,38 @@ inline T b_at(const T* B, int64_t ldb, bool trans, int64_t k, int64_t j) {
   return trans ? B[j * ldb + k] : B[k * ldb + j];
 }
 
-// Packs rows [0, M) x depth [k0, k0+kc) of op(A) into panels of MR rows: panel p holds, for each
-// k, the MR values A[p*MR + r][k] side by side (zero-padded past M).
-template <typename T>
-void pack_a(const T* A, int64_t lda, bool trans, int64_t M, int64_t k0, int64_t kc, T* packed) {
-  const int64_t panels = (M + MR - 1) / MR;
-#pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < panels; ++p) {
-    T* dst = packed + p * MR * kc;
-    for (int64_t k = 0; k < kc; ++k)
-      for (int64_t r = 0; r < MR; ++r) {
-        const int64_t i = p * MR + r;
-        dst[k * MR + r] = i < M ? a_at(A, lda, trans, i, k0 + k) : T(0);
-      }
-  }
-}
-
-// Packs depth [k0, k0+kc) x columns [j0, j0+nc) of op(B) into panels of NR columns.
-template <typename T>
-void pack_b(const T* B, int64_t ldb, bool trans, int64_t N, int64_t k0, int64_t kc, int64_t j0,
-            int64_t nc, T* packed) {
-  const int64_t panels = (nc + NR - 1) / NR;
-#pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < panels; ++p) {
-    T* dst = packed + p * NR * kc;
-    for (int64_t k = 0; k < kc; ++k)
-      for (int64_t c = 0; c < NR; ++c) {
-        const int64_t j = j0 + p * NR + c;
-        dst[k * NR + c] = j < N ? b_at(B, ldb, trans, k0 + k, j) : T(0);
-      }
-  }
-}
-
-// acc (MR x NR) = sum over k of a_panel[k][:] (outer product) b_panel[k][:]. The fixed sizes let
-// the compiler keep acc in registers and vectorise the inner loop over NR.
-template <typename T>
-inline void micro_kernel(int64_t kc, const T* a_panel, const T* b_panel, T acc[MR][NR]) {
-  for (int64_t r = 0; r < MR; ++r)
-    for (int64_t c = 0; c < NR; ++c) acc[r][c] = T(0);
-  for (int64_t k = 0; k < kc; ++k) {
-    const T* a = a_panel + k * MR;
-    const T* b = b_panel + k * NR;
-    for (int64_t r = 0; r < MR; ++r) {
-      const T ar = a[r];
-#pragma omp simd
-      for (int64_t c = 0; c < NR; ++c) acc[r][c] += ar * b[c];
-    }
-  }
-}
-
 }  // namespace
+
+template <typename T>
+MicroKernel<T> portable_micro_kernel() {
+  // kc 256: an A panel (6 x 256) and a B panel (256 x 16) stay in L1; mc 120 rows of A and nc 768
+  // columns of B (for floats 120 and 768 KiB) share a 1 MiB L2.
+  return MicroKernel<T>{portable_kernel<T>, kMR, kNR, 256, 768, 120, "portable 6x16"};
+}
+
+template <>
+MicroKernel<float> micro_kernel_for<float>() {
+  switch (active_cpu_kernels()) {
+    case CpuKernels::avx512:
+      return avx512_micro_kernel();
+    case CpuKernels::avx2:
+      return avx2_micro_kernel();
+    case CpuKernels::portable:
+      break;
+  }
+  return portable_micro_kernel<float>();
+}
+template <>
+MicroKernel<double> micro_kernel_for<double>() {
+  return portable_micro_kernel<double>();
+}
 
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-  if (M <= 0 || N <= 0) return;
-#pragma omp parallel for schedule(static)
-  // C = beta C first (beta = 0 overwrites, so stale NaNs in C never leak into the result).
-  for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
-  if (K <= 0 || alpha == T(0)) return;
-
-  const int64_t m_panels = (M + MR - 1) / MR;
-  std::vector<T> a_packed(m_panels * MR * KC);
-  std::vector<T> b_packed(((NC + NR - 1) / NR) * NR * KC);
-
-  for (int64_t k0 = 0; k0 < K; k0 += KC) {
-    const int64_t kc = std::min(KC, K - k0);
-    pack_a(A, lda, trans_a, M, k0, kc, a_packed.data());
-    for (int64_t j0 = 0; j0 < N; j0 += NC) {
-      const int64_t nc = std::min(NC, N - j0);
-      const int64_t n_panels = (nc + NR - 1) / NR;
-      pack_b(B, ldb, trans_b, N, k0, kc, j0, nc, b_packed.data());
-      // Tiles ordered with the row panel varying fastest: consecutive tiles of a thread reuse
-      // one B panel from L1 while the packed A slice streams from L2.
-#pragma omp parallel for schedule(static)
-      for (int64_t t = 0; t < n_panels * m_panels; ++t) {
-        const int64_t jp = t / m_panels, ip = t % m_panels;
-        T acc[MR][NR];
-        micro_kernel(kc, a_packed.data() + ip * MR * kc, b_packed.data() + jp * NR * kc, acc);
-        const int64_t rows = std::min(MR, M - ip * MR);
-        const int64_t cols = std::min(NR, nc - jp * NR);
-        for (int64_t r = 0; r < rows; ++r) {
-          T* c_row = C + (ip * MR + r) * ldc + j0 + jp * NR;
-          for (int64_t c = 0; c < cols; ++c) c_row[c] += alpha * acc[r][c];
-        }
-      }
-    }
-  }
+  const MicroKernel<T> mk = micro_kernel_for<T>();
+  gemm_blocked(mk, M, N, K, alpha, MatrixPackA<T>{A, lda, M, trans_a, mk.mr},
+               MatrixPackB<T>{B, ldb, N, trans_b, mk.nr}, beta, C, ldc);
 }
 
 template <typename T>
@@ -131,6 +91,7 @@ void gemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T a
 }
 
 #define BUSI_INSTANTIATE(T)                                                                    \
+  template MicroKernel<T> portable_micro_kernel<T>();                                          \
   template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, \
                         int64_t, T, T*, int64_t);                                              \
   template void gemm_naive<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t,     \

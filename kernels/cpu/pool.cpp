@@ -41,10 +41,69 @@ int64_t first_max_index(const T* plane, int64_t W, Span rows, Span cols) {
   return best;
 }
 
+// The networks' pooling, 2x2 windows at stride 2 without padding: every window lies inside the
+// plane and no two overlap, so the general scan reduces to four values per output: the same
+// first maximum in row-major order (strict >, so ties and a leading NaN keep the first), written
+// as comparisons and selects that vectorise.
+inline bool is_plain_2x2(const Pool2dShape& s) {
+  return s.kernel == 2 && s.stride == 2 && s.pad == 0;
+}
+
+template <typename T>
+void max_pool2d_2x2_forward(const Pool2dShape& s, const T* x, T* y) {
+#pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
+  for (int64_t plane = 0; plane < s.N * s.C; ++plane)
+    for (int64_t i = 0; i < s.Ho; ++i) {
+      const T* r0 = x + plane * s.H * s.W + 2 * i * s.W;  // the window's two rows
+      const T* r1 = r0 + s.W;
+      T* out = y + (plane * s.Ho + i) * s.Wo;
+#pragma omp simd
+      for (int64_t j = 0; j < s.Wo; ++j) {
+        T best = r0[2 * j];  // a NaN here stays: no comparison with it is true
+        if (r0[2 * j + 1] > best) best = r0[2 * j + 1];
+        if (r1[2 * j] > best) best = r1[2 * j];
+        if (r1[2 * j + 1] > best) best = r1[2 * j + 1];
+        out[j] = best;
+      }
+    }
+}
+
+template <typename T>
+void max_pool2d_2x2_backward(const Pool2dShape& s, const T* x, const T* dy, T* dx) {
+#pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
+  for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
+    T* dx_p = dx + plane * s.H * s.W;                                 // (H, W)
+    if (s.H % 2 || s.W % 2) std::fill(dx_p, dx_p + s.H * s.W, T(0));  // a row or column unread
+    for (int64_t i = 0; i < s.Ho; ++i) {
+      const T* r0 = x + plane * s.H * s.W + 2 * i * s.W;
+      const T* r1 = r0 + s.W;
+      T* d0 = dx_p + 2 * i * s.W;
+      T* d1 = d0 + s.W;
+      const T* g = dy + (plane * s.Ho + i) * s.Wo;
+#pragma omp simd
+      for (int64_t j = 0; j < s.Wo; ++j) {
+        // beat_k: element k beats the maximum of those before it; the last that does is the
+        // first maximum.
+        const T a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+        const bool beat_b = b > a;
+        const T upto_b = beat_b ? b : a;
+        const bool beat_c = c > upto_b;
+        const bool beat_d = d > (beat_c ? c : upto_b);
+        const bool later_c = beat_c | beat_d;  // bitwise: no branches, so the loop vectorises
+        d0[2 * j] = !(beat_b | later_c) ? g[j] : T(0);
+        d0[2 * j + 1] = (beat_b & !later_c) ? g[j] : T(0);
+        d1[2 * j] = (beat_c & !beat_d) ? g[j] : T(0);
+        d1[2 * j + 1] = beat_d ? g[j] : T(0);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
 void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y) {
+  if (is_plain_2x2(s)) return max_pool2d_2x2_forward(s, x, y);
 #pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
   for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
     const T* x_p = x + plane * s.H * s.W;  // (H, W)
@@ -64,6 +123,7 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y) {
 // (stride < kernel) add up. dx is overwritten.
 template <typename T>
 void max_pool2d_backward(const Pool2dShape& s, const T* x, const T* dy, T* dx) {
+  if (is_plain_2x2(s)) return max_pool2d_2x2_backward(s, x, dy, dx);
 #pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
   for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
     const T* x_p = x + plane * s.H * s.W;      // (H, W)

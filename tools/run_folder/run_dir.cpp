@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kernels/common/error.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "tools/formats/text_file.h"
 #ifdef BUSI_WITH_CUDA
 #include "kernels/cuda/runtime/controls.h"
@@ -101,6 +102,7 @@ Json environment_json(bool on_gpu) {
   if (gethostname(host, sizeof host - 1) == 0) env["host"] = std::string(host);
   env["cpu"] = cpu_model();
   env["omp_threads"] = static_cast<int64_t>(omp_get_max_threads());
+  env["cpu_kernels"] = cpu::cpu_kernels_description();  // the GEMM micro-kernels' vector units
 #ifdef BUSI_WITH_CUDA
   if (on_gpu) {
     env["gpu_name"] = cuda::device_info().name;

@@ -1,0 +1,187 @@
+// im2col + GEMM with the unrolling fused into the GEMM's packing: the packers of gemm_blocked.h
+// read each panel of the column matrix straight from the image, so the matrix
+// col (C*kH*kW, Ho*Wo) is never written out and read back (one pass over K*P floats saved per
+// product, and the packed panels stay in L1/L2). The same products as conv_im2col.cpp:
+//   forward  y_n (O, P)  = W (O, K) col (K, P)                      B panel = columns of col
+//   dw       dw (O, K)  += dy_n (O, P) col^T (P, K)                 B panel = rows of col
+//   dx       dcol (K, P) = W^T (K, O) dy_n (O, P), dx_n = col2im(dcol)   (as the reference)
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/conv_algorithms.h"
+#include "kernels/cpu/gemm_blocked.h"
+
+namespace busi::cpu {
+
+namespace {
+
+// The values of row (c, p, q) of image x_n's column matrix at output positions
+// [first, first + count), written to dst[t * step] for t < count. Position (i, j) reads
+// x[c, i*s - pad + p, j*s - pad + q], or 0 in the padding. Walks the positions one output row at
+// a time: inside a row the inside part is one range of j, copied in a run for stride 1.
+// kUnit: the step is 1 (the forward's panels), so the copies are plain runs.
+template <bool kUnit, typename T>
+void col_row_segment(const Conv2dShape& s, const T* x_n, int64_t row, int64_t first, int64_t count,
+                     T* dst, int64_t runtime_step) {
+  const int64_t step = kUnit ? 1 : runtime_step;
+  const int64_t c = row / (s.kH * s.kW), p = (row / s.kW) % s.kH, q = row % s.kW;
+  const T* x_c = x_n + c * s.H * s.W;  // (H, W)
+  // Output columns j whose input column j*s - pad + q is inside [0, W): [j_begin, j_end).
+  auto ceil_nonneg = [](int64_t a, int64_t b) { return a <= 0 ? int64_t{0} : (a + b - 1) / b; };
+  const int64_t j_begin = std::min(s.Wo, ceil_nonneg(s.pad - q, s.stride));
+  const int64_t j_end = std::max(j_begin, std::min(s.Wo, ceil_nonneg(s.W + s.pad - q, s.stride)));
+  int64_t i = first / s.Wo, j = first % s.Wo, t = 0;
+  while (t < count) {
+    const int64_t run_end = std::min(s.Wo, j + (count - t));  // this output row's last j + 1
+    const int64_t h = i * s.stride - s.pad + p;
+    if (h < 0 || h >= s.H) {
+      for (; j < run_end; ++j, ++t) dst[t * step] = T(0);
+    } else {
+      const int64_t row0 = h * s.W - s.pad + q;  // x_c[row0 + j * stride] is position (i, j)
+      for (; j < std::min(run_end, j_begin); ++j, ++t) dst[t * step] = T(0);
+      const int64_t inside_end = std::min(run_end, j_end);
+      if (s.stride == 1) {
+        for (; j < inside_end; ++j, ++t) dst[t * step] = x_c[row0 + j];
+      } else {
+        for (; j < inside_end; ++j, ++t) dst[t * step] = x_c[row0 + j * s.stride];
+      }
+      for (; j < run_end; ++j, ++t) dst[t * step] = T(0);
+    }
+    ++i;
+    j = 0;
+  }
+}
+
+// The B panel of the forward product: columns [j0, j0 + NR) (output positions) of col, depth
+// [k0, k0 + kc) (rows of col), as (kc, NR).
+template <typename T>
+struct ForwardColumnsPacker {
+  const Conv2dShape& s;
+  const T* x_n;
+  int64_t nr;
+  const T* operator()(int64_t j0, int64_t k0, int64_t kc, T* dst) const {
+    const int64_t P = s.Ho * s.Wo, cols = std::min(nr, P - j0);
+    for (int64_t k = 0; k < kc; ++k) {
+      T* out = dst + k * nr;
+      col_row_segment<true>(s, x_n, k0 + k, j0, cols, out, 1);
+      for (int64_t c = cols; c < nr; ++c) out[c] = T(0);
+    }
+    return dst;
+  }
+};
+
+// The B panel of the dw product, col^T: columns [j0, j0 + NR) are rows of col, depth
+// [k0, k0 + kc) output positions. Each col row segment lands in one column of the panel.
+template <typename T>
+struct FilterRowsPacker {
+  const Conv2dShape& s;
+  const T* x_n;
+  int64_t nr;
+  const T* operator()(int64_t j0, int64_t k0, int64_t kc, T* dst) const {
+    const int64_t K = s.C * s.kH * s.kW, rows = std::min(nr, K - j0);
+    for (int64_t r = 0; r < rows; ++r) col_row_segment<false>(s, x_n, j0 + r, k0, kc, dst + r, nr);
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t r = rows; r < nr; ++r) dst[k * nr + r] = T(0);
+    return dst;
+  }
+};
+
+// The adjoint of the unrolling, as conv_im2col.cpp's col2im: dx (C, H, W) = 0, then
+// dx[c, i*s - pad + p, j*s - pad + q] += dcol[(c, p, q), (i, j)] where that is not padding.
+template <typename T>
+void col2im_image(const Conv2dShape& s, const T* dcol, T* dx_n) {
+  const int64_t P = s.Ho * s.Wo;
+  auto ceil_nonneg = [](int64_t a, int64_t b) { return a <= 0 ? int64_t{0} : (a + b - 1) / b; };
+  std::fill(dx_n, dx_n + s.C * s.H * s.W, T(0));
+  for (int64_t c = 0; c < s.C; ++c)
+    for (int64_t p = 0; p < s.kH; ++p)
+      for (int64_t q = 0; q < s.kW; ++q) {
+        const T* src = dcol + ((c * s.kH + p) * s.kW + q) * P;  // (Ho, Wo)
+        T* dx_c = dx_n + c * s.H * s.W;                         // (H, W)
+        // Output columns j whose input column j*s - pad + q is inside [0, W), as in
+        // col_row_segment.
+        const int64_t j_begin = std::min(s.Wo, ceil_nonneg(s.pad - q, s.stride));
+        const int64_t j_end =
+            std::max(j_begin, std::min(s.Wo, ceil_nonneg(s.W + s.pad - q, s.stride)));
+        for (int64_t i = 0; i < s.Ho; ++i) {
+          const int64_t h = i * s.stride - s.pad + p;
+          if (h < 0 || h >= s.H) continue;
+          const int64_t row0 = h * s.W - s.pad + q;  // dx_c[row0 + j * stride]: position (i, j)
+          const T* src_row = src + i * s.Wo;
+          if (s.stride == 1) {
+            for (int64_t j = j_begin; j < j_end; ++j) dx_c[row0 + j] += src_row[j];
+          } else {
+            for (int64_t j = j_begin; j < j_end; ++j) dx_c[row0 + j * s.stride] += src_row[j];
+          }
+        }
+      }
+}
+
+}  // namespace
+
+// One image per thread (threads_take_whole_images), or the GEMM's own threads for one image.
+template <typename T>
+void im2col_packed_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
+  const int64_t K = s.C * s.kH * s.kW, P = s.Ho * s.Wo;
+  const MicroKernel<T> mk = micro_kernel_for<T>();
+  // W (O, K) packed once for all images (for a small image, packing per product cost as much
+  // as the product).
+  std::vector<T> w_packed((s.O + mk.mr - 1) / mk.mr * K * mk.mr);
+  pack_a_whole(w, K, false, s.O, K, mk.mr, w_packed.data());
+#pragma omp parallel for schedule(static) if (threads_take_whole_images(s))
+  for (int64_t n = 0; n < s.N; ++n) {
+    T* y_n = y + n * s.O * P;  // (O, P)
+    if (b)
+      for (int64_t o = 0; o < s.O; ++o) std::fill(y_n + o * P, y_n + (o + 1) * P, b[o]);
+    gemm_blocked(mk, s.O, P, K, T(1), Prepacked<T>{w_packed.data(), K, mk.mr},
+                 ForwardColumnsPacker<T>{s, x + n * s.C * s.H * s.W, mk.nr}, b ? T(1) : T(0), y_n,
+                 P);
+  }
+}
+
+// dw = sum over images of each image's dw, each thread into its own (O, K) buffer, added in
+// thread order at the end (as the reference).
+template <typename T>
+void im2col_packed_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, T* dx,
+                            T* dw) {
+  if (!dx && !dw) return;
+  const int64_t K = s.C * s.kH * s.kW, P = s.Ho * s.Wo;
+  const MicroKernel<T> mk = micro_kernel_for<T>();
+  std::vector<std::vector<T>> dw_per_thread(omp_get_max_threads());  // each (O, K) or empty
+  std::vector<T> wt_packed;  // W^T (K, O) packed once for all images
+  if (dx) {
+    wt_packed.resize((K + mk.mr - 1) / mk.mr * s.O * mk.mr);
+    pack_a_whole(w, K, true, K, s.O, mk.mr, wt_packed.data());
+  }
+#pragma omp parallel if (threads_take_whole_images(s))
+  {
+    std::vector<T> dcol(dx ? K * P : 0);  // (K, P), one per thread
+    std::vector<T>& my_dw = dw_per_thread[omp_get_thread_num()];
+    if (dw) my_dw.assign(s.O * K, T(0));
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < s.N; ++n) {
+      const T* x_n = x + n * s.C * s.H * s.W;
+      const T* dy_n = dy + n * s.O * P;  // (O, P)
+      if (dw)
+        gemm_blocked(mk, s.O, K, P, T(1), MatrixPackA<T>{dy_n, P, s.O, false, mk.mr},
+                     FilterRowsPacker<T>{s, x_n, mk.nr}, T(1), my_dw.data(), K);
+      if (dx) {
+        gemm_blocked(mk, K, P, s.O, T(1), Prepacked<T>{wt_packed.data(), s.O, mk.mr},
+                     MatrixPackB<T>{dy_n, P, P, false, mk.nr}, T(0), dcol.data(), P);
+        col2im_image(s, dcol.data(), dx + n * s.C * s.H * s.W);
+      }
+    }
+  }
+  if (dw) sum_partials(dw_per_thread, s.O * K, dw);
+}
+
+#define BUSI_INSTANTIATE(T)                                                                     \
+  template void im2col_packed_forward<T>(const Conv2dShape&, const T*, const T*, const T*, T*); \
+  template void im2col_packed_backward<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*);
+BUSI_INSTANTIATE(float)
+BUSI_INSTANTIATE(double)
+#undef BUSI_INSTANTIATE
+
+}  // namespace busi::cpu
