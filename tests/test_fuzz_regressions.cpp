@@ -13,11 +13,13 @@
 #include "kernels/common/error.h"
 #include "tests/test_data_helpers.h"
 #include "tests/test_safetensors_helpers.h"
+#include "weights/pickle_reader.h"
 
 #ifdef BUSI_WITH_HDF5
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 
 #include "tests/h5_writer.h"
@@ -94,6 +96,50 @@ TEST_CASE("fuzz finding, image: a PNG chunk claiming more bytes than the file ha
                        busi::Error);
 }
 
+// Hooks that allow no global and no persistent id: the pickles below need neither.
+struct NoHooks : busi::weights::pickle::Hooks {
+  bool allowed(const std::string&) const override { return false; }
+  std::string allowed_list() const override { return "none"; }
+  busi::weights::pickle::ValuePtr call(const std::string&, const busi::weights::pickle::Value&,
+                                       uint64_t) override {
+    return nullptr;
+  }
+  busi::weights::pickle::ValuePtr persistent_load(const busi::weights::pickle::Value&,
+                                                  uint64_t) override {
+    return nullptr;
+  }
+};
+
+TEST_CASE("fuzz finding, torch_checkpoint: a container put inside itself is refused, no leak") {
+  // The finding (LeakSanitizer): a pickle whose empty dict, fetched back from the memo, was made
+  // a key and value of itself (`}q\x04(h\x04h\x04u`): a reference cycle, never freed. Remade
+  // here in three forms: that dict, a list appended to itself, and two lists in each other.
+  const std::vector<std::pair<std::string, std::string>> pickles = {
+      {std::string("\x80\x02}q\x00(h\x00h\x00u.", 12), "a dict would contain itself"},
+      {std::string("\x80\x02]q\x00h\x00"
+                   "a.",
+                   9),
+       "a list would contain itself"},
+      {std::string("\x80\x02]q\x00]q\x01h\x00"
+                   "aa.",
+                   13),
+       "a list would contain itself"}};
+  for (const auto& [bytes, message] : pickles) {
+    CAPTURE(message);
+    NoHooks hooks;
+    CHECK_THROWS_WITH_AS(busi::weights::pickle::read(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                     bytes.size(), {"cycle.pkl", 0}, hooks),
+                         doctest::Contains(message.c_str()), busi::Error);
+  }
+  // A value shared without a cycle (one list twice in a tuple, through the memo) still reads.
+  const std::string shared("\x80\x02]q\x00h\x00\x86.", 9);  // EMPTY_LIST, BINGET, TUPLE2
+  NoHooks hooks;
+  const auto value = busi::weights::pickle::read(reinterpret_cast<const uint8_t*>(shared.data()),
+                                                 shared.size(), {"shared.pkl", 0}, hooks);
+  REQUIRE(value->items.size() == 2);
+  CHECK(value->items[0] == value->items[1]);
+}
+
 #ifdef BUSI_WITH_HDF5
 TEST_CASE("fuzz finding, keras_h5: a superblock pointing at a 4 GiB driver block is refused fast") {
   // The finding: the superblock (version 0) of a Keras file of ours, its driver-information
@@ -166,6 +212,54 @@ TEST_CASE("fuzz finding, keras_h5: a kernel claiming 151 M values in a small fil
   CHECK_THROWS_WITH_AS(busi::weights::read_keras_conv_layers(path, {"block1_conv1"}),
                        doctest::Contains("dataset 'block1_conv1/block1_conv1/kernel:0' is "
                                          "implausibly large"),
+                       busi::Error);
+}
+TEST_CASE("fuzz finding, keras_h5: a dataset whose storage size is corrupt is refused, no crash") {
+  // The finding (tests/fixtures/fuzz/keras_h5_null_copy.h5, the fuzzer's input as it was: a
+  // mutation of the seed our own H5Writer makes): a bias dataset whose storage no longer matches
+  // its 4 values; libhdf5 1.10.8 failed an allocation it sized from the file and copied from the
+  // null pointer inside H5Dread, a segfault of convert_weights. The reader now checks the
+  // storage against the values before reading. The file itself is read first; then a corrupt
+  // size made from a file of ours (the 8 bytes after the bias data's address set to 2^62),
+  // which the library would read without complaint.
+  CHECK_THROWS_WITH_AS(
+      busi::weights::read_keras_conv_layers(
+          std::string(BUSI_SOURCE_DIR) + "/tests/fixtures/fuzz/keras_h5_null_copy.h5",
+          {"block1_conv1", "block1_conv2"}),
+      doctest::Contains("stores 0 bytes for 4 values of 4 bytes: the file is corrupt"),
+      busi::Error);
+  busi::testing::TempDir dir("fuzz-h5-storage");
+  const std::string path = dir.file("notop.h5");
+  {
+    busi::testing::H5Writer h5(path);
+    h5.conv_layer("block1_conv1", 3, 3, 3, 4);
+  }
+  haddr_t address = HADDR_UNDEF;
+  {
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    const hid_t ds = H5Dopen2(file, "block1_conv1/block1_conv1/bias:0", H5P_DEFAULT);
+    REQUIRE(ds >= 0);
+    address = H5Dget_offset(ds);
+    H5Dclose(ds);
+    H5Fclose(file);
+  }
+  REQUIRE(address != HADDR_UNDEF);
+  std::vector<uint8_t> b = bytes_of(path);
+  uint8_t pattern[16];
+  const uint64_t size = 16, address64 = address;
+  std::memcpy(pattern, &address64, 8);  // little-endian, as HDF5 stores it (x86)
+  std::memcpy(pattern + 8, &size, 8);
+  size_t found = 0, at = 0;
+  for (size_t i = 0; i + 16 <= b.size(); ++i)
+    if (std::memcmp(b.data() + i, pattern, 16) == 0) ++found, at = i;
+  REQUIRE(found == 1);  // the layout message, and nothing else looks like it
+  const uint64_t huge = uint64_t{1} << 62;
+  std::memcpy(b.data() + at + 8, &huge, 8);
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  CHECK_THROWS_WITH_AS(busi::weights::read_keras_conv_layers(path, {"block1_conv1"}),
+                       doctest::Contains("dataset 'block1_conv1/block1_conv1/bias:0' stores "
+                                         "4611686018427387904 bytes for 4 values of 4 bytes"),
                        busi::Error);
 }
 #endif

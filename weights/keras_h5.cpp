@@ -69,7 +69,7 @@ struct Dataset {
 };
 
 // Reads a float dataset of rank `rank`, converted by HDF5 to native float32.
-Dataset read_float_dataset(hid_t file, const std::string& path, int rank,
+Dataset read_float_dataset(hid_t file, const std::string& path, int rank, size_t file_bytes,
                            const std::string& where) {
   const std::string what = where + ": dataset '" + path + "'";
   H5Handle ds(H5Dopen2(file, path.c_str(), H5P_DEFAULT), H5Dclose);
@@ -95,6 +95,33 @@ Dataset read_float_dataset(hid_t file, const std::string& path, int rank,
     BUSI_CHECK(d <= kMaxValues && numel * d <= kMaxValues, what, " is implausibly large");
     numel *= d;
     out.shape.push_back(static_cast<int64_t>(d));
+  }
+  // libhdf5 1.10 trusts the element size and the storage size it reads from the file: a float
+  // type of 2^62 bytes made it allocate an impossible buffer, fail, and copy from the null
+  // pointer (a segfault, found by fuzz_keras_h5). Both are checked here first: a float is 2, 4
+  // or 8 bytes, and data stored without filters (contiguous or compact) holds exactly
+  // numel x size bytes that lie inside the file.
+  const size_t element = H5Tget_size(type.get());
+  BUSI_CHECK(element == 2 || element == 4 || element == 8, what, " claims floats of ", element,
+             " bytes (2, 4 or 8 expected): the file is corrupt");
+  H5Handle create_props(H5Dget_create_plist(ds.get()), H5Pclose);
+  BUSI_CHECK(create_props.valid(), what, " has no creation properties: the file is corrupt");
+  const H5D_layout_t layout = H5Pget_layout(create_props.get());
+  const hsize_t stored = H5Dget_storage_size(ds.get());
+  const hsize_t expected = numel * element;
+  if (layout == H5D_CONTIGUOUS || layout == H5D_COMPACT) {
+    BUSI_CHECK(stored == expected, what, " stores ", stored, " bytes for ", numel, " values of ",
+               element, " bytes: the file is corrupt or truncated");
+  } else {
+    BUSI_CHECK(layout == H5D_CHUNKED, what, " has an unsupported storage layout");
+  }
+  BUSI_CHECK(stored <= file_bytes, what, " claims ", stored, " bytes of data in a file of ",
+             file_bytes, ": the file is corrupt");
+  if (layout == H5D_CONTIGUOUS && stored > 0) {
+    const haddr_t offset = H5Dget_offset(ds.get());
+    BUSI_CHECK(offset != HADDR_UNDEF && offset <= file_bytes && stored <= file_bytes - offset, what,
+               "'s data (", stored,
+               " bytes) lies outside the file: the file is corrupt or truncated");
   }
   out.values.resize(static_cast<size_t>(numel));
   if (numel > 0)
@@ -126,7 +153,7 @@ std::string first_existing(hid_t file, const std::string& layer,
 
 // The requested layers of an open file, as read_keras_conv_layers returns them.
 KerasConvLayers read_layers(hid_t file, const std::vector<std::string>& layer_names,
-                            const std::string& where) {
+                            size_t file_bytes, const std::string& where) {
   KerasConvLayers out;
   for (const std::string& layer : layer_names) {
     if (!path_exists(file, layer)) {
@@ -144,8 +171,8 @@ KerasConvLayers read_layers(hid_t file, const std::vector<std::string>& layer_na
                "' has no bias dataset (looked for '", layer, "/", layer, "/bias:0' and '", layer,
                "/", layer, "_b_1:0')");
 
-    const Dataset kernel = read_float_dataset(file, kernel_path, 4, where);
-    const Dataset bias = read_float_dataset(file, bias_path, 1, where);
+    const Dataset kernel = read_float_dataset(file, kernel_path, 4, file_bytes, where);
+    const Dataset bias = read_float_dataset(file, bias_path, 1, file_bytes, where);
     BUSI_CHECK(bias.shape[0] == kernel.shape[3], where, ": layer '", layer, "': bias has ",
                bias.shape[0], " values but the kernel ", shape_str(kernel.shape),
                " (H x W x I x O) has ", kernel.shape[3], " output channels");
@@ -187,7 +214,7 @@ KerasConvLayers read_keras_conv_layers(const std::string& path,
   }
 
   try {
-    return read_layers(file.get(), layer_names, where);
+    return read_layers(file.get(), layer_names, file_bytes, where);
   } catch (const std::bad_alloc&) {  // one of our own buffers, under the cap
     throw Error(where + ": corrupt: reading it needs more memory than a file of " +
                 std::to_string(file_bytes) + " bytes can hold");

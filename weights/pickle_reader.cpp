@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "kernels/common/error.h"
 
@@ -159,7 +160,32 @@ class Machine {
   void set_items(ValuePtr& dict, std::vector<ValuePtr>& kv) {
     expect(dict, Value::Kind::Dict, "the target of SETITEM(S)");
     if (kv.size() % 2) error("SETITEMS with an odd number of items");
+    for (const ValuePtr& x : kv) refuse_cycle(dict, x);
     for (size_t k = 0; k < kv.size(); k += 2) dict->entries.emplace_back(kv[k], kv[k + 1]);
+  }
+  // Values are reference-counted, so a container put inside itself (directly, or through the
+  // memo: `}q\x04(h\x04h\x04u`, found by fuzz_torch_checkpoint) would never be freed, and a
+  // reader walking it would never end. No weight file has one: inserting x into `container` is
+  // refused when `container` can be reached from x. The search visits each value once, and all
+  // searches of one pickle together at most kMaxCycleSteps values, so that a hostile pickle
+  // cannot make them quadratic.
+  void refuse_cycle(const ValuePtr& container, const ValuePtr& x) {
+    static constexpr uint64_t kMaxCycleSteps = uint64_t{1} << 26;
+    if (x.get() != container.get() && x->items.empty() && x->entries.empty())
+      return;  // no children: nothing to reach
+    std::unordered_set<const Value*> seen;
+    std::vector<const Value*> todo{x.get()};
+    while (!todo.empty()) {
+      const Value* v = todo.back();
+      todo.pop_back();
+      if (v == container.get())
+        error(std::string("a ") + kind_name(container->kind) +
+              " would contain itself (a reference cycle, which no weight file has)");
+      if (!seen.insert(v).second) continue;
+      if (++cycle_steps_ > kMaxCycleSteps) error("the pickle nests its containers too deeply");
+      for (const ValuePtr& c : v->items) todo.push_back(c.get());
+      for (const auto& [k, val] : v->entries) todo.push_back(k.get()), todo.push_back(val.get());
+    }
   }
   void global(const std::string& module, const std::string& name) {
     const std::string full = module + "." + name;
@@ -277,12 +303,14 @@ class Machine {
         return;    // EMPTY_LIST
       case 'a': {  // APPEND
         ValuePtr x = pop();
-        expect(top(), K::List, "the target of APPEND")->items.push_back(std::move(x));
+        refuse_cycle(expect(top(), K::List, "the target of APPEND"), x);
+        top()->items.push_back(std::move(x));
         return;
       }
       case 'e': {  // APPENDS
         std::vector<ValuePtr> xs = pop_to_mark();
         ValuePtr& list = expect(top(), K::List, "the target of APPENDS");
+        for (const ValuePtr& x : xs) refuse_cycle(list, x);
         for (ValuePtr& x : xs) list->items.push_back(std::move(x));
         return;
       }
@@ -361,6 +389,7 @@ class Machine {
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, ValuePtr> memo_;
+  uint64_t cycle_steps_ = 0;  // values visited by refuse_cycle, all calls together
 };
 
 }  // namespace
