@@ -1,12 +1,24 @@
 // The convolution's definition as direct loops, in double: the ground truth of the conv tests
-// (tests/test_ops_conv.cpp, tests/test_conv_algorithms.cpp).
+// (tests/test_ops_conv.cpp, tests/test_conv_algorithms.cpp), and how far a result is from it.
 #pragma once
 
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "kernels/common/shapes.h"
 
 namespace busi::test {
+
+// The largest |a[i] - b[i]|; a and b must have the same size.
+inline double max_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  return worst;
+}
 
 // The definition, written as directly as possible:
 // y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] x[n, c, i*s - pad + p, j*s - pad + q]

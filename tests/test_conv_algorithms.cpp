@@ -15,6 +15,7 @@
 #include "tests/gradcheck.h"
 
 using namespace busi;
+using test::max_abs_difference;
 
 namespace {
 
@@ -47,13 +48,6 @@ const Conv2dShape kModelLayers[] = {
 
 const cpu::ConvAlgorithm kFast[] = {cpu::ConvAlgorithm::im2col_packed,
                                     cpu::ConvAlgorithm::winograd};
-
-double max_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  return worst;
-}
 
 }  // namespace
 

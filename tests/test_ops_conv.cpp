@@ -8,6 +8,7 @@
 #include "tests/gradcheck.h"
 
 using namespace busi;
+using test::max_abs_difference;
 
 namespace {
 
@@ -49,13 +50,6 @@ const ConvCase kCases[] = {
     {1, 2, 9, 5, 3, 3, 1, 1, 1},  // non-square kernel
     {1, 1, 4, 4, 1, 5, 5, 1, 1},  // kernel larger than the image, fits only with padding
 };
-
-double max_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  return worst;
-}
 
 }  // namespace
 

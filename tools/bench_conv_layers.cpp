@@ -11,19 +11,16 @@
 // waiting threads do not spin), though not the speed a user sees.
 #include <omp.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "engine/random.h"
 #include "kernels/common/shapes.h"
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "tools/bench/cpu_timing.h"
 #include "tools/cli/command_line.h"
 #include "tools/cli/tool_main.h"
 
@@ -37,35 +34,11 @@ struct Settings {
   std::string clock = "wall";
 };
 
-bool g_cpu_clock = false;  // --clock cpu
+tools::BenchClock g_clock = tools::BenchClock::wall;  // --clock
 
-double now_seconds() {
-  if (g_cpu_clock) {
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-  }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Median seconds of `runs` calls after one warm-up call.
+// Median seconds of `runs` calls after one warm-up call, by the --clock clock.
 double median_seconds(const std::function<void()>& fn, int64_t runs) {
-  fn();
-  std::vector<double> times;
-  for (int64_t i = 0; i < runs; ++i) {
-    const double start = now_seconds();
-    fn();
-    times.push_back(now_seconds() - start);
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-std::vector<float> random_values(size_t n, uint64_t seed) {
-  Generator gen(seed);
-  std::vector<float> v(n);
-  for (float& x : v) x = static_cast<float>(gen.uniform(-1.0, 1.0));
-  return v;
+  return tools::median_seconds(fn, runs, 1, g_clock);
 }
 
 struct Layer {
@@ -97,9 +70,9 @@ struct Times {
   double forward, dx, dw;
 };
 Times time_layer(const Conv2dShape& s, bool first, cpu::ConvAlgorithm algorithm, int64_t runs) {
-  const std::vector<float> x = random_values(s.N * s.C * s.H * s.W, 1);
-  const std::vector<float> w = random_values(s.O * s.C * 9, 2);
-  const std::vector<float> dy = random_values(s.N * s.O * s.Ho * s.Wo, 3);
+  const std::vector<float> x = tools::random_floats(s.N * s.C * s.H * s.W, 1);
+  const std::vector<float> w = tools::random_floats(s.O * s.C * 9, 2);
+  const std::vector<float> dy = tools::random_floats(s.N * s.O * s.Ho * s.Wo, 3);
   std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
   Times t{};
   t.forward =
@@ -166,7 +139,7 @@ int run(int argc, char** argv) {
   if (!cli.parse(argc, argv)) return 0;  // --help
   if (st.batch < 1 || st.runs < 1 || st.img_size < 32)
     throw tools::UsageError("--batch and --runs must be >= 1, --img-size >= 32");
-  g_cpu_clock = st.clock == "cpu";
+  g_clock = st.clock == "cpu" ? tools::BenchClock::process_cpu : tools::BenchClock::wall;
   double load = 0.0;
   getloadavg(&load, 1);
   std::printf("bench_conv_layers: %d OpenMP threads, kernels %s, load average %.2f, %s clock\n",

@@ -5,7 +5,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,38 +16,19 @@
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
-#include "engine/random.h"
 #include "kernels/common/shapes.h"
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/peak_fma.h"
+#include "tools/bench/cpu_timing.h"
 
 using namespace busi;
 
 namespace {
 
-// Median wall-clock seconds of `runs` timed calls of `fn`, after `warmup` untimed ones (the first
-// call pays for page faults, OpenMP thread start-up and cold caches).
-double median_seconds(const std::function<void()>& fn, int runs, int warmup) {
-  for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> times;
-  for (int i = 0; i < runs; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    times.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-std::vector<float> random_values(size_t n, uint64_t seed) {
-  Generator gen(seed);
-  std::vector<float> v(n);
-  for (float& x : v) x = static_cast<float>(gen.uniform(-1.0, 1.0));
-  return v;
-}
+using tools::median_seconds;
+using tools::random_floats;
 
 // One table row: what was timed, its shape, the median time and the rate in GFLOP/s (2 FLOPs per
 // multiply-accumulate; flops = 0 prints no rate).
@@ -102,7 +82,7 @@ Peaks bench_peak() {
 // C (M, N) = A (M, K) B (K, N) with the active variant; rate against the peak of its width.
 void bench_gemm(const std::string& label, int64_t M, int64_t N, int64_t K, int runs,
                 const Peaks& peaks) {
-  const std::vector<float> A = random_values(M * K, 1), B = random_values(K * N, 2);
+  const std::vector<float> A = random_floats(M * K, 1), B = random_floats(K * N, 2);
   std::vector<float> C(M * N);
   const double flops = 2.0 * M * N * K;
   const std::string shape = std::to_string(M) + "x" + std::to_string(K) + " * " +
@@ -126,7 +106,7 @@ void bench_gemm(const std::string& label, int64_t M, int64_t N, int64_t K, int r
 }
 
 void bench_gemm_naive(int64_t M, int64_t N, int64_t K) {
-  const std::vector<float> A = random_values(M * K, 1), B = random_values(K * N, 2);
+  const std::vector<float> A = random_floats(M * K, 1), B = random_floats(K * N, 2);
   std::vector<float> C(M * N);
   const double naive = median_seconds(
       [&] {
@@ -195,10 +175,10 @@ Conv2dShape conv_shape(int64_t N, int64_t C, int64_t HW, int64_t O, int64_t k, i
 void bench_conv(int64_t batch, int runs) {
   const Conv2dShape s = conv_shape(batch, 64, 56, 64, 3, 1);
   const Conv2dShape one = conv_shape(1, 64, 56, 64, 3, 1);
-  const std::vector<float> x = random_values(s.N * s.C * s.H * s.W, 3);
-  const std::vector<float> w = random_values(s.O * s.C * s.kH * s.kW, 4);
-  const std::vector<float> b = random_values(s.O, 5);
-  const std::vector<float> dy = random_values(s.N * s.O * s.Ho * s.Wo, 6);
+  const std::vector<float> x = random_floats(s.N * s.C * s.H * s.W, 3);
+  const std::vector<float> w = random_floats(s.O * s.C * s.kH * s.kW, 4);
+  const std::vector<float> b = random_floats(s.O, 5);
+  const std::vector<float> dy = random_floats(s.N * s.O * s.Ho * s.Wo, 6);
   std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
   // Forward: 2 FLOPs per multiply-accumulate; backward: dx and dw each cost as much again.
   auto forward_flops = [](const Conv2dShape& c) {
@@ -239,7 +219,7 @@ void bench_conv(int64_t batch, int runs) {
 // A parameter initialised U(-b, b), b = sqrt(6 / fan_in) (Kaiming-uniform), requiring a gradient.
 Tensor parameter(const Shape& shape, int64_t fan_in, uint64_t seed) {
   const float bound = std::sqrt(6.0f / static_cast<float>(fan_in));
-  std::vector<float> values = random_values(shape_numel(shape), seed);
+  std::vector<float> values = random_floats(shape_numel(shape), seed);
   for (float& v : values) v *= bound;
   Tensor t = Tensor::from_vector(values, shape);
   t.set_requires_grad(true);
@@ -258,7 +238,7 @@ void bench_training_step(int runs) {
   }
   const Tensor fc_w = parameter({3, 256}, 256, 30), fc_b = parameter({3}, 256, 31);
   const Tensor images =
-      Tensor::from_vector(random_values(batch * size * size, 40), {batch, 1, size, size});
+      Tensor::from_vector(random_floats(batch * size * size, 40), {batch, 1, size, size});
   std::vector<int64_t> labels(batch);
   for (int64_t i = 0; i < batch; ++i) labels[i] = i % 3;
 
