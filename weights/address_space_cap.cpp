@@ -10,6 +10,9 @@
 
 namespace busi::weights {
 
+namespace {
+
+// Bytes of address space the process has mapped now (Linux: /proc/self/statm), or 0 if unknown.
 std::size_t mapped_bytes_now() {
 #ifdef __linux__
   // statm's first field: the total program size (every mapping), in pages.
@@ -23,7 +26,9 @@ std::size_t mapped_bytes_now() {
 #endif
 }
 
-AddressSpaceCap::AddressSpaceCap(std::size_t extra_bytes) : extra_bytes_(extra_bytes) {
+}  // namespace
+
+AddressSpaceCap::AddressSpaceCap(std::size_t extra_bytes) {
 #ifdef __linux__
   const std::size_t now = mapped_bytes_now();
   rlimit limit{};

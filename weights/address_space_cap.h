@@ -21,15 +21,10 @@ class AddressSpaceCap {
   AddressSpaceCap& operator=(const AddressSpaceCap&) = delete;
 
   bool active() const { return active_; }
-  std::size_t extra_bytes() const { return extra_bytes_; }
 
  private:
-  std::size_t extra_bytes_;
   bool active_ = false;
   unsigned long long previous_soft_ = 0;  // rlim_t, kept without <sys/resource.h> here
 };
-
-// Bytes of address space the process has mapped now (Linux: /proc/self/statm), or 0 if unknown.
-std::size_t mapped_bytes_now();
 
 }  // namespace busi::weights

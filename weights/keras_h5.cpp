@@ -96,11 +96,11 @@ Dataset read_float_dataset(hid_t file, const std::string& path, int rank, size_t
     numel *= d;
     out.shape.push_back(static_cast<int64_t>(d));
   }
-  // libhdf5 1.10 trusts the element size and the storage size it reads from the file: a float
-  // type of 2^62 bytes made it allocate an impossible buffer, fail, and copy from the null
-  // pointer (a segfault, found by fuzz_keras_h5). Both are checked here first: a float is 2, 4
-  // or 8 bytes, and data stored without filters (contiguous or compact) holds exactly
-  // numel x size bytes that lie inside the file.
+  // libhdf5 1.10 trusts the sizes it reads from the file: a bias whose stored size disagreed
+  // with its 4 values made H5Dread fail an allocation sized from the file and then copy from the
+  // null pointer (a segfault, found by fuzz_keras_h5). So before reading: a float is 2, 4 or 8
+  // bytes, and data stored without filters (contiguous or compact) holds exactly numel x size
+  // bytes, inside the file.
   const size_t element = H5Tget_size(type.get());
   BUSI_CHECK(element == 2 || element == 4 || element == 8, what, " claims floats of ", element,
              " bytes (2, 4 or 8 expected): the file is corrupt");
@@ -209,8 +209,8 @@ KerasConvLayers read_keras_conv_layers(const std::string& path,
     BUSI_CHECK(!memory || !cap.active(), where,
                ": corrupt: the HDF5 library asked for more memory than a file of ", file_bytes,
                " bytes can need, and was refused (", cause, ")");
-    BUSI_CHECK(false, where, ": cannot be opened by the HDF5 library",
-               cause.empty() ? "" : " (" + cause + ")");
+    throw Error(detail::concat(where, ": cannot be opened by the HDF5 library",
+                               cause.empty() ? "" : " (" + cause + ")"));
   }
 
   try {
