@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,8 @@
 #include "engine/ops.h"
 #include "tools/explain/gradcam.h"
 #include "tools/formats/csv.h"
+#include "tools/metrics/calibration.h"
+#include "tools/train/run_checkpoint.h"
 
 using namespace busi;
 using namespace busi::tools;
@@ -218,7 +221,7 @@ TEST_CASE("predict: an image claiming 30,000 x 30,000 pixels is refused at once,
   CHECK(strict.exit_code == 1);
   CHECK(strict.err.find(huge.string() + ": the image claims 30000 x 30000 pixels") !=
         std::string::npos);
-  CHECK(strict.out.empty());  // nothing classified
+  CHECK(strict.out.find(huge.string() + ":") == std::string::npos);  // nothing classified
   // --skip-bad: the others are classified, the bad one is named, and the exit status says so.
   const RunResult skip =
       run_tool("predict", "--skip-bad --checkpoint '" + checkpoint + "' --device cpu '" +
@@ -232,4 +235,56 @@ TEST_CASE("predict: an image claiming 30,000 x 30,000 pixels is refused at once,
                               "' --device cpu '" + huge.string() + "'");
   CHECK(raised.exit_code == 1);
   CHECK(raised.err.find("claims") == std::string::npos);
+}
+
+TEST_CASE("predict: calibrated probabilities by default, raw on request, a malignant threshold") {
+  const std::string tool = "train_simple";
+  if (!ready(tool)) return;
+  const std::string checkpoint = trained_checkpoint(tool);
+  REQUIRE(!checkpoint.empty());
+  const weights::CheckpointInfo info = read_checkpoint_metadata(checkpoint);
+  REQUIRE(info.settings.count("temperature") == 1);
+  const double temperature = std::stod(info.settings.at("temperature"));
+  const std::string base = "--csv --device cpu --checkpoint '" + checkpoint + "' '" + kBenign +
+                           "' '" + kMalignant + "' ";
+
+  const RunResult raw = run_tool("predict", base + "--probabilities raw");
+  const RunResult calibrated = run_tool("predict", base);
+  INFO(raw.out << raw.err << calibrated.out << calibrated.err);
+  REQUIRE(raw.exit_code == 0);
+  REQUIRE(calibrated.exit_code == 0);
+  const CsvTable r = parse_csv(raw.out, "raw"), c = parse_csv(calibrated.out, "calibrated");
+  REQUIRE(r.rows.size() == 2);
+  REQUIRE(c.rows.size() == 2);
+  for (size_t row = 0; row < 2; ++row) {
+    // softmax(log p / T) = softmax(z / T): the calibrated row follows from the raw one.
+    std::vector<float> log_p;
+    for (size_t k = 2; k < 5; ++k) log_p.push_back(static_cast<float>(std::log(r.number(row, k))));
+    const std::vector<double> expected = softmax_with_temperature({log_p}, temperature)[0];
+    for (size_t k = 2; k < 5; ++k)
+      CHECK(c.number(row, k) == doctest::Approx(expected[k - 2]).epsilon(1e-4));
+    CHECK(c.rows[row][1] == r.rows[row][1]);  // the temperature never changes the argmax
+  }
+
+  // Threshold 0 flags every image malignant; an impossible one (above every probability
+  // printed) flags none, and the class is then never malignant.
+  const RunResult all = run_tool("predict", base + "--malignant-threshold 0");
+  REQUIRE(all.exit_code == 0);
+  const CsvTable a = parse_csv(all.out, "threshold 0");
+  for (const auto& row : a.rows) CHECK(row[1] == "malignant");
+  const RunResult none = run_tool("predict", base + "--malignant-threshold 1");
+  REQUIRE(none.exit_code == 0);
+  for (const auto& row : parse_csv(none.out, "threshold 1").rows) CHECK(row[1] != "malignant");
+
+  // The threshold chosen on validation, when the run had a malignant validation image.
+  const RunResult val = run_tool("predict", base + "--malignant-threshold validation");
+  if (info.settings.count("malignant_threshold") == 1) {
+    CHECK(val.exit_code == 0);
+  } else {
+    CHECK(val.exit_code != 0);
+    CHECK(val.err.find("holds no threshold") != std::string::npos);
+  }
+  const RunResult bad = run_tool("predict", base + "--malignant-threshold high");
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.err.find("expected off, validation or a number") != std::string::npos);
 }

@@ -17,6 +17,7 @@
 #include "tools/cli/command_line.h"
 #include "tools/formats/csv.h"
 #include "tools/formats/json_value.h"
+#include "tools/metrics/calibration.h"
 #include "tools/run_folder/history.h"
 #include "tools/train/run_checkpoint.h"
 
@@ -153,20 +154,60 @@ void check_run_folder(const std::string& dir, const std::string& model,
       CHECK_MESSAGE(!history.rows[r][c].empty(), "history.csv: empty " << history.header[c]);
   }
 
-  // One row per test image, in split order, probabilities summing to 1.
+  // One row per test image, in split order: raw and calibrated probabilities summing to 1, the
+  // calibrated ones softmax(logits / T) with the temperature of metrics.json and the checkpoint.
   const CsvTable predictions = read_csv(dir + "/predictions.csv");
-  CHECK(predictions.header == std::vector<std::string>{"path", "label", "pred", "prob_benign",
-                                                       "prob_malignant", "prob_normal"});
+  CHECK(predictions.header ==
+        std::vector<std::string>{"path", "label", "pred", "prob_benign", "prob_malignant",
+                                 "prob_normal", "calibrated_prob_benign",
+                                 "calibrated_prob_malignant", "calibrated_prob_normal",
+                                 "logit_benign", "logit_malignant", "logit_normal"});
   REQUIRE(predictions.rows.size() == test_paths.size());
+  const Json metrics = read_json_file(dir + "/metrics.json");
+  REQUIRE(metrics.contains("calibration"));
+  const Json& calibration = metrics.at("calibration");
+  const double temperature = calibration.at("temperature").as_number();
+  CHECK(temperature >= 0.05);
+  CHECK(temperature <= 20.0);
+  std::vector<std::vector<float>> logits;
+  std::vector<int64_t> labels;
+  const std::vector<std::string> classes = {"benign", "malignant", "normal"};
   for (size_t r = 0; r < test_paths.size(); ++r) {
     CHECK(predictions.rows[r][0] == test_paths[r]);
     CHECK(predictions.rows[r][1] == test_classes[r]);
     const double total =
         predictions.number(r, 3) + predictions.number(r, 4) + predictions.number(r, 5);
     CHECK(total == doctest::Approx(1.0).epsilon(1e-4));
+    std::vector<float> z;
+    for (size_t c = 9; c < 12; ++c) z.push_back(static_cast<float>(predictions.number(r, c)));
+    const std::vector<double> p = softmax_with_temperature({z}, temperature)[0];
+    for (size_t c = 0; c < 3; ++c)
+      CHECK(predictions.number(r, 6 + c) == doctest::Approx(p[c]).epsilon(1e-5));
+    logits.push_back(z);
+    labels.push_back(std::find(classes.begin(), classes.end(), test_classes[r]) - classes.begin());
+  }
+  // The fitted temperature is the NLL's minimum on validation: never worse there than T = 1.
+  const Json& val = calibration.at("validation");
+  CHECK(val.at("calibrated").at("nll").as_number() <= val.at("raw").at("nll").as_number() + 1e-9);
+  // The test scores are those of the logits written.
+  const Json& test_scores = calibration.at("test");
+  CHECK(test_scores.at("raw").at("nll").as_number() ==
+        doctest::Approx(nll_from_logits(logits, labels, 1.0)).epsilon(1e-5));
+  CHECK(test_scores.at("calibrated").at("ece").as_number() ==
+        doctest::Approx(score_logits(logits, labels, temperature, 15, 0).ece).epsilon(1e-5));
+  CHECK(test_scores.at("calibrated").at("reliability").size() == 15);
+  const weights::CheckpointInfo best = read_checkpoint_metadata(dir + "/best.safetensors");
+  REQUIRE(best.settings.count("temperature") == 1);
+  CHECK(std::stod(best.settings.at("temperature")) == doctest::Approx(temperature).epsilon(1e-5));
+  const Json& malignant = metrics.at("malignant");
+  if (malignant.is_object()) {  // the tiny validation subset may hold no malignant image
+    CHECK(malignant.at("threshold").as_number() >= 0.0);
+    CHECK(malignant.at("validation").at("sensitivity").as_number() >= 0.9);
+    REQUIRE(best.settings.count("malignant_threshold") == 1);
+  } else {
+    CHECK(malignant.as_string().find("no malignant") != std::string::npos);
   }
 
-  const Json metrics = read_json_file(dir + "/metrics.json");
   for (const char* key : {"model", "test", "parameters", "trainable_parameters", "training_seconds",
                           "mean_img_per_s", "test_images", "device"})
     CHECK_MESSAGE(metrics.contains(key), "metrics.json lacks " << key);

@@ -202,9 +202,11 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   trainer.print_summary();
   if (!finished) return std::nullopt;
 
+  // Validation (for the temperature) and test through the whole network, from the images.
+  LoaderSource val(cache, d.val_ids, make_loader_options(s, norm, false));
   LoaderSource test(cache, d.test_ids, make_loader_options(s, norm, false));
   const Forward forward = [&model](const Tensor& x) { return model.forward(x); };
-  const ClassificationMetrics m = trainer.evaluate_test(forward, test, d.index, facts);
+  const ClassificationMetrics m = trainer.evaluate_test(forward, val, test, d.index, facts);
   std::printf(
       "test (%lld images): accuracy %.1f%%, balanced accuracy %.1f%%, macro-F1 %.4f, "
       "macro AUC %.4f; trained in %s\n",

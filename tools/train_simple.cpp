@@ -140,7 +140,7 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   trainer.print_summary();
   if (!finished) return std::nullopt;
 
-  const ClassificationMetrics m = trainer.evaluate_test(forward, test, d.index, Json::object());
+  const ClassificationMetrics m = trainer.evaluate_test(forward, val, test, d.index, Json::object());
   std::printf(
       "test (%lld images): accuracy %.1f%%, balanced accuracy %.1f%%, macro-F1 %.4f, "
       "macro AUC %.4f; trained in %s\n",

@@ -30,10 +30,13 @@ Evaluation evaluate(nn::Module& model, const Forward& forward, BatchSource& sour
   while (std::optional<TrainBatch> batch = source.next()) {
     const Tensor logits = forward(batch->inputs.to(device));
     loss_sum += cross_entropy(logits, batch->labels).item() * batch->labels.size();
+    const std::vector<float> z = logits.to_vector();  // (B, K)
     const std::vector<float> probs = softmax(logits).to_vector();
-    for (size_t i = 0; i < batch->labels.size(); ++i)
+    for (size_t i = 0; i < batch->labels.size(); ++i) {
+      result.logits.emplace_back(z.begin() + i * num_classes, z.begin() + (i + 1) * num_classes);
       result.probs.emplace_back(probs.begin() + i * num_classes,
                                 probs.begin() + (i + 1) * num_classes);
+    }
     result.labels.insert(result.labels.end(), batch->labels.begin(), batch->labels.end());
     result.sample_ids.insert(result.sample_ids.end(), batch->sample_ids.begin(),
                              batch->sample_ids.end());

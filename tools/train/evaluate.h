@@ -22,8 +22,9 @@ using Forward = std::function<Tensor(const Tensor& inputs)>;
 // validation each epoch, the test subset at the end.
 struct Evaluation {
   std::vector<int64_t> sample_ids, labels;
-  std::vector<std::vector<float>> probs;  // softmax of the logits, one row per sample
-  double loss = 0.0;                      // mean unweighted cross-entropy
+  std::vector<std::vector<float>> logits;  // the network's outputs, one row per sample
+  std::vector<std::vector<float>> probs;   // softmax of the logits
+  double loss = 0.0;                       // mean unweighted cross-entropy
   double accuracy = 0.0, macro_f1 = 0.0;
   double seconds = 0.0;
 };

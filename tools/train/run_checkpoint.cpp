@@ -110,4 +110,9 @@ RunCheckpoint load_checkpoint(const std::string& path, nn::Module& model,
   return out;
 }
 
+void rewrite_checkpoint(const std::string& path, const nn::Module& model,
+                        const RunCheckpoint& checkpoint) {
+  weights::save_checkpoint(path, checkpoint.info, model.state_dict(), checkpoint.optimizer_state);
+}
+
 }  // namespace busi::tools

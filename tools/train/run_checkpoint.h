@@ -65,4 +65,9 @@ struct RunCheckpoint {
 RunCheckpoint load_checkpoint(const std::string& path, nn::Module& model,
                               const std::string& expected_model);
 
+// Writes a loaded checkpoint back (atomically) with the model's weights and the checkpoint's own
+// metadata and optimiser state, e.g. after adding settings to checkpoint.info.settings.
+void rewrite_checkpoint(const std::string& path, const nn::Module& model,
+                        const RunCheckpoint& checkpoint);
+
 }  // namespace busi::tools

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "engine/autograd.h"
 #include "engine/kill_point.h"
@@ -17,6 +18,7 @@
 #include "tools/cli/text_table.h"
 #include "tools/formats/csv.h"
 #include "tools/formats/text_file.h"
+#include "tools/train/calibrated_test.h"
 
 namespace busi::tools {
 
@@ -348,34 +350,53 @@ double Trainer::mean_images_per_second() const {
   return total / static_cast<double>(history_.size());
 }
 
-ClassificationMetrics Trainer::evaluate_test(const Forward& forward, BatchSource& test,
-                                             const data::DatasetIndex& index, Json extra) {
+ClassificationMetrics Trainer::evaluate_test(const Forward& forward, BatchSource& val,
+                                             BatchSource& test, const data::DatasetIndex& index,
+                                             Json extra) {
+  std::optional<RunCheckpoint> best;
   if (std::filesystem::exists(best_path())) {
-    load_checkpoint(best_path(), model_, options_.model_name);
+    best = load_checkpoint(best_path(), model_, options_.model_name);
     std::cout << "test: the best checkpoint (epoch " << state_.best_epoch << ", val macro-F1 "
               << fixed(state_.best_val_macro_f1, 4) << ")\n";
   }
   const int64_t num_classes = static_cast<int64_t>(options_.class_names.size());
+  const Evaluation val_eval = evaluate(model_, forward, val, options_.device, num_classes);
   const Evaluation eval = evaluate(model_, forward, test, options_.device, num_classes);
   const ClassificationMetrics metrics =
       compute_metrics(eval.labels, eval.probs, options_.class_names);
-
-  std::vector<std::string> header = {"path", "label", "pred"};
-  for (const std::string& name : options_.class_names) header.push_back("prob_" + name);
-  CsvWriter predictions(options_.run_dir + "/predictions.csv", header);
-  const std::vector<int64_t> preds = argmax_predictions(eval.probs);
-  for (size_t i = 0; i < eval.labels.size(); ++i) {
-    std::vector<CsvField> fields = {index.samples.at(eval.sample_ids[i]).relative_path,
-                                    options_.class_names.at(eval.labels[i]),
-                                    options_.class_names.at(preds[i])};
-    for (float p : eval.probs[i]) fields.emplace_back(p);
-    predictions.write_row(fields);
+  const CalibratedTest calibrated = calibrate_test(val_eval, eval, options_.class_names);
+  std::printf(
+      "calibration: temperature %.3f fitted on %lld validation images; test NLL %.3f -> %.3f, "
+      "Brier %.3f -> %.3f, ECE %.3f -> %.3f\n",
+      calibrated.temperature, static_cast<long long>(val_eval.labels.size()),
+      calibrated.test_raw.nll, calibrated.test_calibrated.nll, calibrated.test_raw.brier,
+      calibrated.test_calibrated.brier, calibrated.test_raw.ece, calibrated.test_calibrated.ece);
+  if (calibrated.malignant)
+    std::printf(
+        "malignant vs rest: threshold %.3f (90%% sensitivity on validation) gives test "
+        "sensitivity %.2f, specificity %.2f (at the argmax: %.2f, %.2f)\n",
+        calibrated.malignant->threshold, calibrated.malignant->at_threshold.sensitivity,
+        calibrated.malignant->at_threshold.specificity,
+        calibrated.malignant->at_decision.sensitivity,
+        calibrated.malignant->at_decision.specificity);
+  // The temperature and the threshold go into the best checkpoint, where predict finds them.
+  if (best) {
+    best->info.settings[kTemperatureKey] = Json(calibrated.temperature).dump(0);
+    if (calibrated.malignant)
+      best->info.settings[kMalignantThresholdKey] = Json(calibrated.malignant->threshold).dump(0);
+    rewrite_checkpoint(best_path(), model_, *best);
   }
-  predictions.commit();
+  write_predictions_csv(options_.run_dir + "/predictions.csv", index, options_.class_names, eval,
+                        calibrated.temperature);
 
   Json doc = Json::object();
   doc["model"] = options_.model_name;
   doc["test"] = metrics_to_json_value(metrics);
+  doc["calibration"] = calibration_json(calibrated);
+  if (calibrated.malignant)
+    doc["malignant"] = operating_point_to_json(*calibrated.malignant);
+  else
+    doc["malignant"] = calibrated.malignant_note;
   doc["parameters"] = model_.num_parameters();
   doc["trainable_parameters"] = model_.num_parameters(true);
   doc["training_seconds"] = training_seconds();

@@ -67,9 +67,11 @@ class Trainer {
   bool phase_already_done(const std::string& phase, int64_t epochs) const;
 
   // After training: loads best.safetensors (or keeps the current weights if there is none),
-  // evaluates `test` through `forward`, writes predictions.csv and metrics.json (`extra` is
-  // merged into metrics.json) and returns the metrics.
-  ClassificationMetrics evaluate_test(const Forward& forward, BatchSource& test,
+  // evaluates `val` and `test` through `forward`, fits the temperature on the validation logits
+  // (calibrated_test.h) and stores it, with the malignant threshold, in best.safetensors, writes
+  // predictions.csv and metrics.json (`extra` is merged into metrics.json) and returns the test
+  // metrics (of the raw probabilities: the temperature never changes the predicted class).
+  ClassificationMetrics evaluate_test(const Forward& forward, BatchSource& val, BatchSource& test,
                                       const data::DatasetIndex& index, Json extra);
 
   // Prints the history as a table, the best epoch marked.
