@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "engine/autograd.h"
+#include "kernels/cpu/host_allocator.h"
 #include "kernels/cuda/runtime/api.h"
 
 namespace busi {
@@ -39,15 +40,12 @@ Shape contiguous_strides(const Shape& shape) {
 
 // ---- Storage ------------------------------------------------------------------------------------
 
-// CPU buffers are 64-byte aligned so that the GEMM's vector loads never straddle cache lines.
-constexpr size_t kCpuAlignment = 64;
-
+// CPU buffers come from the caching host allocator (kernels/cpu/host_allocator.h): 64-byte
+// aligned, and the blocks one training step frees serve the next without new page faults.
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   const size_t asked = std::max<size_t>(bytes, 1);
   if (device.is_cpu()) {
-    const size_t rounded = (asked + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
-    data_ = std::aligned_alloc(kCpuAlignment, rounded);
-    if (!data_) throw Error(detail::concat("out of host memory allocating ", bytes, " bytes"));
+    data_ = cpu::host_malloc(asked);
   } else {
 #ifdef BUSI_WITH_CUDA
     data_ = cuda::device_malloc(asked);
@@ -59,7 +57,7 @@ Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
 
 Storage::~Storage() {
   if (device_.is_cpu()) {
-    std::free(data_);
+    cpu::host_free(data_, std::max<size_t>(bytes_, 1));
   } else {
 #ifdef BUSI_WITH_CUDA
     cuda::device_free(data_);

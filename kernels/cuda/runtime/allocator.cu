@@ -3,11 +3,9 @@
 // handed out again: after the first training step every block a step needs is in the cache and
 // the steady state makes no cudaMalloc at all (num_cuda_mallocs stops growing).
 //
-// Bins: a request is rounded up to a multiple of 512 bytes up to 1 MiB, and above that to one of
-// eight sizes per power of two (2^k, 1.125 * 2^k, ..., 1.875 * 2^k), so a block wastes at most
-// 12.5 % and tensors of nearly the same size share a bin. A request takes a cached block of
-// exactly its bin size; blocks are never split or merged (simple, and enough for training loops
-// that repeat the same shapes).
+// Bins: kernels/common/allocator_bins.h (eight sizes per power of two above 1 MiB), shared with
+// the host allocator. A request takes a cached block of exactly its bin size; blocks are never
+// split or merged (simple, and enough for training loops that repeat the same shapes).
 //
 // On the emulated device under AddressSanitizer (device memory is host memory there) the
 // allocator also marks what a kernel must not touch: the bytes of a block past the size asked
@@ -29,6 +27,7 @@
 #include "kernels/cuda/runtime/context.h"
 #include "kernels/cuda/runtime/api.h"
 #include "kernels/cuda/runtime/controls.h"
+#include "kernels/common/allocator_bins.h"
 #include "kernels/common/error.h"
 #if defined(BUSI_CUDA_EMULATED) && defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -59,22 +58,6 @@ void queue_marks(void* ptr, size_t valid, size_t size) {
 void queue_marks(void*, size_t, size_t) {}
 #endif
 
-constexpr size_t kSmallLimit = size_t(1) << 20;  // 1 MiB
-constexpr size_t kSmallStep = 512;
-// Nothing this large can exist (and rounding it up could overflow): refused at once.
-constexpr size_t kLargestRequest = size_t(1) << 60;
-
-size_t round_up(size_t bytes, size_t step) { return (bytes + step - 1) / step * step; }
-
-// The bin (block size) a request of `bytes` is served from.
-size_t bin_size(size_t bytes) {
-  bytes = std::max<size_t>(bytes, 1);
-  if (bytes <= kSmallLimit) return round_up(bytes, kSmallStep);
-  int top_bit = 63;
-  while (!((bytes >> top_bit) & 1)) --top_bit;
-  return round_up(bytes, size_t(1) << (top_bit - 3));  // eight steps per power of two
-}
-
 double mib(size_t bytes) { return static_cast<double>(bytes) / double(1 << 20); }
 
 class CachingAllocator {
@@ -83,8 +66,8 @@ class CachingAllocator {
     const int device = current_device();
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.num_allocs;
-    if (bytes > kLargestRequest) throw out_of_memory(bytes, device);
-    const size_t size = bin_size(bytes);
+    if (bytes > kAllocatorLargestRequest) throw out_of_memory(bytes, device);
+    const size_t size = allocator_bin_size(bytes);
     void* ptr = take_cached(device, size);
     if (ptr) {
       ++stats_.num_cache_hits;
