@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/random.h"
 #include "kernels/common/error.h"
 
 namespace busi::tools {
@@ -178,12 +179,61 @@ CalibrationScores score_terms(const SampleTerms& terms, int bins, int rounds, ui
 
 }  // namespace
 
+double ece_under_perfect_calibration(const std::vector<std::vector<double>>& probs, int bins,
+                                     int rounds, uint64_t seed, Interval* range) {
+  const Interval none{std::nan(""), std::nan("")};
+  if (range) *range = none;
+  if (rounds <= 0 || probs.empty()) return std::nan("");
+  // One draw: y_i ~ Categorical(p_i) for every sample, then the ECE of (p, y). The terms other
+  // than the labels (confidence, bin, argmax) do not change from draw to draw.
+  std::vector<int64_t> labels(probs.size());
+  SampleTerms terms = sample_terms(probs, labels, bins);
+  std::vector<int64_t> all(probs.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+  std::vector<size_t> top(probs.size());
+  for (size_t i = 0; i < probs.size(); ++i)
+    top[i] =
+        static_cast<size_t>(std::max_element(probs[i].begin(), probs[i].end()) - probs[i].begin());
+  Generator gen(seed ^ 0x9e3779b97f4a7c15ULL);  // a stream apart from the bootstrap's
+  std::vector<double> values;
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t i = 0; i < probs.size(); ++i) {
+      const double u = gen.uniform();
+      double cumulative = 0.0;
+      size_t y = probs[i].size() - 1;  // rounding may leave the sum a hair below 1
+      for (size_t k = 0; k < probs[i].size(); ++k) {
+        cumulative += probs[i][k];
+        if (u < cumulative) {
+          y = k;
+          break;
+        }
+      }
+      terms.correct[i] = y == top[i];
+    }
+    values.push_back(ece_of(terms, all, bins, nullptr));
+  }
+  std::sort(values.begin(), values.end());
+  auto at = [&](double q) {
+    const double h = static_cast<double>(values.size() - 1) * q;
+    const auto lo = static_cast<size_t>(h);
+    const size_t hi = std::min(lo + 1, values.size() - 1);
+    return values[lo] + (h - static_cast<double>(lo)) * (values[hi] - values[lo]);
+  };
+  if (range) *range = {at(0.025), at(0.975)};
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  return sum / static_cast<double>(values.size());
+}
+
 CalibrationScores score_probabilities(const std::vector<std::vector<double>>& probs,
                                       const std::vector<int64_t>& labels, int bins, int rounds,
                                       uint64_t seed) {
   check_rows(probs.size(), labels.size(), probs.empty() ? 0 : probs[0].size(), "calibration");
   BUSI_CHECK(bins >= 1, "calibration: expected 1 or more bins, got ", bins);
-  return score_terms(sample_terms(probs, labels, bins), bins, rounds, seed);
+  CalibrationScores s = score_terms(sample_terms(probs, labels, bins), bins, rounds, seed);
+  s.ece_if_calibrated =
+      ece_under_perfect_calibration(probs, bins, rounds, seed, &s.ece_if_calibrated_range);
+  return s;
 }
 
 CalibrationScores score_logits(const std::vector<std::vector<float>>& logits,
@@ -191,12 +241,16 @@ CalibrationScores score_logits(const std::vector<std::vector<float>>& logits,
                                int rounds, uint64_t seed) {
   check_rows(logits.size(), labels.size(), logits.empty() ? 0 : logits[0].size(), "calibration");
   BUSI_CHECK(bins >= 1, "calibration: expected 1 or more bins, got ", bins);
-  SampleTerms terms = sample_terms(softmax_with_temperature(logits, temperature), labels, bins);
+  const std::vector<std::vector<double>> probs = softmax_with_temperature(logits, temperature);
+  SampleTerms terms = sample_terms(probs, labels, bins);
   // The exact -log p from the logits, where p may have underflowed to 0.
   const double b = 1.0 / temperature;
   for (size_t i = 0; i < logits.size(); ++i)
     terms.nll[i] = log_sum_exp(logits[i], b) - b * logits[i][static_cast<size_t>(labels[i])];
-  return score_terms(terms, bins, rounds, seed);
+  CalibrationScores s = score_terms(terms, bins, rounds, seed);
+  s.ece_if_calibrated =
+      ece_under_perfect_calibration(probs, bins, rounds, seed, &s.ece_if_calibrated_range);
+  return s;
 }
 
 Json calibration_to_json(const CalibrationScores& s) {
@@ -208,6 +262,9 @@ Json calibration_to_json(const CalibrationScores& s) {
   j["brier_ci95"] = std::vector<double>{s.brier_ci.low, s.brier_ci.high};
   j["ece"] = s.ece;
   j["ece_ci95"] = std::vector<double>{s.ece_ci.low, s.ece_ci.high};
+  j["ece_if_calibrated"] = s.ece_if_calibrated;
+  j["ece_if_calibrated_range95"] =
+      std::vector<double>{s.ece_if_calibrated_range.low, s.ece_if_calibrated_range.high};
   j["ece_bins"] = static_cast<int64_t>(s.bins.size());
   Json& bins = j["reliability"] = Json::array();
   for (const ReliabilityBin& b : s.bins) {

@@ -45,7 +45,19 @@ struct CalibrationScores {
   double ece = 0.0;
   Interval nll_ci, brier_ci, ece_ci;  // 95 % bootstrap over the samples
   std::vector<ReliabilityBin> bins;
+  // ECE is biased upwards on few samples: a model calibrated perfectly still shows one, because
+  // each bin's accuracy is estimated from its few images. This is that floor for these
+  // probabilities: the mean and 95 % range of the ECE when every label is drawn from the
+  // model's own probabilities (`rounds` draws; NaN when rounds = 0). An ECE inside the range
+  // is indistinguishable from perfect calibration on this many images.
+  double ece_if_calibrated = 0.0;
+  Interval ece_if_calibrated_range;
 };
+
+// The ECE of perfectly calibrated predictions with these probabilities (labels drawn from them,
+// `rounds` times, a seeded Philox stream): its mean and its 2.5th-97.5th percentiles.
+double ece_under_perfect_calibration(const std::vector<std::vector<double>>& probs, int bins,
+                                     int rounds, uint64_t seed, Interval* range);
 
 // The three scores of probabilities (rows summing to 1) against labels, ECE over `bins`
 // equal-width bins, with percentile-bootstrap intervals (`rounds` = 0: NaN intervals). NLL from
@@ -58,7 +70,8 @@ CalibrationScores score_logits(const std::vector<std::vector<float>>& logits,
                                const std::vector<int64_t>& labels, double temperature,
                                int bins = 15, int rounds = 1000, uint64_t seed = 0);
 
-// {"n", "nll", "nll_ci95", "brier", "brier_ci95", "ece", "ece_ci95", "reliability": [{"lower",
+// {"n", "nll", "nll_ci95", "brier", "brier_ci95", "ece", "ece_ci95", "ece_if_calibrated",
+// "ece_if_calibrated_range95", "reliability": [{"lower",
 // "upper", "count", "mean_confidence", "accuracy"}...]}.
 Json calibration_to_json(const CalibrationScores& s);
 
