@@ -55,17 +55,24 @@ Tensor VGG16::forward_until(const Tensor& x, const std::string& conv_name) {
   return forward_layers(x, 0, static_cast<size_t>(found - names.begin()) + 1);
 }
 
+// The previous block's 2x2 pool comes before a layer that opens a block.
+Tensor VGG16::conv_input(const Tensor& h, size_t i) const {
+  const auto& names = conv_layer_names();
+  const bool opens_block = i > 0 && block_of(names[i]) != block_of(names[i - 1]);
+  return opens_block ? max_pool2d(h, 2) : h;
+}
+
 Tensor VGG16::forward_layers(const Tensor& x, size_t begin, size_t end) {
   BUSI_CHECK(begin <= end && end <= convs_.size(), "VGG16::forward_layers: range [", begin, ", ",
              end, ") is not within the 13 conv layers");
-  const auto& names = conv_layer_names();
   Tensor h = x;
-  for (size_t i = begin; i < end; ++i) {
-    const bool opens_block = i > 0 && block_of(names[i]) != block_of(names[i - 1]);
-    if (opens_block) h = max_pool2d(h, 2);  // the previous block's pool
-    h = relu(convs_[i]->forward(h));
-  }
+  for (size_t i = begin; i < end; ++i) h = relu(convs_[i]->forward(conv_input(h, i)));
   return h;
+}
+
+Tensor VGG16::conv_preactivation(const Tensor& h, size_t i) {
+  BUSI_CHECK(i < convs_.size(), "VGG16::conv_preactivation: no conv layer ", i, " of 13");
+  return convs_[i]->forward(conv_input(h, i));
 }
 
 Tensor VGG16::forward_head(const Tensor& features) {

@@ -34,6 +34,10 @@ class VGG16 : public nn::Module {
   // before a layer that opens a block: forward_layers(forward_layers(x, 0, k), k, 13) is
   // forward_features(x), so a frozen prefix [0, k) can be computed once and the rest trained.
   Tensor forward_layers(const Tensor& x, size_t begin, size_t end);
+  // Conv layer i's output before its ReLU, from the output h of layers [0, i) (the block's pool
+  // included): relu(conv_preactivation(forward_layers(x, 0, i), i)) is forward_layers(x, 0,
+  // i + 1). For data-dependent initialisation (engine/lsuv.h).
+  Tensor conv_preactivation(const Tensor& h, size_t i);
   // block5_pool -> global average pooling -> dropout -> linear.
   Tensor forward_head(const Tensor& features);
   std::string last_conv_name() const { return "block5_conv3"; }
@@ -52,6 +56,9 @@ class VGG16 : public nn::Module {
   const VGG16Config& config() const { return config_; }
 
  private:
+  // Layer i's input from the previous layer's output: pooled when layer i opens a block.
+  Tensor conv_input(const Tensor& h, size_t i) const;
+
   VGG16Config config_;
   std::vector<std::shared_ptr<nn::Conv2d>> convs_;  // in order, block1_conv1 first
   std::shared_ptr<nn::Dropout> dropout_;

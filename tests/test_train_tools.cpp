@@ -327,6 +327,26 @@ TEST_CASE("finetune_vgg writes every promised file, both phases, the ImageNet la
         std::string::npos);
 }
 
+TEST_CASE("finetune_vgg --lsuv: the layers the weight file did not fill, normalised on data") {
+  if (!have_busi() || !have_tool("finetune_vgg")) return;
+  const std::string dir = out_dir("vgg_lsuv");
+  const RunResult& run = cached_run("vgg_lsuv", "finetune_vgg",
+                                    kTiny + " --epochs 1 --lsuv channel --out '" + dir + "'");
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  const Json config = read_json_file(dir + "/config.json");
+  CHECK(config.at("lsuv").as_string() == "channel");
+  const int64_t loaded = config.at("imagenet_layers_loaded").as_int();
+  const Json& layers = config.at("lsuv_layers");
+  CHECK(static_cast<int64_t>(layers.size()) == 13 - loaded);  // every layer not loaded, only those
+  for (const Json& layer : layers.elements()) {
+    CAPTURE(layer.at("layer").as_string());
+    CHECK(layer.at("std_after").as_number() == doctest::Approx(1.0).epsilon(0.05));
+    CHECK(std::abs(layer.at("mean_after").as_number()) < 0.05);
+  }
+  CHECK(run.output.find("lsuv: block5_conv3") != std::string::npos);
+}
+
 TEST_CASE("finetune_vgg --feature-views: augmented versions of the cached features") {
   if (!have_busi() || !have_tool("finetune_vgg")) return;
   const RunResult r = run_tool("finetune_vgg", kTiny +

@@ -15,6 +15,7 @@
 #include "tools/cli/tool_main.h"
 #include "tools/finetune/feature_cache.h"
 #include "tools/finetune/imagenet_weights.h"
+#include "tools/finetune/lsuv_vgg16.h"
 #include "tools/finetune/trainable_layers.h"
 #include "tools/run_folder/run_dir.h"
 #include "tools/train/folds.h"
@@ -44,6 +45,8 @@ struct VggSettings {
   bool cache_features = false;
   int64_t feature_views = 1;
   float dropout = 0.5f;
+  std::string lsuv = "off";  // off, channel, layer: engine/lsuv.h
+  int64_t lsuv_batch = 64;
 };
 
 // cpu-quick: 64 px, frozen layers cached. With the partial ImageNet file 8 conv layers start
@@ -65,6 +68,7 @@ std::vector<Preset> vgg_presets() {
         {"--finetune-lr", "0.0001"},
         {"--cache-features", "on"},
         {"--feature-views", "1"},
+        {"--lsuv", "off"},
         {"--patience", "0"}}},
       {"gpu-full",
        {{"--img-size", "224"},
@@ -74,6 +78,7 @@ std::vector<Preset> vgg_presets() {
         {"--lr", "0.0003"},
         {"--finetune-lr", "0.0001"},
         {"--cache-features", "off"},
+        {"--lsuv", "off"},
         {"--patience", "10"}}},
   };
 }
@@ -157,6 +162,13 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
 
   const data::Normalization norm = data::Normalization::from_name(pretrained.preprocessing);
   std::cout << "normalisation: " << norm.name << " (what the weight file says)\n";
+  // Data-dependent initialisation of the layers the file did not fill, before the first epoch
+  // (a resumed run has its trained weights: nothing to initialise).
+  std::vector<LsuvLayerReport> lsuv;
+  if (v.lsuv != "off" && s.resume.empty())
+    lsuv = lsuv_vgg16(model, pretrained.layers, cache, d.train_ids, v.lsuv_batch,
+                      make_loader_options(s, norm, false), ctx.device,
+                      v.lsuv == "layer" ? LsuvMode::WholeLayer : LsuvMode::PerChannel);
 
   Json architecture = Json::object();
   architecture["num_classes"] = config.num_classes;
@@ -184,11 +196,13 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   facts["imagenet_summary"] = pretrained.summary;
   facts["weights_file"] = pretrained.weights_file;
   facts["init"] = v.init;
+  facts["lsuv"] = v.lsuv;
   facts["preprocessing"] = norm.name;
   Json config_extra = facts;
   config_extra["normalization"] = normalization_to_json(norm);
   config_extra["architecture"] = architecture;
   config_extra["grouping"] = grouping_json(s, d);
+  if (!lsuv.empty()) config_extra["lsuv_layers"] = lsuv_json(lsuv);
   if (s.folds > 0) config_extra["fold"] = fold;
   write_config_json(run_dir, make_config(*ctx.cli, s, options.model_name, ctx.device,
                                          BUSI_SOURCE_DIR, config_extra));
@@ -247,6 +261,12 @@ void add_vgg_flags(CommandLine& cli, VggSettings& v) {
           "the first as is, the others augmented; each epoch uses one per image, at random");
   cli.set_default_text("--feature-views", "from the preset");
   cli.add("--dropout", &v.dropout, "P", "dropout before the classifier");
+  cli.add_choice("--lsuv", &v.lsuv, {"off", "channel", "layer"},
+                 "data-dependent initialisation of the conv layers no weight file filled, on "
+                 "--lsuv-batch training images: channel (each output channel mean 0, std 1 "
+                 "before its ReLU) or layer (the whole output std 1: LSUV); engine/lsuv.h");
+  cli.set_default_text("--lsuv", "from the preset");
+  cli.add("--lsuv-batch", &v.lsuv_batch, "N", "training images --lsuv measures on");
 }
 
 // --epochs N (the shared flag) splits into the two phases, --lr is --head-lr: values derived
