@@ -11,6 +11,8 @@
 
 namespace busi::tools {
 
+inline constexpr int kCalibrationBins = 15;  // equal-width confidence bins of the ECE reported
+
 // softmax(z / T) of each row of logits, in double: T > 1 softens the probabilities, T < 1
 // sharpens them, and the argmax (the predicted class) never changes.
 std::vector<std::vector<double>> softmax_with_temperature(

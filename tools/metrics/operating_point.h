@@ -13,6 +13,11 @@
 
 namespace busi::tools {
 
+// The class read against the rest in metrics.json and the report, and the sensitivity its
+// threshold is chosen for on validation.
+inline constexpr const char* kMalignantClass = "malignant";
+inline constexpr double kMalignantSensitivity = 0.9;
+
 struct BinaryRates {
   int64_t tp = 0, fn = 0, tn = 0, fp = 0;
   double sensitivity = 0.0;                 // tp / (tp + fn); NaN without positives

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "tools/report/calibration_section.h"
 #include "tools/report/format.h"
 #include "tools/report/html_charts.h"
 #include "tools/report/html_style.h"
@@ -220,6 +221,8 @@ std::string render_report_html(const Comparison& c) {
        "</section>\n";
   h += "<section><h2>ROC curves, one class against the rest (test set)</h2>" + roc_curves_html(c) +
        "</section>\n";
+  h += calibration_section_html(c);
+  h += malignant_section_html(c);
   h += "<section><h2>Data split</h2><p>From <code>" + esc(file_in(c.a.dir, "split.csv")) +
        "</code>" +
        (c.a.split && c.b.split && c.a.split->rows == c.b.split->rows

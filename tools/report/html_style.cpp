@@ -43,6 +43,7 @@ td.value { overflow-wrap: anywhere; }
 .kv { display: grid; grid-template-columns: auto 1fr; gap: 2px 14px; margin-top: 6px; }
 .kv span:nth-child(odd) { color: var(--muted); }
 .headline { margin-top: 14px; font-size: 15px; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 16px 26px; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px 26px; align-items: flex-start; }
 svg.chart { max-width: 100%; height: auto; }
 table.facts { width: auto; min-width: 62%; }

@@ -3,6 +3,7 @@
 
 #include "tools/report/split_facts.h"
 
+#include "tools/report/calibration_section.h"
 #include "tools/report/format.h"
 #include "tools/report/side_by_side.h"
 
@@ -77,6 +78,7 @@ std::string render_report_markdown(const Comparison& c) {
        " (continuity-corrected chi-square " + printf_string("%.3f", p.mcnemar.statistic) + "). " +
        p.interpretation + "\n\n";
 
+  m += calibration_sections_markdown(c);
   m += "## Data split\n\n" + grouping_sentence(c.a) + "\n\n";
   m += "## Settings\n\n| Setting | " + a + " | " + b + " |\n|---|---|---|\n";
   for (const SettingRow& row : setting_rows(c))

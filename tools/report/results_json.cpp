@@ -1,6 +1,7 @@
 // results.json (see results_json.h).
 #include "tools/report/results_json.h"
 
+#include "tools/report/calibration_section.h"
 #include "tools/report/run_facts.h"
 
 namespace busi::tools {
@@ -22,6 +23,7 @@ Json run_json(const RunFolder& run, const std::vector<MetricRow>& rows, bool is_
                           "mean_img_per_s", "overall_img_per_s"})
     j[key] = run.summary.contains(key) ? run.summary.at(key) : Json();
   j["epochs_run"] = static_cast<int64_t>(run.history.size());
+  j["calibration"] = run_calibration_json(run);
   j["config"] = run.config;
   return j;
 }

@@ -42,7 +42,22 @@ int64_t class_index_of(const std::string& text, const std::vector<std::string>& 
   return whole && index >= 0 && index < static_cast<int64_t>(class_names.size()) ? index : -1;
 }
 
-// predictions.csv: path,label,pred,prob_<class>... (the class names come from the prob_ columns;
+// The columns <prefix><class> in the order of class_names: all of them, or none (older runs).
+std::vector<size_t> class_columns(const CsvTable& table, const std::string& prefix,
+                                  const std::vector<std::string>& class_names,
+                                  const std::string& path) {
+  std::vector<size_t> columns;
+  for (const std::string& name : class_names) {
+    const int column = table.column_index(prefix + name);
+    if (column >= 0) columns.push_back(static_cast<size_t>(column));
+  }
+  BUSI_CHECK(columns.empty() || columns.size() == class_names.size(), path, ": ", prefix,
+             "<class> columns for ", columns.size(), " of the ", class_names.size(), " classes");
+  return columns;
+}
+
+// predictions.csv: path,label,pred,prob_<class>... and, since calibration was added,
+// calibrated_prob_<class>... and logit_<class>... (the class names come from the prob_ columns;
 // label and pred may be class indices or class names).
 void read_predictions(const std::string& path, RunFolder& run) {
   const CsvTable table = read_csv(path);
@@ -55,6 +70,9 @@ void read_predictions(const std::string& path, RunFolder& run) {
       prob_columns.push_back(i);
       run.class_names.push_back(table.header[i].substr(5));
     }
+  const std::vector<size_t> logit_columns = class_columns(table, "logit_", run.class_names, path);
+  const std::vector<size_t> calibrated_columns =
+      class_columns(table, "calibrated_prob_", run.class_names, path);
   BUSI_CHECK(prob_columns.size() >= 2, path,
              ": expected prob_<class> columns for 2 or more classes");
   BUSI_CHECK(!table.rows.empty(), path, ": no test images (the file has only its header)");
@@ -70,6 +88,16 @@ void read_predictions(const std::string& path, RunFolder& run) {
     std::vector<float> p;
     for (const size_t c : prob_columns) p.push_back(static_cast<float>(table.number(r, c)));
     run.probs.push_back(std::move(p));
+    if (!logit_columns.empty()) {
+      std::vector<float> z;
+      for (const size_t c : logit_columns) z.push_back(static_cast<float>(table.number(r, c)));
+      run.logits.push_back(std::move(z));
+    }
+    if (!calibrated_columns.empty()) {
+      std::vector<double> q;
+      for (const size_t c : calibrated_columns) q.push_back(table.number(r, c));
+      run.calibrated_probs.push_back(std::move(q));
+    }
     if (pred_column >= 0)
       pred_disagreements +=
           class_index_of(table.rows[r][static_cast<size_t>(pred_column)], run.class_names) !=
@@ -125,6 +153,7 @@ RunFolder load_run_folder(const std::string& dir, int bootstrap_rounds, uint64_t
   run.metrics =
       compute_metrics(run.labels, run.probs, run.class_names, bootstrap_rounds, bootstrap_seed);
   check_summary(run, summary);
+  read_run_calibration(run, summary, bootstrap_rounds, bootstrap_seed);
   return run;
 }
 

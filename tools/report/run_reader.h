@@ -1,6 +1,6 @@
 // A trainer run folder read back for the report: config.json, metrics.json, history.csv,
-// predictions.csv (the test metrics are recomputed from it, with bootstrap intervals) and
-// split.csv.
+// predictions.csv (the test metrics, and the calibration where there are logits, are recomputed
+// from it, with bootstrap intervals) and split.csv.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include "tools/formats/csv.h"
 #include "tools/formats/json_value.h"
 #include "tools/metrics/classification.h"
+#include "tools/report/run_calibration.h"
 #include "tools/run_folder/history.h"
 
 namespace busi::tools {
@@ -31,7 +32,15 @@ struct RunFolder {
   std::vector<std::string> paths;
   std::vector<int64_t> labels, preds;  // preds = argmax of probs (as compute_metrics does)
   std::vector<std::vector<float>> probs;
+  // The logit_<class> and calibrated_prob_<class> columns, in the order of the prob_ columns;
+  // empty in runs trained before calibration was added.
+  std::vector<std::vector<float>> logits;
+  std::vector<std::vector<double>> calibrated_probs;
   ClassificationMetrics metrics;
+  // Recomputed from the logits and metrics.json's temperature; absent for runs trained before
+  // calibration existed (calibration_missing says why).
+  std::optional<RunCalibration> calibration;
+  std::string calibration_missing;
   std::vector<std::string> warnings;  // inconsistencies found while reading, for the report
 };
 

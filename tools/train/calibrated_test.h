@@ -16,9 +16,6 @@
 
 namespace busi::tools {
 
-inline constexpr int kCalibrationBins = 15;           // equal-width confidence bins of the ECE
-inline constexpr double kMalignantSensitivity = 0.9;  // the target of the chosen threshold
-inline constexpr const char* kMalignantClass = "malignant";
 // Checkpoint settings written beside the weights once the run is calibrated (predict reads them).
 inline constexpr const char* kTemperatureKey = "temperature";
 inline constexpr const char* kMalignantThresholdKey = "malignant_threshold";
