@@ -2,6 +2,7 @@
 #include "engine/lsuv.h"
 
 #include <cmath>
+#include <functional>
 
 #include "engine/autograd.h"
 #include "kernels/common/error.h"
@@ -22,31 +23,33 @@ OutputStats stats_of(const Tensor& z, const std::string& name) {
   const std::vector<float> values = z.to_vector();
   const int64_t n = z.size(0), c = z.size(1);
   const int64_t inner = z.numel() / (n * c);  // H * W, or 1
-  std::vector<double> sum(static_cast<size_t>(c)), squares(static_cast<size_t>(c));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t k = 0; k < c; ++k) {
-      const float* row = values.data() + (i * c + k) * inner;
-      double s = 0, q = 0;
-      for (int64_t j = 0; j < inner; ++j) {
-        s += row[j];
-        q += static_cast<double>(row[j]) * row[j];
+  // Two passes (the mean, then the squared deviations from it): a channel whose values are all
+  // the same float gets a standard deviation of exactly 0, not the rounding error of
+  // E[z^2] - E[z]^2, which would be "normalised" by a factor of 1e9.
+  const auto each = [&](const std::function<void(size_t, float)>& f) {
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < c; ++k) {
+        const float* row = values.data() + (i * c + k) * inner;
+        for (int64_t j = 0; j < inner; ++j) f(static_cast<size_t>(k), row[j]);
       }
-      sum[static_cast<size_t>(k)] += s;
-      squares[static_cast<size_t>(k)] += q;
-    }
-  OutputStats out;
+  };
+  std::vector<double> sum(static_cast<size_t>(c)), squares(static_cast<size_t>(c));
+  double total = 0;
+  each([&](size_t k, float v) { sum[k] += v; });
+  for (const double s : sum) total += s;
   const double per_channel = static_cast<double>(n * inner);
-  double total = 0, total_squares = 0;
-  for (size_t k = 0; k < sum.size(); ++k) {
-    const double m = sum[k] / per_channel;
-    out.mean.push_back(m);
-    out.std.push_back(std::sqrt(std::max(0.0, squares[k] / per_channel - m * m)));
-    total += sum[k];
-    total_squares += squares[k];
-  }
   const double count = per_channel * static_cast<double>(c);
+  OutputStats out;
   out.all_mean = total / count;
-  out.all_std = std::sqrt(std::max(0.0, total_squares / count - out.all_mean * out.all_mean));
+  for (const double s : sum) out.mean.push_back(s / per_channel);
+  double total_squares = 0;  // deviations from the mean of the whole output
+  each([&](size_t k, float v) {
+    const double d = v - out.mean[k], e = v - out.all_mean;
+    squares[k] += d * d;
+    total_squares += e * e;
+  });
+  for (const double q : squares) out.std.push_back(std::sqrt(q / per_channel));
+  out.all_std = std::sqrt(total_squares / count);
   BUSI_CHECK(std::isfinite(out.all_std) && std::isfinite(out.all_mean), "LSUV: layer ", name,
              ": its output is not finite (NaN or infinity) on the batch");
   return out;
@@ -101,7 +104,7 @@ std::vector<LsuvLayerReport> lsuv_init(const std::vector<LsuvLayer>& layers,
     }();
     BUSI_CHECK(s.std.size() == static_cast<size_t>(channels), "LSUV: layer ", layer.name,
                ": output of ", s.std.size(), " channels for a weight of ", channels, " rows");
-    BUSI_CHECK(s.all_std > 0, "LSUV: layer ", layer.name,
+    BUSI_CHECK(s.all_std > 1e-6 * std::abs(s.all_mean), "LSUV: layer ", layer.name,
                ": its output is the same for every input of the batch (standard deviation 0); "
                "nothing to normalise");
     report.std_before = s.all_std;
@@ -109,7 +112,10 @@ std::vector<LsuvLayerReport> lsuv_init(const std::vector<LsuvLayer>& layers,
     // A channel constant on the batch (e.g. all its inputs are dead ReLUs) cannot be scaled to
     // unit variance; it is left alone and counted.
     std::vector<int> dead(static_cast<size_t>(channels));
-    for (size_t k = 0; k < dead.size(); ++k) dead[k] = !(s.std[k] > 1e-12 * (1.0 + s.all_std));
+    // "Constant" is relative to float precision: a spread below 1e-6 of the channel's own size
+    // is rounding, and dividing by it would blow the weights up.
+    for (size_t k = 0; k < dead.size(); ++k)
+      dead[k] = !(s.std[k] > 1e-6 * (std::abs(s.mean[k]) + s.all_std));
     for (const int d : dead) report.dead_channels += d;
     while (!converged(s, options, dead, layer.bias != nullptr) &&
            report.iterations < options.max_iterations) {

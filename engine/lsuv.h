@@ -16,6 +16,16 @@
 // their values through the ReLU, for every channel, instead of some channels dying (always
 // negative) and others passing a constant (always positive), which carries nothing about the
 // image. Whole layer: one factor for all channels, the original LSUV.
+//
+// One step is exact: z is linear in (W, b), so dividing both by s divides z by s (and the
+// shift by m_c subtracts m_c); further iterations only absorb float rounding.
+//
+// The paper first replaces W by an orthonormal matrix (SVD of a Gaussian one). Not done here:
+// the engine has no QR or SVD, and a conv weight of O rows of n = C*k*k values, n large, is
+// nearly orthogonal already: two Gaussian rows have a cosine of about 1/sqrt(n) (0.015 for
+// VGG16's 512 x 4608 layers). Orthogonality matters for very deep plain stacks; the scale,
+// which is what a stalled loss behind a few random layers is about, is set from the data.
+
 #pragma once
 
 #include <functional>
@@ -53,7 +63,9 @@ struct LsuvLayerReport {
 
 // Initialises the layers in the given order (the order of the forward pass: a layer's input
 // depends on the layers before it). Throws busi::Error naming the layer when its output is
-// constant on the whole batch (nothing to normalise) or not finite.
+// constant on the whole batch (nothing to normalise: dividing by its std 0 would give NaN or
+// infinite weights) or not finite. Per channel, a channel constant on the batch is left as it
+// was and counted in dead_channels.
 std::vector<LsuvLayerReport> lsuv_init(const std::vector<LsuvLayer>& layers,
                                        const LsuvOptions& options = {});
 

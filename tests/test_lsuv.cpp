@@ -3,6 +3,7 @@
 // bit for bit, a constant output is an error; and VGG16's conv_preactivation, which it uses.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -98,11 +99,13 @@ TEST_CASE("LSUV per channel: every channel mean 0 and std 1 before the ReLU, in 
 TEST_CASE("LSUV whole layer: one factor, output std 1; unlisted layers bit for bit") {
   Stack s;
   const std::vector<float> untouched = s.convs[1]->weight.to_vector();
+  const std::vector<float> untouched_bias = s.convs[1]->bias.to_vector();
   const std::vector<float> bias_before = s.convs[0]->bias.to_vector();
   LsuvOptions options;
   options.mode = LsuvMode::WholeLayer;
   lsuv_init(s.layers({0, 2}), options);
   CHECK(s.convs[1]->weight.to_vector() == untouched);
+  CHECK(s.convs[1]->bias.to_vector() == untouched_bias);
   for (size_t i : {size_t(0), size_t(2)}) {
     const std::vector<float> z = s.preactivation(i).to_vector();
     double sum = 0, squares = 0;
@@ -122,6 +125,33 @@ TEST_CASE("LSUV: a layer whose output is constant on the batch is an error namin
   std::vector<LsuvLayer> layers = {
       {"flat", &conv->weight, &conv->bias, [&] { return conv->forward(x); }}};
   CHECK_THROWS_WITH_AS(lsuv_init(layers), doctest::Contains("flat"), Error);
+}
+
+TEST_CASE("LSUV per channel: a channel constant on the batch is left as it was, not NaN") {
+  Generator gen(4);
+  auto conv = std::make_shared<nn::Conv2d>(2, 3, 3, 1, 1, true, gen);
+  {
+    NoGradGuard no_grad;  // channel 1: weights 0, bias 0.25, so its output is 0.25 everywhere
+    std::vector<float> w = conv->weight.to_vector();
+    std::fill(w.begin() + 18, w.begin() + 36, 0.0f);
+    conv->weight.copy_(Tensor::from_vector(w, conv->weight.shape()));
+    conv->bias.copy_(Tensor::from_vector({0.0f, 0.25f, 0.0f}, {3}));
+  }
+  const Tensor x = random_tensor({4, 2, 6, 6}, gen, 3.0f);
+  std::vector<LsuvLayer> layers = {
+      {"half_dead", &conv->weight, &conv->bias, [&] { return conv->forward(x); }}};
+  const std::vector<LsuvLayerReport> reports = lsuv_init(layers);
+  CHECK(reports.at(0).dead_channels == 1);
+  for (const float v : conv->weight.to_vector()) CHECK(std::isfinite(v));
+  const std::vector<float> bias = conv->bias.to_vector();
+  CHECK(bias[1] == 0.25f);
+  std::vector<double> mean, std;
+  NoGradGuard no_grad;
+  channel_stats(conv->forward(x), mean, std);
+  for (size_t k : {size_t(0), size_t(2)}) {
+    CHECK(std::abs(mean[k]) < 0.02);
+    CHECK(std[k] == doctest::Approx(1.0).epsilon(0.02));
+  }
 }
 
 TEST_CASE("VGG16 conv_preactivation: its ReLU is forward_layers one layer further") {
