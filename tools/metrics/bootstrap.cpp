@@ -9,18 +9,14 @@
 
 namespace busi::tools {
 
-namespace {
+Json interval_json(const Interval& ci) { return std::vector<double>{ci.low, ci.high}; }
 
-// The q-quantile of sorted values, interpolating linearly between order statistics: position
-// h = (N - 1) q, value = v[floor h] + (h - floor h) (v[floor h + 1] - v[floor h]).
 double quantile_of_sorted(const std::vector<double>& sorted, double q) {
   const double h = static_cast<double>(sorted.size() - 1) * q;
   const auto lo = static_cast<size_t>(std::floor(h));
   const size_t hi = std::min(lo + 1, sorted.size() - 1);
   return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
 }
-
-}  // namespace
 
 std::vector<Interval> bootstrap_intervals(
     int64_t n, int rounds, uint64_t seed,

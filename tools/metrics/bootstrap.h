@@ -6,11 +6,21 @@
 #include <functional>
 #include <vector>
 
+#include "tools/formats/json_value.h"
+
 namespace busi::tools {
 
 struct Interval {
   double low = 0.0, high = 0.0;  // a 95 % percentile-bootstrap interval
 };
+
+// The interval as metrics.json and results.json write it: [low, high] (NaN as null).
+Json interval_json(const Interval& ci);
+
+// The q-quantile of sorted values (not empty), interpolating linearly between order
+// statistics: position h = (N - 1) q, value = v[floor h] + (h - floor h) (v[floor h + 1] -
+// v[floor h]).
+double quantile_of_sorted(const std::vector<double>& sorted, double q);
 
 // Percentile bootstrap: `rounds` resamples of the indices 0..n-1 drawn with replacement (a Philox
 // stream seeded with `seed`, so the same seed gives the same resamples on every machine);

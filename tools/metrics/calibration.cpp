@@ -213,13 +213,7 @@ double ece_under_perfect_calibration(const std::vector<std::vector<double>>& pro
     values.push_back(ece_of(terms, all, bins, nullptr));
   }
   std::sort(values.begin(), values.end());
-  auto at = [&](double q) {
-    const double h = static_cast<double>(values.size() - 1) * q;
-    const auto lo = static_cast<size_t>(h);
-    const size_t hi = std::min(lo + 1, values.size() - 1);
-    return values[lo] + (h - static_cast<double>(lo)) * (values[hi] - values[lo]);
-  };
-  if (range) *range = {at(0.025), at(0.975)};
+  if (range) *range = {quantile_of_sorted(values, 0.025), quantile_of_sorted(values, 0.975)};
   double sum = 0.0;
   for (double v : values) sum += v;
   return sum / static_cast<double>(values.size());
@@ -257,14 +251,13 @@ Json calibration_to_json(const CalibrationScores& s) {
   Json j = Json::object();
   j["n"] = s.n;
   j["nll"] = s.nll;
-  j["nll_ci95"] = std::vector<double>{s.nll_ci.low, s.nll_ci.high};
+  j["nll_ci95"] = interval_json(s.nll_ci);
   j["brier"] = s.brier;
-  j["brier_ci95"] = std::vector<double>{s.brier_ci.low, s.brier_ci.high};
+  j["brier_ci95"] = interval_json(s.brier_ci);
   j["ece"] = s.ece;
-  j["ece_ci95"] = std::vector<double>{s.ece_ci.low, s.ece_ci.high};
+  j["ece_ci95"] = interval_json(s.ece_ci);
   j["ece_if_calibrated"] = s.ece_if_calibrated;
-  j["ece_if_calibrated_range95"] =
-      std::vector<double>{s.ece_if_calibrated_range.low, s.ece_if_calibrated_range.high};
+  j["ece_if_calibrated_range95"] = interval_json(s.ece_if_calibrated_range);
   j["ece_bins"] = static_cast<int64_t>(s.bins.size());
   Json& bins = j["reliability"] = Json::array();
   for (const ReliabilityBin& b : s.bins) {

@@ -174,10 +174,10 @@ Json metrics_to_json_value(const ClassificationMetrics& m) {
   j["n"] = m.n;
   j["class_names"] = m.class_names;
   j["accuracy"] = m.accuracy;
-  j["accuracy_ci95"] = std::vector<double>{m.accuracy_ci.low, m.accuracy_ci.high};
+  j["accuracy_ci95"] = interval_json(m.accuracy_ci);
   j["balanced_accuracy"] = m.balanced_accuracy;
   j["macro_f1"] = m.macro_f1;
-  j["macro_f1_ci95"] = std::vector<double>{m.macro_f1_ci.low, m.macro_f1_ci.high};
+  j["macro_f1_ci95"] = interval_json(m.macro_f1_ci);
   j["macro_auc"] = m.macro_auc;
   Json& per_class = j["per_class"] = Json::object();
   for (size_t c = 0; c < m.class_names.size(); ++c) {

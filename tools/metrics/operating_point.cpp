@@ -63,9 +63,9 @@ Json rates_json(const BinaryRates& r) {
   j["tn"] = r.tn;
   j["fp"] = r.fp;
   j["sensitivity"] = r.sensitivity;
-  j["sensitivity_ci95"] = std::vector<double>{r.sensitivity_ci.low, r.sensitivity_ci.high};
+  j["sensitivity_ci95"] = interval_json(r.sensitivity_ci);
   j["specificity"] = r.specificity;
-  j["specificity_ci95"] = std::vector<double>{r.specificity_ci.low, r.specificity_ci.high};
+  j["specificity_ci95"] = interval_json(r.specificity_ci);
   return j;
 }
 

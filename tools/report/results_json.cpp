@@ -8,8 +8,6 @@ namespace busi::tools {
 
 namespace {
 
-Json interval_json(const Interval& ci) { return std::vector<double>{ci.low, ci.high}; }
-
 Json run_json(const RunFolder& run, const std::vector<MetricRow>& rows, bool is_b) {
   Json j = Json::object();
   j["name"] = run.display_name;
