@@ -1,6 +1,7 @@
 // Module bookkeeping (names, state dict, modes, devices, freezing) and the standard layers.
 #include "engine/nn.h"
 
+#include "engine/autograd.h"
 #include "engine/init.h"
 
 namespace busi::nn {
@@ -152,6 +153,54 @@ BatchNorm2d::BatchNorm2d(int64_t channels, float momentum_, float eps_)
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
   return batch_norm2d(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
+MeanCenter::MeanCenter(int64_t features, float momentum_) : momentum(momentum_) {
+  BUSI_CHECK(features > 0, "MeanCenter: invalid feature count ", features);
+  BUSI_CHECK(momentum_ > 0.0f && momentum_ <= 1.0f, "MeanCenter: momentum must be in (0, 1], got ",
+             momentum_);
+  running_mean = Tensor::zeros({features});
+  register_buffer("running_mean", &running_mean);
+}
+
+Tensor MeanCenter::forward(const Tensor& x) {
+  const int64_t c = running_mean.numel();
+  BUSI_CHECK(x.dim() == 2 && x.size(1) == c, "MeanCenter: expected input (N, ", c, "), got ",
+             shape_str(x.shape()));
+  const int64_t n = x.size(0);
+  if (estimating_) {
+    NoGradGuard no_grad;
+    const Tensor ones = Tensor::ones({1, n}, x.device());          // (1, N)
+    estimate_sum_ = add(estimate_sum_, matmul(ones, x.detach()));  // (1, C)
+    estimate_rows_ += n;
+  }
+  // A batch of one image (the last of an epoch can be) is its own mean: centred on itself it
+  // would be 0 whatever it shows, so it is centred on the running mean, as at evaluation.
+  if (!is_training() || n == 1) return sub(x, running_mean.view({1, c}));
+  const Tensor average = Tensor::full({1, n}, 1.0f / static_cast<float>(n), x.device());  // (1, N)
+  const Tensor batch_mean = matmul(average, x);                                           // (1, C)
+  {
+    NoGradGuard no_grad;
+    running_mean.copy_(
+        add(scale(running_mean, 1.0f - momentum), scale(batch_mean.detach().view({c}), momentum)));
+  }
+  return sub(x, batch_mean);
+}
+
+void MeanCenter::begin_estimate() {
+  estimating_ = true;
+  estimate_sum_ = Tensor::zeros({1, running_mean.numel()}, running_mean.device());
+  estimate_rows_ = 0;
+}
+
+void MeanCenter::end_estimate() {
+  BUSI_CHECK(estimating_, "MeanCenter::end_estimate without begin_estimate");
+  estimating_ = false;
+  if (estimate_rows_ == 0) return;  // nothing seen: the running mean stays
+  NoGradGuard no_grad;
+  running_mean.copy_(
+      scale(estimate_sum_, 1.0f / static_cast<float>(estimate_rows_)).view({running_mean.numel()}));
+  estimate_sum_ = Tensor();
 }
 
 }  // namespace busi::nn

@@ -4,8 +4,9 @@
 #   fuzz/run_fuzzers.sh [BUILD_DIR] [SECONDS_EACH] [TARGET...]
 # configures BUILD_DIR (default build-fuzz) with clang and -DBUSI_FUZZ=ON -DBUSI_SANITIZE=ON,
 # builds the targets of fuzz/, writes the seed corpora (write_seeds), then runs each target for
-# SECONDS_EACH (default 30; CI) on its corpus BUILD_DIR/fuzz-corpus/<target> (kept between runs)
-# and prints one line per target: executions, executions per second, coverage (edges), corpus.
+# SECONDS_EACH (default 30; CI; as many targets at a time as there are cores) on its corpus
+# BUILD_DIR/fuzz-corpus/<target> (kept between runs) and prints one line per target: executions,
+# executions per second, coverage (edges), corpus.
 # A crash, a hang (over 10 s on one input), a leak or an allocation over 1 GiB (in the Keras
 # reader: past its cap) leaves its input in BUILD_DIR/fuzz-findings/ and makes the script exit 1;
 # each finding becomes a regression test
@@ -51,20 +52,29 @@ export LSAN_OPTIONS="suppressions=$repo/fuzz/lsan_suppressions.txt:print_suppres
 failed=()
 printf "| target | seconds | executions | exec/s | coverage (edges) | features | corpus |\n"
 printf "|---|---:|---:|---:|---:|---:|---:|\n"
-for t in "${targets[@]}"; do
-  corpus="$build/fuzz-corpus/$t"
+# One target at a time per core (libFuzzer runs one thread each); the table is written after.
+fuzz_one() {
+  local t=$1 corpus="$build/fuzz-corpus/$1" log="$build/fuzz-findings/$1.log"
   mkdir -p "$corpus"
-  log="$build/fuzz-findings/$t.log"
   # One allocation over 1 GiB is a finding, except in the Keras reader: libhdf5 sizes some
   # allocations from the file, so the reader caps the address space the library may take
   # (weights/address_space_cap.h) and a refused allocation must come back to it as null. There
   # the cap, and the 2 GiB RSS limit, are what is checked.
-  malloc_limit=1024
+  local malloc_limit=1024
   [ "$t" = keras_h5 ] && malloc_limit=1048576
   "$build/fuzz/fuzz_$t" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -malloc_limit_mb=$malloc_limit -print_final_stats=1 -artifact_prefix="$build/fuzz-findings/$t-" \
     "$corpus" "$build/fuzz-seeds/$t" >"$log" 2>&1
-  status=$?
+  echo $? >"$log.status"
+}
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n; done
+  fuzz_one "$t" &
+done
+wait
+for t in "${targets[@]}"; do
+  log="$build/fuzz-findings/$t.log"
+  status=$(cat "$log.status" 2>/dev/null || echo 1)
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   last=$(grep -E '^#[0-9]+' "$log" | tail -1)
@@ -73,7 +83,7 @@ for t in "${targets[@]}"; do
   corp=$(echo "$last" | grep -o 'corp: [0-9]*' | grep -o '[0-9]*')
   printf "| %s | %s | %s | %s | %s | %s | %s |\n" "$t" "$seconds" "${runs:-?}" "${rate:-?}" \
     "${cov:-?}" "${ft:-?}" "${corp:-?}"
-  if [ $status -ne 0 ] || ls "$build/fuzz-findings/$t-"* >/dev/null 2>&1; then
+  if [ "$status" -ne 0 ] || ls "$build/fuzz-findings/$t-"* >/dev/null 2>&1; then
     echo "run_fuzzers: $t FOUND A PROBLEM (exit $status); its log: $log" >&2
     grep -E -A12 'ERROR: |runtime error|Timeout|out-of-memory|leak' "$log" | head -n 30 >&2
     failed+=("$t")

@@ -38,6 +38,10 @@ VGG16::VGG16(const VGG16Config& config) : config_(config) {
       in = block.channels;
     }
   }
+  if (config.center_head) {
+    center_ = std::make_shared<nn::MeanCenter>(512);
+    register_module("head_center", center_);
+  }
   dropout_ = std::make_shared<nn::Dropout>(config.dropout, config.seed + 1);
   fc_ = std::make_shared<nn::Linear>(512, config.num_classes, true, gen);
   register_module("head_dropout", dropout_);
@@ -77,6 +81,7 @@ Tensor VGG16::conv_preactivation(const Tensor& h, size_t i) {
 
 Tensor VGG16::forward_head(const Tensor& features) {
   Tensor h = global_avg_pool2d(max_pool2d(features, 2));  // block5_pool, then (N, 512)
+  if (center_) h = center_->forward(h);                   // (N, 512), mean 0 over the batch
   return fc_->forward(dropout_->forward(h));
 }
 

@@ -1,7 +1,7 @@
 // VGG16 (Simonyan & Zisserman 2015): 13 conv3x3 layers (padding 1) with ReLU in five blocks,
 // each block ending in a 2x2 max-pool, named block1_conv1 ... block5_conv3 as in Keras (the
 // torchvision file's features.N are mapped to these names when loading). A new head for the
-// classes: global average pooling -> dropout -> linear (see models/README.md for why).
+// classes: global average pooling -> [mean centring] -> dropout -> linear (models/README.md).
 #pragma once
 
 #include <memory>
@@ -16,6 +16,10 @@ struct VGG16Config {
   int64_t num_classes = 3;
   float dropout = 0.5f;
   uint64_t seed = 0;  // He initialisation of layers not loaded from a file, head, dropout
+  // Mean-only batch normalisation of the 512 pooled features before the head (nn::MeanCenter,
+  // module "head_center", buffer head_center.running_mean). Off: the head of the first releases,
+  // whose checkpoints have no such buffer.
+  bool center_head = false;
 };
 
 class VGG16 : public nn::Module {
@@ -38,7 +42,7 @@ class VGG16 : public nn::Module {
   // included): relu(conv_preactivation(forward_layers(x, 0, i), i)) is forward_layers(x, 0,
   // i + 1). For data-dependent initialisation (engine/lsuv.h).
   Tensor conv_preactivation(const Tensor& h, size_t i);
-  // block5_pool -> global average pooling -> dropout -> linear.
+  // block5_pool -> global average pooling -> mean centring (center_head) -> dropout -> linear.
   Tensor forward_head(const Tensor& features);
   std::string last_conv_name() const { return "block5_conv3"; }
 
@@ -52,6 +56,7 @@ class VGG16 : public nn::Module {
   // The conv layers, by name (for loading, freezing, parameter groups).
   std::shared_ptr<nn::Conv2d> conv(const std::string& name) const;
   std::shared_ptr<nn::Linear> head_fc() const { return fc_; }
+  std::shared_ptr<nn::MeanCenter> head_center() const { return center_; }  // null when off
 
   const VGG16Config& config() const { return config_; }
 
@@ -61,6 +66,7 @@ class VGG16 : public nn::Module {
 
   VGG16Config config_;
   std::vector<std::shared_ptr<nn::Conv2d>> convs_;  // in order, block1_conv1 first
+  std::shared_ptr<nn::MeanCenter> center_;          // null unless config.center_head
   std::shared_ptr<nn::Dropout> dropout_;
   std::shared_ptr<nn::Linear> fc_;
 };

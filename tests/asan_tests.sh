@@ -40,24 +40,36 @@ cmake --build "$build" -j "$(nproc)" --target "${tests[@]}" convert_weights
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=1:detect_leaks=0:strict_string_checks=1:detect_stack_use_after_return=1:allocator_may_return_null=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:abort_on_error=1:print_stacktrace=1"
 
+# The tests run as many at a time as there are cores (ctest runs them in parallel too: each
+# writes under its own scratch folder); the reports are read afterwards, in order.
+run_one() {
+  local t=$1 log="$build/tests/$1.asan.log" options=$ASAN_OPTIONS status=0
+  # On the emulated device every CUDA thread is a fiber with a stack of its own, and ASan's
+  # use-after-return checking gives each one a "fake stack" too, which costs more than the
+  # kernel: off for the CUDA tests (their kernels' frames hold no pointers to return).
+  case "$t" in test_cuda_*) options="$ASAN_OPTIONS:detect_stack_use_after_return=0" ;; esac
+  ASAN_OPTIONS=$options "$build/tests/$t" >"$log" 2>&1 || status=$?
+  echo "$status" >"$log.status"
+}
+jobs_max=$(nproc)
+for t in "${tests[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  run_one "$t" &
+done
+wait
+
 failed=()
 for t in "${tests[@]}"; do
   echo "== $t (ASan + UBSan)"
   log="$build/tests/$t.asan.log"
-  status=0
-  # On the emulated device every CUDA thread is a fiber with a stack of its own, and ASan's
-  # use-after-return checking gives each one a "fake stack" too, which costs more than the
-  # kernel: off for the CUDA tests (their kernels' frames hold no pointers to return).
-  options=$ASAN_OPTIONS
-  case "$t" in test_cuda_*) options="$ASAN_OPTIONS:detect_stack_use_after_return=0" ;; esac
-  ASAN_OPTIONS=$options "$build/tests/$t" >"$log" 2>&1 || status=$?
+  status=$(cat "$log.status" 2>/dev/null || echo "no status")
   tail -n 3 "$log"
   # A sanitizer report also fails the test when the process still exits 0. The exception:
   # test_cuda_emulator plants out-of-bounds bugs in child processes and expects their reports
   # (it checks them itself).
   planted=0
   [ "$t" = test_cuda_emulator ] && planted=1
-  if [ $status -ne 0 ] ||
+  if [ "$status" != 0 ] ||
      { [ $planted -eq 0 ] && grep -qE "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$log"; }; then
     echo "asan_tests: $t FAILED (exit status $status; full output in $log):"
     grep -E -A20 "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$log" | head -n 40 || true

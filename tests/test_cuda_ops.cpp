@@ -7,6 +7,7 @@
 
 #include <tuple>
 
+#include "engine/nn.h"
 #include "tests/cuda_parity.h"
 
 using namespace busi;
@@ -341,6 +342,35 @@ TEST_CASE("cuda parity: batch_norm2d, training and eval") {
                              Shape{32, 5}, Shape{2, 2, 1, 1}, Shape{4, 3, 64, 70}}) {
     check_batch_norm(shape, true);
     check_batch_norm(shape, false);
+  }
+}
+
+TEST_CASE("cuda parity: MeanCenter (mean-only batch norm), training and eval") {
+  BUSI_REQUIRE_GPU();
+  test::Tf32Off tf32_off;
+  for (const Shape& shape : {Shape{16, 512}, Shape{7, 5}, Shape{2, 3}, Shape{1, 4}}) {
+    const std::string name = "MeanCenter " + shape_str(shape);
+    const Tensor x = uniform_tensor(shape, 11, -2.0f, 3.0f), g = uniform_tensor(shape, 12);
+    const Tensor mean0 = uniform_tensor({shape[1]}, 13);
+    for (bool training : {true, false}) {
+      auto run = [&](Device d) {
+        nn::MeanCenter center(shape[1]);
+        center.running_mean.copy_(mean0);
+        center.to(d);
+        if (!training) center.eval();
+        Tensor xd = x.clone().to(d);
+        xd.set_requires_grad(true);
+        const Tensor y = center(xd);
+        y.backward(g.to(d));
+        return std::tuple<Tensor, Tensor, Tensor>{y, xd.grad(), center.running_mean};
+      };
+      const auto [y_cpu, dx_cpu, r_cpu] = run(Device::cpu());
+      const auto [y_gpu, dx_gpu, r_gpu] = run(Device::cuda());
+      const std::string mode = training ? " train" : " eval";
+      test::expect_close(name + mode + " y", y_gpu, y_cpu, 1e-5);  // a sum of N floats
+      test::expect_close(name + mode + " dx", dx_gpu, dx_cpu, 1e-5);
+      test::expect_close(name + mode + " running_mean", r_gpu, r_cpu, 1e-5);
+    }
   }
 }
 

@@ -102,3 +102,37 @@ TEST_CASE("VGG16: names, conv parameters, freezing, shapes") {
     for (Tensor p : net.parameters()) p.zero_grad();
   }
 }
+
+TEST_CASE("VGG16 with center_head: a buffer, no parameter, logits shifted by -W r") {
+  VGG16Config on_config;
+  on_config.center_head = true;
+  on_config.dropout = 0.0f;
+  VGG16Config off_config = on_config;
+  off_config.center_head = false;
+  VGG16 on(on_config), off(off_config);  // the same seed: the same weights
+  CHECK(on.num_parameters() == off.num_parameters());
+  const StateDict buffers = on.named_buffers();
+  REQUIRE(buffers.size() == 1);
+  CHECK(buffers[0].name == "head_center.running_mean");
+  CHECK(off.named_buffers().empty());  // checkpoints without centring keep their tensor list
+
+  NoGradGuard no_grad;
+  const Tensor f = test::random_tensor({4, 512, 2, 2}, 5, 0.0f, 2.0f);  // ReLU features
+  // Training: the centred features average to 0 over the batch, so do the logits minus the bias.
+  const std::vector<float> train_logits = on.forward_head(f).to_vector();
+  const std::vector<float> bias = on.head_fc()->bias.to_vector();
+  for (size_t k = 0; k < 3; ++k) {
+    double mean = 0.0;
+    for (size_t i = 0; i < 4; ++i) mean += train_logits[i * 3 + k] / 4.0;
+    CHECK(mean == doctest::Approx(bias[k]).epsilon(1e-4));
+  }
+  // Evaluation: logits = W (x - r) + b = off's logits - W r.
+  on.eval();
+  off.eval();
+  const Tensor r = on.named_buffers()[0].tensor.clone();
+  const std::vector<float> shift = linear(r.view({1, 512}), on.head_fc()->weight).to_vector();
+  const std::vector<float> got = on.forward_head(f).to_vector();
+  const std::vector<float> plain = off.forward_head(f).to_vector();
+  for (size_t i = 0; i < got.size(); ++i)
+    CHECK(got[i] == doctest::Approx(plain[i] - shift[i % 3]).epsilon(1e-4));
+}

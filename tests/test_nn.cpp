@@ -158,6 +158,75 @@ TEST_CASE("BatchNorm2d, Dropout and MaxPool2d modules follow train / eval mode")
   CHECK(pool_strided(Tensor::zeros({1, 1, 7, 7})).shape() == Shape{1, 1, 4, 4});
 }
 
+TEST_CASE("MeanCenter: batch mean out in training, the running mean at evaluation") {
+  MeanCenter center(2, 0.5f);
+  // Features (N = 3, C = 2): column means 2 and -1.
+  const Tensor x = Tensor::from_vector({1.0f, 0.0f, 2.0f, -3.0f, 3.0f, 0.0f}, {3, 2});
+  const std::vector<float> y = center(x).to_vector();
+  const std::vector<float> want = {-1.0f, 1.0f, 0.0f, -2.0f, 1.0f, 1.0f};
+  for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == doctest::Approx(want[i]));
+  // r = (1 - 0.5) * 0 + 0.5 * batch mean.
+  CHECK(center.running_mean.to_vector() == std::vector<float>{1.0f, -0.5f});
+  CHECK(center.named_buffers()[0].name == "running_mean");
+  CHECK(center.num_parameters() == 0);  // nothing learned: the next layer's bias shifts
+
+  center.eval();
+  const std::vector<float> e = center(x).to_vector();
+  CHECK(e[0] == doctest::Approx(0.0));                                        // 1 - 1
+  CHECK(e[3] == doctest::Approx(-2.5));                                       // -3 + 0.5
+  CHECK(center.running_mean.to_vector() == std::vector<float>{1.0f, -0.5f});  // not updated
+
+  // A training batch of one image is centred on the running mean and leaves it alone.
+  center.train();
+  const std::vector<float> one = center(Tensor::from_vector({4.0f, 4.0f}, {1, 2})).to_vector();
+  CHECK(one == std::vector<float>{3.0f, 4.5f});
+  CHECK(center.running_mean.to_vector() == std::vector<float>{1.0f, -0.5f});
+
+  CHECK_THROWS_WITH_AS(center(Tensor::zeros({3, 5})), doctest::Contains("expected input (N, 2)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(MeanCenter(0), doctest::Contains("invalid feature count"), Error);
+}
+
+TEST_CASE("MeanCenter: precise statistics replace the lagging running mean by the exact one") {
+  MeanCenter center(2, 0.1f);
+  center.eval();
+  center.begin_estimate();
+  // Rows of two batches, of different sizes: the exact mean weighs rows, not batches.
+  center(Tensor::from_vector({1.0f, 2.0f, 3.0f, 4.0f}, {2, 2}));
+  center(Tensor::from_vector({8.0f, -6.0f}, {1, 2}));
+  CHECK(center.running_mean.to_vector() == std::vector<float>{0.0f, 0.0f});  // not yet
+  center.end_estimate();
+  const std::vector<float> r = center.running_mean.to_vector();
+  CHECK(r[0] == doctest::Approx(4.0));  // (1 + 3 + 8) / 3
+  CHECK(r[1] == doctest::Approx(0.0));  // (2 + 4 - 6) / 3
+  // Nothing seen: the running mean stays; no estimate open: an error.
+  center.begin_estimate();
+  center.end_estimate();
+  CHECK(center.running_mean.to_vector()[0] == doctest::Approx(4.0));
+  CHECK_THROWS_WITH_AS(center.end_estimate(), doctest::Contains("without begin_estimate"), Error);
+}
+
+TEST_CASE("MeanCenter: the gradient is the upstream gradient minus its batch mean") {
+  // dL/dx_ic = g_ic - (1/N) sum_j g_jc: checked against finite differences through autograd,
+  // and against the formula on a weighted sum (L = sum w * y, so g = w).
+  MeanCenter center(4);
+  const Tensor w = test::random_tensor({5, 4}, 7);
+  test::expect_autograd_matches_fd(
+      "MeanCenter", {test::random_tensor({5, 4}, 8, -2.0f, 2.0f)},
+      [&](std::vector<Tensor>& in) { return sum(mul(center(in[0]), w)); });
+  Tensor x = test::random_tensor({5, 4}, 9);
+  x.set_requires_grad(true);
+  sum(mul(center(x), w)).backward();
+  const std::vector<float> g = w.to_vector(), dx = x.grad().to_vector();
+  for (int64_t c = 0; c < 4; ++c) {
+    double mean = 0.0;
+    for (int64_t i = 0; i < 5; ++i) mean += g[static_cast<size_t>(i * 4 + c)] / 5.0;
+    for (int64_t i = 0; i < 5; ++i)
+      CHECK(dx[static_cast<size_t>(i * 4 + c)] ==
+            doctest::Approx(g[static_cast<size_t>(i * 4 + c)] - mean).epsilon(1e-5));
+  }
+}
+
 TEST_CASE("Module::to the device a module is already on keeps its tensors") {
   Linear fc(2, 1);
   const TensorImpl* before = fc.weight.id();

@@ -136,6 +136,31 @@ TEST_CASE("predict prints class and probabilities, CSV, and Grad-CAM PNGs of the
   }
 }
 
+TEST_CASE("predict on a VGG16 with a centred head gives the run's own test probabilities") {
+  if (!ready("finetune_vgg")) return;
+  // The running mean is a buffer of the checkpoint: predict must build the head with it and
+  // subtract it, or its probabilities differ from those the run wrote for its test images.
+  const std::string dir = (scratch() / "vgg_centred").string();
+  const RunResult train = run_tool("finetune_vgg",
+                                   "--limit-per-class 6 --img-size 32 --epochs 2 --device cpu "
+                                   "--workers 1 --center-head on --out '" +
+                                       dir + "'");
+  INFO(train.out << train.err);
+  REQUIRE(train.exit_code == 0);
+  const CsvTable written = read_csv(dir + "/predictions.csv");
+  REQUIRE(!written.rows.empty());
+  const std::string image = kBusi + "/" + written.rows[0][written.require_column("path")];
+  const RunResult r = run_tool("predict", "--csv --probabilities raw --checkpoint '" + dir +
+                                              "/best.safetensors' --device cpu '" + image + "'");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const CsvTable table = parse_csv(r.out, "predict --csv");
+  REQUIRE(table.rows.size() == 1);
+  for (const char* column : {"prob_benign", "prob_malignant", "prob_normal"})
+    CHECK(table.number(0, table.require_column(column)) ==
+          doctest::Approx(written.number(0, written.require_column(column))).epsilon(1e-4));
+}
+
 TEST_CASE("predict: clear errors for a missing checkpoint or image") {
   if (!fs::exists(kTools + "predict")) {
     FAIL("build predict first");

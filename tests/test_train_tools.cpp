@@ -20,6 +20,7 @@
 #include "tools/metrics/calibration.h"
 #include "tools/run_folder/history.h"
 #include "tools/train/run_checkpoint.h"
+#include "weights/safetensors.h"
 
 using namespace busi;
 using namespace busi::tools;
@@ -325,6 +326,38 @@ TEST_CASE("finetune_vgg writes every promised file, both phases, the ImageNet la
   CHECK(metrics.at("imagenet_layers_loaded").as_int() == loaded);
   CHECK(run.output.find("ImageNet weights: " + std::to_string(loaded) + " of 13 conv layers") !=
         std::string::npos);
+}
+
+TEST_CASE(
+    "finetune_vgg --center-head: recorded in the architecture, its buffer in the checkpoint") {
+  if (!have_busi() || !have_tool("finetune_vgg")) return;
+  const RunResult& preset = vgg_reference();  // the preset: on
+  REQUIRE(preset.exit_code == 0);
+  const std::string plain = out_dir("vgg_plain");
+  const RunResult r =
+      run_tool("finetune_vgg", kTiny + " --epochs 2 --center-head off --out '" + plain + "'");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  for (const auto& [folder, centred] : {std::pair{plain, false}, std::pair{out_dir("vgg"), true}}) {
+    CAPTURE(folder);
+    const Json arch = read_json_file(folder + "/config.json").at("architecture");
+    CHECK(arch.at("center_head").as_bool() == centred);
+    const weights::SafetensorsFile best(folder + "/best.safetensors");
+    CHECK((best.find("model.head_center.running_mean") != nullptr) == centred);
+  }
+  // Another training run: its losses differ from the plain one's.
+  CHECK(history_without_timing(plain) != history_without_timing(out_dir("vgg")));
+  // A resumed run keeps the checkpoint's head whatever the flag says.
+  const std::string resumed = out_dir("vgg_plain_resumed");
+  REQUIRE(run_tool("finetune_vgg",
+                   kTiny + " --epochs 2 --stop-after 1 --center-head off --out '" + resumed + "'")
+              .exit_code == 0);
+  const RunResult second =
+      run_tool("finetune_vgg", "--resume '" + resumed + "/last.safetensors' --center-head on");
+  INFO(second.output);
+  REQUIRE(second.exit_code == 0);
+  CHECK(second.output.find("--center-head on ignored") != std::string::npos);
+  CHECK(history_without_timing(resumed) == history_without_timing(plain));
 }
 
 TEST_CASE("finetune_vgg --lsuv: the layers the weight file did not fill, normalised on data") {

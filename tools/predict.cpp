@@ -102,6 +102,8 @@ LoadedModel load_model(const std::string& path, Device device) {
     models::VGG16Config config;
     config.num_classes = arch.at("num_classes").as_int();
     config.dropout = static_cast<float>(arch.at("dropout").as_number());
+    const Json* centred = arch.find("center_head");  // absent before --center-head
+    config.center_head = centred != nullptr && centred->as_bool();
     m.channels = 3;
     bind_model(m, std::make_shared<models::VGG16>(config));
   } else {

@@ -24,6 +24,8 @@ PhaseData make_phase_data(FeatureCache& features, models::VGG16& model, const Pr
     out.train =
         std::make_unique<LoaderSource>(cache, d.train_ids, make_loader_options(s, norm, true));
     out.val = std::make_unique<LoaderSource>(cache, d.val_ids, make_loader_options(s, norm, false));
+    out.train_in_order =
+        std::make_unique<LoaderSource>(cache, d.train_ids, make_loader_options(s, norm, false));
     out.forward = [&model](const Tensor& x) { return model.forward(x); };
     std::cout << "phase " << phase << ": images through the whole network"
               << (s.augment ? ", augmented" : "") << "\n";
@@ -89,6 +91,10 @@ PhaseData make_phase_data(FeatureCache& features, models::VGG16& model, const Pr
                                              train_rows.sample_ids, s.batch, true, seed, views);
   out.val = std::make_unique<TensorSource>(val_rows.rows, val_rows.labels, val_rows.sample_ids,
                                            s.batch, false, seed);
+  const int64_t n = static_cast<int64_t>(train_rows.labels.size());  // view 0: the images as is
+  out.train_in_order =
+      std::make_unique<TensorSource>(train_rows.rows.narrow0(0, n), train_rows.labels,
+                                     train_rows.sample_ids, s.batch, false, seed);
   out.cached_layers = k;
   if (all_frozen) {
     out.forward = [&model](const Tensor& pooled) {

@@ -30,6 +30,8 @@ struct FeatureCache {
 // them to logits.
 struct PhaseData {
   std::unique_ptr<BatchSource> train, val;
+  // The training samples as they are (no augmentation, no shuffling, no random number drawn).
+  std::unique_ptr<BatchSource> train_in_order;
   Forward forward;
   size_t cached_layers = 0;  // 0: images (the whole network runs every step)
 };

@@ -281,6 +281,7 @@ bool Trainer::run_phase(Phase& phase) {
   for (int64_t e = begin_phase(phase); e < phase.epochs; ++e) {
     const int64_t epoch = state_.epoch + 1;
     const EpochResult train = train_one_epoch(phase, epoch);
+    if (phase.refresh_statistics) phase.refresh_statistics();
     const Evaluation val = evaluate(model_, phase.forward, *phase.val, options_.device, classes);
     const HistoryRow row{epoch,
                          phase.name,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct Phase {
   optim::Optimizer* optimizer = nullptr;
   const optim::Schedule* schedule = nullptr;  // factor of the base rates, per optimiser step
   std::vector<float> class_weights;           // empty: unweighted loss
+  // Called before each validation (may be empty): recomputes running statistics, such as
+  // VGG16's centred head's mean, from the training images. It must draw no random numbers.
+  std::function<void()> refresh_statistics;
   float label_smoothing = 0.0f;
 };
 
