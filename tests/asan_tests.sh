@@ -41,27 +41,41 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=1:detect_leak
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:abort_on_error=1:print_stacktrace=1"
 
 # The tests run as many at a time as there are cores (ctest runs them in parallel too: each
-# writes under its own scratch folder); the reports are read afterwards, in order.
+# writes under its own scratch folder); the reports are read afterwards, in order. A run is a
+# test and a doctest filter: test_cuda_kernels, which takes longer under the sanitizers than all
+# the others together, is two runs of about the same length: its transposed-A products and
+# convolutions, and every other case (a comma in a doctest filter means "or").
+half="cuda gemm (A transposed)*,cuda conv2d*"
+# The longest runs start first, so that the short ones fill the cores around them.
+runs=("test_cuda_kernels:part1:-tc=$half" "test_cuda_kernels:part2:-tce=$half")
+for t in "${tests[@]}"; do
+  [ "$t" = test_cuda_kernels ] || runs+=("$t::")
+done
 run_one() {
-  local t=$1 log="$build/tests/$1.asan.log" options=$ASAN_OPTIONS status=0
+  local t=${1%%:*} rest=${1#*:} options=$ASAN_OPTIONS status=0
+  local part=${rest%%:*} filter=${rest#*:}
+  local log="$build/tests/$t${part:+.$part}.asan.log"
+  local args=()
+  [ -n "$filter" ] && args=("$filter")
   # On the emulated device every CUDA thread is a fiber with a stack of its own, and ASan's
   # use-after-return checking gives each one a "fake stack" too, which costs more than the
   # kernel: off for the CUDA tests (their kernels' frames hold no pointers to return).
   case "$t" in test_cuda_*) options="$ASAN_OPTIONS:detect_stack_use_after_return=0" ;; esac
-  ASAN_OPTIONS=$options "$build/tests/$t" >"$log" 2>&1 || status=$?
+  ASAN_OPTIONS=$options "$build/tests/$t" "${args[@]}" >"$log" 2>&1 || status=$?
   echo "$status" >"$log.status"
 }
-jobs_max=$(nproc)
-for t in "${tests[@]}"; do
-  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
-  run_one "$t" &
+for r in "${runs[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n || true; done
+  run_one "$r" &
 done
 wait
 
 failed=()
-for t in "${tests[@]}"; do
-  echo "== $t (ASan + UBSan)"
-  log="$build/tests/$t.asan.log"
+for r in "${runs[@]}"; do
+  t=${r%%:*} rest=${r#*:}
+  part=${rest%%:*}
+  echo "== $t${part:+ ($part)} (ASan + UBSan)"
+  log="$build/tests/$t${part:+.$part}.asan.log"
   status=$(cat "$log.status" 2>/dev/null || echo "no status")
   tail -n 3 "$log"
   # A sanitizer report also fails the test when the process still exits 0. The exception:
@@ -71,9 +85,9 @@ for t in "${tests[@]}"; do
   [ "$t" = test_cuda_emulator ] && planted=1
   if [ "$status" != 0 ] ||
      { [ $planted -eq 0 ] && grep -qE "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$log"; }; then
-    echo "asan_tests: $t FAILED (exit status $status; full output in $log):"
+    echo "asan_tests: $t${part:+ ($part)} FAILED (exit status $status; full output in $log):"
     grep -E -A20 "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$log" | head -n 40 || true
-    failed+=("$t")
+    failed+=("$t${part:+ ($part)}")
   fi
 done
 
