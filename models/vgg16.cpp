@@ -80,8 +80,11 @@ Tensor VGG16::conv_preactivation(const Tensor& h, size_t i) {
 }
 
 Tensor VGG16::forward_head(const Tensor& features) {
-  Tensor h = global_avg_pool2d(max_pool2d(features, 2));  // block5_pool, then (N, 512)
-  if (center_) h = center_->forward(h);                   // (N, 512), mean 0 over the batch
+  return forward_pooled(global_avg_pool2d(max_pool2d(features, 2)));  // block5_pool, (N, 512)
+}
+
+Tensor VGG16::forward_pooled(const Tensor& pooled) {
+  const Tensor h = center_ ? center_->forward(pooled) : pooled;  // (N, 512), mean 0 over the batch
   return fc_->forward(dropout_->forward(h));
 }
 

@@ -44,6 +44,9 @@ class VGG16 : public nn::Module {
   Tensor conv_preactivation(const Tensor& h, size_t i);
   // block5_pool -> global average pooling -> mean centring (center_head) -> dropout -> linear.
   Tensor forward_head(const Tensor& features);
+  // The head after the pooling: pooled (N, 512) -> mean centring (center_head) -> dropout ->
+  // linear. forward_head(f) is forward_pooled(global_avg_pool2d(max_pool2d(f, 2))).
+  Tensor forward_pooled(const Tensor& pooled);
   std::string last_conv_name() const { return "block5_conv3"; }
 
   // The 13 conv layers' names in order, and the block number (1 to 5) of a conv layer or block

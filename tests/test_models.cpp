@@ -135,4 +135,6 @@ TEST_CASE("VGG16 with center_head: a buffer, no parameter, logits shifted by -W 
   const std::vector<float> plain = off.forward_head(f).to_vector();
   for (size_t i = 0; i < got.size(); ++i)
     CHECK(got[i] == doctest::Approx(plain[i] - shift[i % 3]).epsilon(1e-4));
+  // The head after the pooling (what runs on cached pooled features) centres too.
+  CHECK(on.forward_pooled(global_avg_pool2d(max_pool2d(f, 2))).to_vector() == got);
 }

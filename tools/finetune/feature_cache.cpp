@@ -97,9 +97,7 @@ PhaseData make_phase_data(FeatureCache& features, models::VGG16& model, const Pr
                                      train_rows.sample_ids, s.batch, false, seed);
   out.cached_layers = k;
   if (all_frozen) {
-    out.forward = [&model](const Tensor& pooled) {
-      return model.head_fc()->forward(head_dropout(model).forward(pooled));
-    };
+    out.forward = [&model](const Tensor& pooled) { return model.forward_pooled(pooled); };
   } else {
     out.forward = [&model, k](const Tensor& h) {
       return model.forward_head(

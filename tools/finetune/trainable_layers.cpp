@@ -41,10 +41,4 @@ size_t frozen_prefix(models::VGG16& model) {
   return k;
 }
 
-nn::Dropout& head_dropout(models::VGG16& model) {
-  for (const auto& [name, child] : model.children())
-    if (auto* d = dynamic_cast<nn::Dropout*>(child.get())) return *d;
-  throw Error("VGG16 has no dropout layer");
-}
-
 }  // namespace busi::tools

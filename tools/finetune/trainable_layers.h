@@ -26,7 +26,4 @@ std::vector<optim::ParamGroup> set_trainable(models::VGG16& model,
 // The number of leading conv layers that are frozen: the part that may be computed once.
 size_t frozen_prefix(models::VGG16& model);
 
-// The dropout layer before the head's linear layer.
-nn::Dropout& head_dropout(models::VGG16& model);
-
 }  // namespace busi::tools
