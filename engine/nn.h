@@ -103,14 +103,14 @@ class BatchNorm2d : public Module {
   float momentum, eps;
 };
 
-// Mean-only batch normalisation (Salimans & Kingma 2016, "Weight normalization"): y = x - mean over the batch,
-// per feature, with no division by the spread and nothing learned (the next layer's bias does
-// the shifting). x is (N, C). Training subtracts the batch mean and updates the buffer
-// running_mean (r = (1 - momentum) r + momentum * batch mean, as BatchNorm2d); eval subtracts
-// running_mean (so does a training batch of one image, which centred on itself would be 0).
-// Backward: dL/dx = g - mean over the batch of g, so the layers below receive no
-// push shared by every image of the batch. Built from matmul and sub (no kernel of its own): the
-// batch mean is the product (1/N) 1^T x.
+// Mean-only batch normalisation (Salimans & Kingma 2016, "Weight normalization"): y = x - the
+// mean over the batch, per feature, with no division by the spread and nothing learned (the next
+// layer's bias does the shifting). x is (N, C). Training subtracts the batch mean and updates
+// the buffer running_mean (r = (1 - momentum) r + momentum * batch mean, as BatchNorm2d); eval
+// subtracts running_mean (so does a training batch of one image, which centred on itself would
+// be 0). Backward: dL/dx = g - mean over the batch of g, so the layers below receive no push
+// shared by every image of the batch. Built from matmul and sub (no kernel of its own): the batch
+// mean is the product (1/N) 1^T x.
 //
 // The running mean lags features that change fast (early training), and the lag shifts every
 // image's logits alike. Precise statistics (Wu & Johnson 2021, "Rethinking 'batch' in

@@ -8,7 +8,6 @@
 
 #include "data/image_cache.h"
 #include "data/normalize.h"
-#include "engine/autograd.h"
 #include "engine/nn.h"
 #include "models/vgg16.h"
 #include "tools/cli/command_line.h"
@@ -19,6 +18,7 @@
 #include "tools/finetune/lsuv_vgg16.h"
 #include "tools/finetune/trainable_layers.h"
 #include "tools/run_folder/run_dir.h"
+#include "tools/train/evaluate.h"
 #include "tools/train/folds.h"
 #include "tools/train/prepare_data.h"
 #include "tools/train/presets.h"
@@ -48,8 +48,8 @@ struct VggSettings {
   int64_t feature_views = 1;
   float dropout = 0.5f;
   std::string lsuv = "off";  // off, channel, layer: engine/lsuv.h
-  bool center_head = false;  // models::VGG16Config::center_head
   int64_t lsuv_batch = 64;
+  bool center_head = false;  // models::VGG16Config::center_head
 };
 
 // cpu-quick: 64 px, frozen layers cached. With the partial ImageNet file 8 conv layers start
@@ -106,12 +106,10 @@ struct Context {
 // (nn::MeanCenter: the running mean lags, and its error shifts every image's logits alike).
 void refresh_head_center(models::VGG16& model, const Forward& forward, BatchSource& train,
                          Device device) {
-  NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
   model.head_center()->begin_estimate();
-  train.start_epoch(0);
-  while (std::optional<TrainBatch> batch = train.next()) forward(batch->inputs.to(device));
+  compute_rows(forward, train, device);  // the logits are not needed: the forward passes are
   model.head_center()->end_estimate();
   model.train(was_training);
 }
