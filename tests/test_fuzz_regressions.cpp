@@ -21,8 +21,10 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include "tests/h5_writer.h"
+#include "weights/hdf5_heap_check.h"
 #include "weights/keras_h5.h"
 #endif
 
@@ -35,6 +37,27 @@ std::vector<uint8_t> bytes_of(const fs::path& path) {
   const std::string s = read_bytes(path.string());
   return std::vector<uint8_t>(s.begin(), s.end());
 }
+
+#ifdef BUSI_WITH_HDF5
+// What a call cost: its wall time and how much it raised the process's peak memory.
+struct Cost {
+  double seconds = 0;
+  long peak_growth_mib = 0;
+};
+template <class Call>
+Cost cost_of(Call call) {
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  const auto start = std::chrono::steady_clock::now();
+  call();
+  Cost cost;
+  cost.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  cost.peak_growth_mib = (after.ru_maxrss - before.ru_maxrss) / 1024;  // ru_maxrss is in KiB
+  return cost;
+}
+#endif
 
 }  // namespace
 
@@ -163,21 +186,15 @@ TEST_CASE("fuzz finding, keras_h5: a superblock pointing at a 4 GiB driver block
   std::ofstream(path, std::ios::binary | std::ios::trunc)
       .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
 
-  rusage before{};
-  getrusage(RUSAGE_SELF, &before);
-  const auto start = std::chrono::steady_clock::now();
-  CHECK_THROWS_WITH_AS(
-      busi::weights::read_keras_conv_layers(path, {"block1_conv1"}),
-      doctest::Contains("corrupt: the HDF5 library asked for more memory than a file of"),
-      busi::Error);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  rusage after{};
-  getrusage(RUSAGE_SELF, &after);
-  const long grown_mib = (after.ru_maxrss - before.ru_maxrss) / 1024;  // ru_maxrss is in KiB
-  INFO("took " << seconds << " s, peak RSS grew by " << grown_mib << " MiB");
-  CHECK(grown_mib < 512);
-  CHECK(seconds < 5.0);  // a generous bound for sanitizer builds; it took 11 s uncapped
+  const Cost cost = cost_of([&] {
+    CHECK_THROWS_WITH_AS(
+        busi::weights::read_keras_conv_layers(path, {"block1_conv1"}),
+        doctest::Contains("corrupt: the HDF5 library asked for more memory than a file of"),
+        busi::Error);
+  });
+  INFO("took " << cost.seconds << " s, peak RSS grew by " << cost.peak_growth_mib << " MiB");
+  CHECK(cost.peak_growth_mib < 512);
+  CHECK(cost.seconds < 5.0);  // a generous bound for sanitizer builds; it took 11 s uncapped
 }
 
 TEST_CASE("fuzz finding, keras_h5: a kernel claiming 151 M values in a small file is refused") {
@@ -261,5 +278,66 @@ TEST_CASE("fuzz finding, keras_h5: a dataset whose storage size is corrupt is re
                        doctest::Contains("dataset 'block1_conv1/block1_conv1/bias:0' stores "
                                          "4611686018427387904 bytes for 4 values of 4 bytes"),
                        busi::Error);
+}
+
+TEST_CASE("fuzz finding, keras_h5: a local heap whose free list loops is refused at once") {
+  // The finding (tests/fixtures/fuzz/keras_h5_heap_loop.h5, the fuzzer's input as it was): the
+  // local heap at byte 680 lists a free block at offset 48 whose "next" is 48 again. libhdf5
+  // 1.10.8 follows such a list without end, allocating at each step (40 million allocations:
+  // 538 MB and 6 s under the address-space cap, without end under AddressSanitizer, where the cap
+  // cannot act). The reader now checks the free lists before the library opens the file.
+  const std::string finding =
+      std::string(BUSI_SOURCE_DIR) + "/tests/fixtures/fuzz/keras_h5_heap_loop.h5";
+  const Cost cost = cost_of([&] {
+    CHECK_THROWS_WITH_AS(busi::weights::read_keras_conv_layers(finding, {"block1_conv1"}),
+                         doctest::Contains("corrupt: the local heap at byte 680: its free list "
+                                           "loops back to offset 48 of its 88-byte data segment"),
+                         busi::Error);
+  });
+  INFO("took " << cost.seconds << " s, peak RSS grew by " << cost.peak_growth_mib << " MiB");
+  CHECK(cost.peak_growth_mib < 64);  // 515 MiB without the check, stopped by the cap
+  CHECK(cost.seconds < 2.0);         // a generous bound for sanitizer builds
+
+  // Remade from a file of ours: the valid file passes the check (and is read), then its first
+  // local heap with a free block gets that block's "next" pointed at the block itself.
+  busi::testing::TempDir dir("fuzz-h5-heap");
+  const std::string path = dir.file("notop.h5");
+  {
+    busi::testing::H5Writer h5(path);
+    h5.conv_layer("block1_conv1", 3, 3, 3, 4);
+  }
+  CHECK_FALSE(busi::weights::find_looping_local_heap(path).has_value());
+  CHECK(busi::weights::read_keras_conv_layers(path, {"block1_conv1"}).present.size() == 1);
+  std::vector<uint8_t> b = bytes_of(path);
+  REQUIRE(b[8] == 0);                   // superblock version 0
+  REQUIRE((b[13] == 8 && b[14] == 8));  // 8-byte offsets and lengths
+  auto u64 = [&](size_t at) {
+    uint64_t v = 0;
+    std::memcpy(&v, b.data() + at, 8);  // little-endian, as HDF5 stores it (x86)
+    return v;
+  };
+  // "HEAP", version, 3 reserved bytes, segment size (8), first free block (8), segment address.
+  size_t heap = 0;
+  uint64_t block = 1;
+  for (size_t i = 0; i + 32 <= b.size() && block == 1; ++i)
+    if (std::memcmp(b.data() + i, "HEAP", 4) == 0 && b[i + 4] == 0) heap = i, block = u64(i + 16);
+  REQUIRE(block != 1);  // a heap with a free block
+  const uint64_t free_block_at = u64(heap + 24) + block;
+  REQUIRE(free_block_at + 16 <= b.size());
+  std::memcpy(b.data() + free_block_at, &block, 8);  // next = itself
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  const std::optional<busi::weights::HeapProblem> problem =
+      busi::weights::find_looping_local_heap(path);
+  REQUIRE(problem.has_value());
+  CHECK(problem->heap_offset == heap);
+  const std::string loops = "its free list loops back to offset " + std::to_string(block);
+  CHECK_THROWS_WITH_AS(busi::weights::read_keras_conv_layers(path, {"block1_conv1"}),
+                       doctest::Contains(loops.c_str()), busi::Error);
+
+  // A file that is not HDF5 is left to the library to refuse.
+  const std::string text = dir.file("text.h5");
+  std::ofstream(text) << "HEAP HEAP HEAP, not an HDF5 file";
+  CHECK_FALSE(busi::weights::find_looping_local_heap(text).has_value());
 }
 #endif
