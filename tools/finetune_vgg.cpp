@@ -18,6 +18,7 @@
 #include "tools/finetune/lsuv_vgg16.h"
 #include "tools/finetune/trainable_layers.h"
 #include "tools/run_folder/run_dir.h"
+#include "tools/train/architecture.h"
 #include "tools/train/evaluate.h"
 #include "tools/train/folds.h"
 #include "tools/train/prepare_data.h"
@@ -181,12 +182,9 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   if (!s.resume.empty()) {
     // A resumed run keeps its checkpoint's head; checkpoints from before --center-head have none.
     const weights::CheckpointInfo info = read_checkpoint_metadata(s.resume);
-    const auto saved = info.settings.find("architecture");
-    const Json arch = saved == info.settings.end()
-                          ? Json::object()
-                          : parse_json(saved->second, s.resume + " (architecture)");
-    const Json* centred = arch.find("center_head");
-    config.center_head = centred != nullptr && centred->as_bool();
+    config.center_head =
+        vgg16_config(checkpoint_architecture(info, s.resume), "checkpoint '" + s.resume + "'")
+            .center_head;
     if (config.center_head != v.center_head)
       std::cout << "note: --center-head " << (v.center_head ? "on" : "off")
                 << " ignored: the resumed checkpoint's head has it "
@@ -212,11 +210,7 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
                       make_loader_options(s, norm, false), ctx.device,
                       v.lsuv == "layer" ? LsuvMode::WholeLayer : LsuvMode::PerChannel);
 
-  Json architecture = Json::object();
-  architecture["num_classes"] = config.num_classes;
-  architecture["dropout"] = config.dropout;
-  architecture["seed"] = static_cast<int64_t>(config.seed);
-  architecture["center_head"] = config.center_head;
+  const Json architecture = architecture_json(config);
   const int64_t layers_loaded = static_cast<int64_t>(pretrained.layers.size());
 
   TrainerOptions options;

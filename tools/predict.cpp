@@ -22,6 +22,7 @@
 #include "tools/formats/csv.h"
 #include "tools/formats/json_value.h"
 #include "tools/metrics/calibration.h"
+#include "tools/train/architecture.h"
 #include "tools/train/calibrated_test.h"
 #include "tools/train/run_checkpoint.h"
 #include "tools/train/run_config.h"
@@ -77,7 +78,8 @@ void bind_model(LoadedModel& m, std::shared_ptr<Model> model) {
 // Rebuilds the architecture the checkpoint describes and loads its weights onto `device`.
 LoadedModel load_model(const std::string& path, Device device) {
   const weights::CheckpointInfo info = read_checkpoint_metadata(path);
-  const Json arch = parse_json(setting(info, "architecture", path), path + " (architecture)");
+  const Json arch = checkpoint_architecture(info, path);
+  const std::string where = "checkpoint '" + path + "'";
   LoadedModel m;
   m.name = info.model_name;
   m.img_size = parse_json(setting(info, "img_size", path), path).as_int();
@@ -90,22 +92,12 @@ LoadedModel load_model(const std::string& path, Device device) {
              "': the temperature must be positive, got ", *m.temperature);
   m.malignant_threshold = optional_number(info, kMalignantThresholdKey, path);
   if (m.name == models::SimpleCNN::kModelName) {
-    models::SimpleCNNConfig config;
-    config.in_channels = arch.at("in_channels").as_int();
-    config.num_classes = arch.at("num_classes").as_int();
-    config.width = arch.at("width").as_int();
-    config.blocks = arch.at("blocks").as_int();
-    config.dropout = static_cast<float>(arch.at("dropout").as_number());
+    const models::SimpleCNNConfig config = simple_cnn_config(arch, where);
     m.channels = config.in_channels;
     bind_model(m, std::make_shared<models::SimpleCNN>(config));
   } else if (m.name == models::VGG16::kModelName) {
-    models::VGG16Config config;
-    config.num_classes = arch.at("num_classes").as_int();
-    config.dropout = static_cast<float>(arch.at("dropout").as_number());
-    const Json* centred = arch.find("center_head");  // absent before --center-head
-    config.center_head = centred != nullptr && centred->as_bool();
     m.channels = 3;
-    bind_model(m, std::make_shared<models::VGG16>(config));
+    bind_model(m, std::make_shared<models::VGG16>(vgg16_config(arch, where)));
   } else {
     throw Error("checkpoint '" + path + "': unknown model '" + m.name + "'");
   }

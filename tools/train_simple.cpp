@@ -13,6 +13,7 @@
 #include "tools/cli/progress_bar.h"
 #include "tools/cli/tool_main.h"
 #include "tools/run_folder/run_dir.h"
+#include "tools/train/architecture.h"
 #include "tools/train/batch_source.h"
 #include "tools/train/folds.h"
 #include "tools/train/prepare_data.h"
@@ -90,13 +91,7 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   const int64_t steps_per_epoch = train.batches_per_epoch();
   auto schedule = make_schedule(s, s.epochs * steps_per_epoch, steps_per_epoch);
 
-  Json architecture = Json::object();
-  architecture["in_channels"] = config.in_channels;
-  architecture["num_classes"] = config.num_classes;
-  architecture["width"] = config.width;
-  architecture["blocks"] = config.blocks;
-  architecture["dropout"] = config.dropout;
-  architecture["seed"] = static_cast<int64_t>(config.seed);
+  const Json architecture = architecture_json(config);
 
   TrainerOptions options;
   options.run_dir = run_dir;
@@ -140,7 +135,8 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   trainer.print_summary();
   if (!finished) return std::nullopt;
 
-  const ClassificationMetrics m = trainer.evaluate_test(forward, val, test, d.index, Json::object());
+  const ClassificationMetrics m =
+      trainer.evaluate_test(forward, val, test, d.index, Json::object());
   std::printf(
       "test (%lld images): accuracy %.1f%%, balanced accuracy %.1f%%, macro-F1 %.4f, "
       "macro AUC %.4f; trained in %s\n",
