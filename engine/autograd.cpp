@@ -5,6 +5,7 @@
 
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "engine/ops.h"
 
@@ -17,6 +18,8 @@ thread_local bool g_grad_enabled = true;
 bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+EnableGradGuard::EnableGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = true; }
+EnableGradGuard::~EnableGradGuard() { g_grad_enabled = previous_; }
 
 bool any_requires_grad(const std::vector<Tensor>& inputs) {
   if (!g_grad_enabled) return false;
@@ -55,9 +58,13 @@ Tensor accumulate(const Tensor& total, const Tensor& contribution) {
 
 // A leaf's .grad must own its memory: the first contribution may be the caller's seed, or the
 // upstream gradient passed through unchanged (add_scalar, reshape), and sharing it would let an
-// in-place change of one (clipping, fill_) silently change the other.
-Tensor accumulate_into_leaf(const Tensor& total, const Tensor& contribution) {
-  return total.defined() ? add(total, contribution) : contribution.clone();
+// in-place change of one (clipping, fill_) silently change the other. A contribution that nothing
+// else holds (a fresh gradient an op just computed: every parameter's, in practice) becomes the
+// .grad as it is; only a shared one is copied. On a GPU that saves one device copy per parameter
+// and step (about 28 for VGG16).
+Tensor accumulate_into_leaf(const Tensor& total, Tensor contribution) {
+  if (total.defined()) return add(total, contribution);
+  return contribution.sole_owner() ? contribution : contribution.clone();
 }
 
 }  // namespace
@@ -98,7 +105,7 @@ void run_backward(const Tensor& root, const Tensor& seed, bool retain_graph) {
       if (input.grad_fn()) {
         grads[input.id()] = accumulate(grads[input.id()], input_grads[i]);
       } else {
-        input.set_grad(accumulate_into_leaf(input.grad(), input_grads[i]));
+        input.set_grad(accumulate_into_leaf(input.grad(), std::move(input_grads[i])));
       }
     }
     if (!retain_graph) {  // free saved tensors and the links to the inputs

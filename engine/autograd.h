@@ -39,6 +39,19 @@ class NoGradGuard {
   bool previous_;
 };
 
+// Gradient recording on for its scope, whatever the caller's mode (the GPU self-check runs
+// backward passes wherever a tool asks for a device).
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // True when an op given these inputs must record a node (grad mode on, some input requires grad).
 bool any_requires_grad(const std::vector<Tensor>& inputs);
 

@@ -1,10 +1,12 @@
 // Device names, CUDA availability and the --device chooser shared by every tool.
 #include "engine/device.h"
 
+#include <functional>
 #include <iostream>
 
-#include "kernels/cuda/runtime/api.h"
+#include "engine/gpu_self_check.h"
 #include "kernels/common/error.h"
+#include "kernels/cuda/runtime/api.h"
 
 namespace busi {
 
@@ -41,26 +43,18 @@ std::string cuda_unavailable_reason() {
 bool cuda_available() { return cuda_unavailable_reason().empty(); }
 
 Device choose_device(const std::string& flag) {
-  if (flag == "cpu") return Device::cpu();
-  if (flag == "auto") {
-    if (cuda_emulated()) {  // the emulator is for tests and kernel work: far slower than the CPU
-      std::cerr << "device: using the CPU (this build's CUDA device is emulated; --device cuda "
-                   "runs on it)\n";
-      return Device::cpu();
-    }
-    const std::string reason = cuda_unavailable_reason();
-    if (reason.empty()) return Device::cuda(0);
-    std::cerr << "device: using the CPU (no usable GPU: " << reason << ")\n";
+  if (flag == "auto" && cuda_emulated()) {  // the emulator is for tests and kernel work: far slower
+    std::cerr << "device: using the CPU (this build's CUDA device is emulated; --device cuda "
+                 "runs on it)\n";
     return Device::cpu();
   }
-  if (flag == "cuda" || flag == "cuda:0") {
-    const std::string reason = cuda_unavailable_reason();
-    BUSI_CHECK(reason.empty(), "--device ", flag,
-               " was asked for, but CUDA is not usable: ", reason,
-               ". Use --device cpu or --device auto.");
-    return Device::cuda(0);
-  }
-  throw Error("--device: unknown value '" + flag + "' (expected auto, cpu or cuda)");
+  // A real GPU is checked against the CPU before it is trusted (gpu_self_check.h). The emulated
+  // device runs the same kernels as the CPU machine's tests, which check it on every build; its
+  // check would only cost time.
+  const std::function<SelfCheckResult()> check =
+      cuda_emulated() ? std::function<SelfCheckResult()>([] { return SelfCheckResult{}; })
+                      : std::function<SelfCheckResult()>(cached_gpu_self_check);
+  return decide_device(flag, flag == "cpu" ? std::string() : cuda_unavailable_reason(), check);
 }
 
 }  // namespace busi

@@ -30,9 +30,10 @@ bool cuda_available();
 // One line describing why CUDA is not available (empty when it is).
 std::string cuda_unavailable_reason();
 
-// Parses a --device flag: "auto" (CUDA when a real GPU is available, else CPU with one line on
-// stderr saying why), "cpu", "cuda" or "cuda:0" (the engine drives one GPU). Asking for CUDA without a usable
-// GPU throws a clear error.
+// Parses a --device flag: "auto" (CUDA when a real GPU is available and passes its self-check,
+// engine/gpu_self_check.h; else the CPU, with one line on stderr saying why), "cpu", "cuda" or
+// "cuda:0" (the engine drives one GPU). Asking for CUDA without a usable GPU, or with one that
+// fails the self-check, throws a clear error.
 Device choose_device(const std::string& flag);
 
 }  // namespace busi

@@ -123,6 +123,9 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_
 }
 
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, stride, padding); }
+Tensor Conv2d::forward_relu(const Tensor& x) {
+  return conv2d_relu(x, weight, bias, stride, padding);
+}
 
 Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias, Generator& gen) {
   BUSI_CHECK(in_features > 0 && out_features > 0, "Linear: invalid sizes in=", in_features,

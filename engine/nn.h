@@ -80,6 +80,8 @@ class Conv2d : public Module {
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride = 1,
          int64_t padding = 0, bool bias = true, Generator& gen = default_generator());
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)), the ReLU fused into the convolution (conv2d_relu).
+  Tensor forward_relu(const Tensor& x);
   Tensor weight, bias;
   int64_t stride, padding;
 };

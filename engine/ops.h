@@ -47,6 +47,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 // Ho = (H + 2 pad - kH) / stride + 1 (likewise Wo). Cross-correlation, as in every framework.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               int64_t stride = 1, int64_t padding = 0);
+// relu(conv2d(x, weight, bias)), the same values and gradients, with the ReLU applied in the
+// convolution's epilogue (VGG16's conv + ReLU layers).
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                   int64_t stride = 1, int64_t padding = 0);
 
 // ---- Pooling (engine/ops_pool.cpp) --------------------------------------------------------------
 // Output size (H + 2 pad - k) / stride + 1 (floor). Padding counts as -infinity for max pooling;

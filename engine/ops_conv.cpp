@@ -1,11 +1,15 @@
-// Convolution: conv2d, its argument checks and its autograd wiring. The math is in
-// kernels/{cpu,cuda}/conv (im2col + GEMM on the CPU).
+// Convolution: conv2d and conv2d_relu (the ReLU fused in), their argument checks and autograd
+// wiring. The math is in kernels/{cpu,cuda}/conv.
+#include <vector>
+
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "kernels/common/shapes.h"
 #include "kernels/cpu/conv.h"
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cuda/conv.h"
+#include "kernels/cuda/elementwise.h"
 
 namespace busi {
 
@@ -57,36 +61,72 @@ Conv2dShape check_conv2d_args(const Tensor& x, const Tensor& weight, const Tenso
   return s;
 }
 
+// The gradients of y = conv(x, w) + b from dL/dy (kernels/cpu/conv.h has them element by
+// element): dx is the weight "transposed convolution" of dy, dW correlates dy with x, db sums dy
+// over batch and positions. Only those asked for are computed (frozen weights, the input).
+std::vector<Tensor> conv2d_gradients(const Conv2dShape& s, const Tensor& x, const Tensor& w,
+                                     const Tensor& dy, bool need_x, bool need_w, bool need_b) {
+  const Device dev = dy.device();
+  Tensor dx = need_x ? Tensor::empty(x.shape(), dev) : Tensor();
+  Tensor dw = need_w ? Tensor::empty(w.shape(), dev) : Tensor();
+  Tensor db = need_b ? Tensor::empty({s.O}, dev) : Tensor();
+  if (dy.is_cuda()) {
+    BUSI_CUDA_CALL(cuda::conv2d_backward(s, x.data(), w.data(), dy.data(), data_or_null(dx),
+                                         data_or_null(dw), data_or_null(db)));
+  } else {
+    cpu::conv2d_backward<float>(s, x.data(), w.data(), dy.data(), data_or_null(dx),
+                                data_or_null(dw), data_or_null(db));
+  }
+  return {dx, dw, db};
+}
+
+// y = conv(x, w) + b, then max(y, 0) when `relu`.
+Tensor conv2d_output(const Conv2dShape& s, const Tensor& x, const Tensor& weight,
+                     const Tensor& bias, bool relu) {
+  Tensor y = Tensor::empty({s.N, s.O, s.Ho, s.Wo}, x.device());
+  if (x.is_cuda()) {
+    BUSI_CUDA_CALL(
+        cuda::conv2d_forward(s, x.data(), weight.data(), data_or_null(bias), y.data(), relu));
+  } else {
+    cpu::conv2d_forward<float>(s, x.data(), weight.data(), data_or_null(bias), y.data());
+    if (relu) cpu::relu_forward<float>(y.data(), y.data(), y.numel());
+  }
+  return y;
+}
+
 }  // namespace
 
-// Gradients (kernels/cpu/conv.h has them element by element): dx is the weight "transposed
-// convolution" of dy, dW correlates dy with x, db sums dy over batch and positions. Only the
-// gradients of inputs that require one are computed (frozen weights, the network's input).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,
               int64_t padding) {
   const Conv2dShape s = check_conv2d_args(x, weight, bias, stride, padding);
-  Tensor y = Tensor::empty({s.N, s.O, s.Ho, s.Wo}, x.device());
-  if (x.is_cuda()) {
-    BUSI_CUDA_CALL(cuda::conv2d_forward(s, x.data(), weight.data(), data_or_null(bias), y.data()));
-  } else {
-    cpu::conv2d_forward<float>(s, x.data(), weight.data(), data_or_null(bias), y.data());
-  }
+  Tensor y = conv2d_output(s, x, weight, bias, false);
   const Tensor sx = x.detach(), sw = weight.detach();
   const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
   const bool need_b = bias.defined() && bias.requires_grad();
   return record("conv2d", y, {x, weight, bias}, [=](const Tensor& g) {
-    const Device dev = g.device();
-    Tensor dx = need_x ? Tensor::empty(sx.shape(), dev) : Tensor();
-    Tensor dw = need_w ? Tensor::empty(sw.shape(), dev) : Tensor();
-    Tensor db = need_b ? Tensor::empty({s.O}, dev) : Tensor();
+    return conv2d_gradients(s, sx, sw, g, need_x, need_w, need_b);
+  });
+}
+
+// relu(conv2d(x, w, b)), the ReLU in the convolution's epilogue on a GPU (one pass over y fewer
+// than conv2d then relu, and no pre-activation kept). The backward first masks the gradient,
+// dz = dy where y > 0 (the ReLU's own rule: y > 0 exactly when the pre-activation is), then
+// takes conv2d's gradients of dz.
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,
+                   int64_t padding) {
+  const Conv2dShape s = check_conv2d_args(x, weight, bias, stride, padding);
+  Tensor y = conv2d_output(s, x, weight, bias, true);
+  const Tensor sx = x.detach(), sw = weight.detach(), sy = y.detach();
+  const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
+  const bool need_b = bias.defined() && bias.requires_grad();
+  return record("conv2d_relu", y, {x, weight, bias}, [=](const Tensor& g) {
+    Tensor dz = Tensor::empty(sy.shape(), g.device());
     if (g.is_cuda()) {
-      BUSI_CUDA_CALL(cuda::conv2d_backward(s, sx.data(), sw.data(), g.data(), data_or_null(dx),
-                                           data_or_null(dw), data_or_null(db)));
+      BUSI_CUDA_CALL(cuda::relu_backward(sy.data(), g.data(), dz.data(), sy.numel()));
     } else {
-      cpu::conv2d_backward<float>(s, sx.data(), sw.data(), g.data(), data_or_null(dx),
-                                  data_or_null(dw), data_or_null(db));
+      cpu::relu_backward<float>(sy.data(), g.data(), dz.data(), sy.numel());
     }
-    return std::vector<Tensor>{dx, dw, db};
+    return conv2d_gradients(s, sx, sw, dz, need_x, need_w, need_b);
   });
 }
 

@@ -1,5 +1,7 @@
 // Pooling: max_pool2d, avg_pool2d and global_avg_pool2d, their argument checks and autograd
 // wiring. The math is in kernels/{cpu,cuda}/pool.
+#include <memory>
+
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
@@ -44,24 +46,32 @@ Pool2dShape check_pool2d_args(const Tensor& x, int64_t kernel, int64_t stride, i
 
 }  // namespace
 
-// dL/dx[argmax of window] = dL/dy[window]; the argmax (first maximum) is recomputed from the
-// saved input, so no index tensor is stored.
+// dL/dx[argmax of window] = dL/dy[window], the argmax being the window's first maximum. The CPU
+// recomputes it from the saved input (its 2x2 path is a few vector compares, and the input is
+// kept anyway); CUDA saves it in the forward, an int32 per output, so its backward reads a
+// quarter of the bytes and keeps no input (max_pool_backward_* in kernels/cuda/pool.cu).
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
   const Pool2dShape s = check_pool2d_args(x, kernel, stride, padding, "max_pool2d");
   Tensor y = Tensor::empty({s.N, s.C, s.Ho, s.Wo}, x.device());
+  const Shape x_shape = x.shape();
   if (x.is_cuda()) {
-    BUSI_CUDA_CALL(cuda::max_pool2d_forward(s, x.data(), y.data()));
-  } else {
-    cpu::max_pool2d_forward<float>(s, x.data(), y.data());
+    // (N, C, Ho, Wo) int32: raw storage, since tensors hold floats.
+    auto argmax = std::make_shared<Storage>(
+        static_cast<size_t>(s.N * s.C * s.Ho * s.Wo) * sizeof(int32_t), x.device());
+    BUSI_CUDA_CALL(
+        cuda::max_pool2d_forward(s, x.data(), y.data(), static_cast<int32_t*>(argmax->data())));
+    return record("max_pool2d", y, {x}, [=](const Tensor& g) -> std::vector<Tensor> {
+      Tensor dx = Tensor::empty(x_shape, g.device());  // the kernels write every element
+      BUSI_CUDA_CALL(cuda::max_pool2d_backward(s, static_cast<const int32_t*>(argmax->data()),
+                                               g.data(), dx.data()));
+      return {dx};
+    });
   }
+  cpu::max_pool2d_forward<float>(s, x.data(), y.data());
   const Tensor sx = x.detach();
   return record("max_pool2d", y, {x}, [=](const Tensor& g) -> std::vector<Tensor> {
-    Tensor dx = Tensor::empty(sx.shape(), g.device());  // the kernel writes every element
-    if (g.is_cuda()) {
-      BUSI_CUDA_CALL(cuda::max_pool2d_backward(s, sx.data(), g.data(), dx.data()));
-    } else {
-      cpu::max_pool2d_backward<float>(s, sx.data(), g.data(), dx.data());
-    }
+    Tensor dx = Tensor::empty(x_shape, g.device());  // the kernel writes every element
+    cpu::max_pool2d_backward<float>(s, sx.data(), g.data(), dx.data());
     return {dx};
   });
 }

@@ -217,6 +217,10 @@ Tensor Tensor::clone() const {
   return t;
 }
 
+bool Tensor::sole_owner() const {
+  return impl_ && impl_.use_count() == 1 && impl_->storage.use_count() == 1;
+}
+
 Tensor Tensor::to(Device d) const {
   if (device() == d) return *this;
   Tensor t = empty(shape(), d);

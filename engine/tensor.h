@@ -118,6 +118,10 @@ class Tensor {
   // seed gradient is 1. The graph is freed afterwards unless retain_graph is true.
   void backward(const Tensor& grad_output = Tensor(), bool retain_graph = false) const;
 
+  // True when this handle is the only one to its tensor and no other tensor (a view) shares its
+  // storage: nothing else can see a change of its values.
+  bool sole_owner() const;
+
   // Identity of the underlying tensor (two handles to one tensor compare equal).
   const TensorImpl* id() const { return impl_.get(); }
   std::string str() const;  // "Tensor(shape=(2, 3), device=cpu)"

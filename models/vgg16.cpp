@@ -70,7 +70,7 @@ Tensor VGG16::forward_layers(const Tensor& x, size_t begin, size_t end) {
   BUSI_CHECK(begin <= end && end <= convs_.size(), "VGG16::forward_layers: range [", begin, ", ",
              end, ") is not within the 13 conv layers");
   Tensor h = x;
-  for (size_t i = begin; i < end; ++i) h = relu(convs_[i]->forward(conv_input(h, i)));
+  for (size_t i = begin; i < end; ++i) h = convs_[i]->forward_relu(conv_input(h, i));
   return h;
 }
 

@@ -14,12 +14,13 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-build-asan}"
 case "$build" in /*) ;; *) build="$repo/$build" ;; esac
 
-# The test executables: tests/test_safetensors*.cpp, test_checkpoint*.cpp, test_convert*.cpp
-# and test_cuda_*.cpp, plus the converter tool (test_convert runs it). Nothing else is built.
+# The test executables: tests/test_safetensors*.cpp, test_checkpoint*.cpp, test_convert*.cpp,
+# test_cuda_*.cpp and test_gpu_self_check.cpp (the self-check's kernels on the emulated device),
+# plus the converter tool (test_convert runs it). Nothing else is built.
 tests=()
 for src in "$repo"/tests/test_safetensors*.cpp "$repo"/tests/test_checkpoint*.cpp \
            "$repo"/tests/test_convert*.cpp "$repo"/tests/test_cuda_*.cpp \
-           "$repo"/tests/test_fuzz_regressions.cpp; do
+           "$repo"/tests/test_gpu_self_check.cpp "$repo"/tests/test_fuzz_regressions.cpp; do
   [ -e "$src" ] && tests+=("$(basename "$src" .cpp)")
 done
 
@@ -60,7 +61,9 @@ run_one() {
   # On the emulated device every CUDA thread is a fiber with a stack of its own, and ASan's
   # use-after-return checking gives each one a "fake stack" too, which costs more than the
   # kernel: off for the CUDA tests (their kernels' frames hold no pointers to return).
-  case "$t" in test_cuda_*) options="$ASAN_OPTIONS:detect_stack_use_after_return=0" ;; esac
+  case "$t" in
+    test_cuda_* | test_gpu_self_check) options="$ASAN_OPTIONS:detect_stack_use_after_return=0" ;;
+  esac
   ASAN_OPTIONS=$options "$build/tests/$t" "${args[@]}" >"$log" 2>&1 || status=$?
   echo "$status" >"$log.status"
 }

@@ -435,6 +435,37 @@ TEST_CASE("emulator: streams run in order; queued work is done when the host wai
   cudaFree(b);
 }
 
+TEST_CASE("emulator: a copy from pinned host memory reads it when the copy runs") {
+  // A GPU's DMA engine reads pinned memory when it gets to the copy, so a pinned buffer changed
+  // before then sends the new bytes; pageable memory is read (staged) when the copy is called.
+  const size_t n = 64;
+  float* a = device_array<float>(n);
+  float* b = device_array<float>(n);
+  float* pinned = nullptr;
+  REQUIRE(cudaMallocHost(reinterpret_cast<void**>(&pinned), n * sizeof(float)) == cudaSuccess);
+  std::fill(pinned, pinned + n, 1.0f);
+  std::vector<float> pageable(n, 1.0f);
+  cudaEvent_t done;
+  REQUIRE(cudaEventCreateWithFlags(&done, cudaEventDisableTiming) == cudaSuccess);
+  REQUIRE(cudaMemcpyAsync(a, pinned, n * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+  REQUIRE(cudaMemcpyAsync(b, pageable.data(), n * sizeof(float), cudaMemcpyHostToDevice) ==
+          cudaSuccess);
+  REQUIRE(cudaEventRecord(done) == cudaSuccess);
+  CHECK(cudaEventQuery(done) == cudaErrorNotReady);
+  std::fill(pinned, pinned + n, 2.0f);
+  pageable.assign(n, 2.0f);
+  REQUIRE(cudaEventSynchronize(done) == cudaSuccess);
+  CHECK(cudaEventQuery(done) == cudaSuccess);
+  CHECK(to_host(a, n) == std::vector<float>(n, 2.0f));
+  CHECK(to_host(b, n) == std::vector<float>(n, 1.0f));
+  CHECK(cudaFreeHost(pinned + 1) == cudaErrorInvalidValue);
+  cudaGetLastError();
+  CHECK(cudaFreeHost(pinned) == cudaSuccess);
+  cudaEventDestroy(done);
+  cudaFree(a);
+  cudaFree(b);
+}
+
 TEST_CASE("emulator: copies and frees outside device allocations are refused") {
   float* a = device_array<float>(10);
   std::vector<float> host(20);

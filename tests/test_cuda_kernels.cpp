@@ -17,6 +17,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/optim.h"
 #include "kernels/cuda/conv_variants.h"
+#include "kernels/cuda/conv_workspace.h"
 #include "kernels/cuda/dropout.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/gemm_variants.h"
@@ -156,14 +157,31 @@ TEST_CASE("cuda conv2d: hand-written implicit GEMM matches the CPU and cuDNN") {
       test::expect_close(what + " dw", dw, dw0, tol);
       test::expect_close(what + " db", db, db0, 1e-5);  // both paths use channel_sums
     }
-    // The bias kernel of the cuDNN path, which the emulated device runs too: y = 0 + b[o].
-    Tensor biased = Tensor::zeros(dy.shape(), kGpu);
-    cuda::add_channel_bias(s.N, s.O, s.Ho * s.Wo, b.data(), biased.data());
-    const std::vector<float> got = biased.to_vector(), bias = b_cpu.to_vector();
-    bool exact = true;
-    for (size_t i = 0; i < got.size(); ++i)
-      exact = exact && got[i] == bias[i / (s.Ho * s.Wo) % s.O];
-    CHECK_MESSAGE(exact, name << ": add_channel_bias");
+    // The epilogue of the cuDNN path (bias, and ReLU for conv2d_relu), which the emulated device
+    // runs too, on the CPU's y: with and without bias and ReLU, on the aligned tensor (float4
+    // when the plane allows it) and on a view starting one float in (scalar path).
+    const std::vector<float> bias = b_cpu.to_vector(), y_host = y0.to_vector();
+    const int64_t P = s.Ho * s.Wo, count = static_cast<int64_t>(y_host.size());
+    for (int offset : {0, 1}) {
+      for (bool with_bias : {true, false}) {
+        for (bool relu : {true, false}) {
+          std::vector<float> padded(static_cast<size_t>(offset), 7.0f);
+          padded.insert(padded.end(), y_host.begin(), y_host.end());
+          Tensor buffer = Tensor::from_vector(padded, {offset + count}, kGpu);
+          Tensor view = buffer.narrow0(offset, count);
+          cuda::add_bias_relu(s.N, s.O, P, with_bias ? b.data() : nullptr, relu, view.data());
+          const std::vector<float> got = buffer.to_vector();
+          bool exact = offset == 0 || got[0] == 7.0f;  // nothing before the view is touched
+          for (int64_t i = 0; i < count; ++i) {
+            float want = y_host[i] + (with_bias ? bias[i / P % s.O] : 0.0f);
+            if (relu) want = want > 0.0f ? want : 0.0f;
+            exact = exact && got[offset + i] == want;
+          }
+          CHECK_MESSAGE(exact, name << ": add_bias_relu (bias " << with_bias << ", relu " << relu
+                                    << ", offset " << offset << ")");
+        }
+      }
+    }
   }
   // An empty batch, as on the CPU: nothing to compute forward, dw and db zero (cuDNN refuses a
   // descriptor with N = 0, so its path must not reach cuDNN).
@@ -187,6 +205,15 @@ TEST_CASE("cuda conv2d: hand-written implicit GEMM matches the CPU and cuDNN") {
     CHECK(dw.to_vector() == std::vector<float>(4 * 3 * 3 * 3, 0.0f));
     CHECK(db.to_vector() == std::vector<float>(4, 0.0f));
   }
+}
+
+TEST_CASE("cuDNN workspace limit: half of the memory free, cached blocks counted as free") {
+  // A host formula (conv_workspace.h), checked on every build; conv_cudnn.cu applies it with
+  // cudaMemGetInfo's free bytes and the caching allocator's cached bytes when a shape is first met.
+  const size_t GiB = size_t(1) << 30;
+  CHECK(cuda::conv_workspace_limit(130 * GiB, 0) == 65 * GiB);  // an idle H200: not 1 GiB
+  CHECK(cuda::conv_workspace_limit(1 * GiB, 3 * GiB) == 2 * GiB);
+  CHECK(cuda::conv_workspace_limit(0, 0) == 0);  // a full card: algorithms without workspace
 }
 
 // ---- Optimisers ---------------------------------------------------------------------------------

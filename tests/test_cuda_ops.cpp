@@ -216,17 +216,19 @@ std::vector<ConvCase> conv_cases() {
   return cases;
 }
 
-void check_conv(const ConvCase& cc, const std::string& backend, double tol) {
+void check_conv(const ConvCase& cc, const std::string& backend, double tol, bool relu = false) {
   ParityCase c;
-  c.name = conv_name(cc) + " [" + backend + "]";
+  c.name = conv_name(cc) + (relu ? " relu" : "") + " [" + backend + "]";
   c.inputs = {uniform_tensor({cc.N, cc.C, cc.H, cc.W}, 1),
               uniform_tensor({cc.O, cc.C, cc.k, cc.k}, 2)};
   if (cc.bias) c.inputs.push_back(uniform_tensor({cc.O}, 3));
   c.wants_grad = {cc.input_grad, true, true};
   c.wants_grad.resize(c.inputs.size());
   const int64_t stride = cc.stride, pad = cc.pad;
-  c.op = [stride, pad](const std::vector<Tensor>& in) {
-    return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), stride, pad);
+  c.op = [stride, pad, relu](const std::vector<Tensor>& in) {
+    const Tensor bias = in.size() > 2 ? in[2] : Tensor();
+    return relu ? conv2d_relu(in[0], in[1], bias, stride, pad)
+                : conv2d(in[0], in[1], bias, stride, pad);
   };
   c.forward_tol = c.grad_tol = tol;
   test::check_parity(c);
@@ -242,6 +244,8 @@ TEST_CASE("cuda parity: conv2d through cuDNN") {
   // gives errors of order 1.
   if (!test::libraries_run("conv2d through cuDNN")) return;
   for (const ConvCase& cc : conv_cases()) check_conv(cc, "cuDNN", 1e-4);
+  // conv2d_relu: cuDNN's convolution, then the fused bias + ReLU epilogue (add_bias_relu).
+  for (const ConvCase& cc : conv_cases()) check_conv(cc, "cuDNN", 1e-4, true);
 }
 
 TEST_CASE("cuda parity: conv2d through the hand-written implicit GEMM") {
@@ -249,6 +253,8 @@ TEST_CASE("cuda parity: conv2d through the hand-written implicit GEMM") {
   // Plain FP32 sums of products like the CPU's im2col + GEMM, in another order: 1e-5.
   test::with_handwritten_conv([] {
     for (const ConvCase& cc : conv_cases()) check_conv(cc, "hand-written", 1e-5);
+    // conv2d_relu: the ReLU in the implicit GEMM's store (after split-K's sum).
+    for (const ConvCase& cc : conv_cases()) check_conv(cc, "hand-written", 1e-5, true);
   });
 }
 
@@ -266,6 +272,8 @@ TEST_CASE("cuda parity: max and average pooling") {
       {{2, 2, 9, 7}, 3, 2, 1},  // overlapping windows with padding
       {{1, 1, 5, 6}, 3, 1, 1},  // stride 1: every element in up to 9 windows
       {{3, 4, 10, 10}, 5, 3, 2},
+      {{1, 2, 9, 9}, 2, 3, 0},    // stride > kernel: gaps no window covers (CUDA zeroes them)
+      {{2, 2, 10, 10}, 3, 3, 1},  // disjoint windows tiling the padded plane exactly
   };
   for (const PoolCase& pc : cases) {
     const std::string tag = shape_str(pc.shape) + " k=" + std::to_string(pc.k) +

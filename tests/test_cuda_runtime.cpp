@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/device.h"
+#include "engine/ops.h"
 #include "kernels/common/error.h"
 #include "engine/tensor.h"
 #include "tests/cuda_parity.h"
@@ -26,8 +27,26 @@ using namespace busi;
 
 #ifdef BUSI_WITH_CUDA
 
+namespace {
+
+// The caching allocator for the scope of a test of the cache itself, also when the run asked for
+// exact allocations (tools/compute_sanitizer.sh's memcheck sets BUSI_CUDA_ALLOC=exact).
+class CachingMode {
+ public:
+  CachingMode() : exact_(cuda::exact_allocation()) { cuda::set_exact_allocation(false); }
+  ~CachingMode() { cuda::set_exact_allocation(exact_); }
+  CachingMode(const CachingMode&) = delete;
+  CachingMode& operator=(const CachingMode&) = delete;
+
+ private:
+  bool exact_;
+};
+
+}  // namespace
+
 TEST_CASE("cuda allocator: a freed block is reused without cudaMalloc") {
   BUSI_REQUIRE_GPU();
+  CachingMode caching;
   void* first = cuda::device_malloc(1000);
   const cuda::AllocatorStats after_first = cuda::allocator_stats();
   cuda::device_free(first);
@@ -59,6 +78,7 @@ TEST_CASE("cuda allocator: a freed block is reused without cudaMalloc") {
 TEST_CASE(
     "cuda allocator under AddressSanitizer: a block's slack and cached blocks are off limits") {
   BUSI_REQUIRE_GPU();
+  CachingMode caching;
   // 1000 bytes come from a 1024-byte block: a kernel reading byte 1000 must be reported, and so
   // must one reading a block after it went back to the cache. The marks are queued on the
   // stream, so they hold once the stream has reached them.
@@ -79,8 +99,37 @@ TEST_CASE(
 }
 #endif
 
+TEST_CASE("cuda allocator: exact mode mallocs the very size and frees at once, for memcheck") {
+  BUSI_REQUIRE_GPU();
+  CachingMode restores_the_mode_afterwards;
+  cuda::set_exact_allocation(true);
+  const cuda::AllocatorStats before = cuda::allocator_stats();
+  void* a = cuda::device_malloc(1000);
+  const cuda::AllocatorStats after_malloc = cuda::allocator_stats();
+  CHECK(after_malloc.allocated_bytes == before.allocated_bytes + 1000);  // no 1024-byte bin
+  CHECK(after_malloc.num_cuda_mallocs == before.num_cuda_mallocs + 1);
+  CHECK(cuda::runtime_description().find("allocation exact") != std::string::npos);
+  cuda::device_free(a);
+  const cuda::AllocatorStats after_free = cuda::allocator_stats();
+  CHECK(after_free.num_cuda_frees == before.num_cuda_frees + 1);
+  CHECK(after_free.cached_bytes == before.cached_bytes);  // nothing kept
+  void* b = cuda::device_malloc(1000);
+  CHECK(cuda::allocator_stats().num_cache_hits == before.num_cache_hits);
+  cuda::set_exact_allocation(false);
+  cuda::device_free(b);  // a block from exact mode is still freed exactly after switching back
+  CHECK(cuda::allocator_stats().num_cuda_frees == before.num_cuda_frees + 2);
+  // Tensors work as usual in this mode.
+  cuda::set_exact_allocation(true);
+  {
+    const Tensor t = Tensor::from_vector({1, 2, 3}, {3}, Device::cuda());
+    CHECK(add(t, t).to_vector() == std::vector<float>{2, 4, 6});
+  }
+  cuda::set_exact_allocation(false);
+}
+
 TEST_CASE("cuda allocator: statistics, peak and empty_cache") {
   BUSI_REQUIRE_GPU();
+  CachingMode caching;
   cuda::empty_cache();
   cuda::reset_peak_bytes();
   const cuda::AllocatorStats start = cuda::allocator_stats();
@@ -115,6 +164,7 @@ TEST_CASE("cuda allocator: statistics, peak and empty_cache") {
 
 TEST_CASE("cuda allocator: empty_cache keeps live blocks; bins either side of 1 MiB") {
   BUSI_REQUIRE_GPU();
+  CachingMode caching;
   // Only free blocks go back to the driver: a live tensor keeps its memory and its contents.
   const Tensor live = Tensor::full({1000}, 1.5f, Device::cuda());
   cuda::device_free(cuda::device_malloc(4096));
@@ -185,6 +235,40 @@ TEST_CASE("cuda memory: copies between devices, fill and views") {
   target.copy_(rows.narrow0(3, 1));
   CHECK(target.to_vector() == row3);
   cuda::synchronize();
+}
+
+TEST_CASE("cuda memory: host-to-device copies never wait, and the source may change at once") {
+  BUSI_REQUIRE_GPU();
+  cuda::synchronize();
+  const int64_t waits_before = cuda::host_waits();
+  // More copies than the staging ring has slots, each source overwritten right after its copy:
+  // every device tensor must still hold what its source held when the copy was called.
+  std::vector<float> source(300);
+  std::vector<Tensor> copies;
+  for (int i = 0; i < 20; ++i) {
+    for (size_t k = 0; k < source.size(); ++k) source[k] = static_cast<float>(i * 1000 + k);
+    copies.push_back(Tensor::from_vector(source, {300}, Device::cuda()));
+    source.assign(source.size(), -1.0f);
+  }
+  // On a GPU a slot may still be in flight when the ring comes round (then one counted wait); on
+  // the emulated device nothing has run yet, so the 9th copy waits for the 1st.
+  const int64_t waits_while_copying = cuda::host_waits() - waits_before;
+  CHECK(waits_while_copying <= 20 - 8);
+  for (int i = 0; i < 20; ++i) {
+    const std::vector<float> got = copies[i].to_vector();
+    CHECK(got.front() == static_cast<float>(i * 1000));
+    CHECK(got.back() == static_cast<float>(i * 1000 + 299));
+  }
+  // Few copies in a row (a training step's): no wait at all.
+  cuda::synchronize();
+  const int64_t before_step = cuda::host_waits();
+  const Tensor images =
+      Tensor::from_vector(std::vector<float>(4 * 64, 0.5f), {4, 64}, Device::cuda());
+  const Tensor weights = Tensor::from_vector({0.6f, 1.2f, 2.0f}, {3}, Device::cuda());
+  CHECK(cuda::host_waits() == before_step);
+  CHECK(weights.to_vector() == std::vector<float>{0.6f, 1.2f, 2.0f});  // reading back waits
+  CHECK(cuda::host_waits() == before_step + 1);
+  CHECK(images.to_vector() == std::vector<float>(4 * 64, 0.5f));
 }
 
 TEST_CASE("cuda runtime: switches and the start-up line") {

@@ -2,6 +2,10 @@
 // kernels, the autograd wiring in float, frozen weights, and argument errors.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include "kernels/common/shapes.h"
 #include "kernels/cpu/conv.h"
 #include "tests/conv_reference.h"
@@ -179,6 +183,48 @@ TEST_CASE("conv2d through autograd (float)") {
                                        return sum(conv2d(in[0], in[1], in[2], c.stride, c.pad) * m);
                                      });
   }
+}
+
+TEST_CASE("conv2d_relu equals relu(conv2d) exactly, forward and backward") {
+  // The fused op must be the composition, bit for bit (the same kernels, the mask from y), so
+  // its gradients are those the checks above verify; the finite-difference check below covers
+  // it as a whole.
+  for (const int64_t stride : {1, 2}) {
+    std::vector<Tensor> fused = {test::random_tensor({2, 3, 9, 7}, 51),
+                                 test::random_tensor({5, 3, 3, 3}, 52),
+                                 test::random_tensor({5}, 53)};
+    std::vector<Tensor> plain = {fused[0].clone(), fused[1].clone(), fused[2].clone()};
+    for (Tensor& t : fused) t.set_requires_grad(true);
+    for (Tensor& t : plain) t.set_requires_grad(true);
+    const Tensor m =
+        test::random_tensor(conv2d(plain[0], plain[1], plain[2], stride, 1).shape(), 54);
+    const Tensor y_fused = conv2d_relu(fused[0], fused[1], fused[2], stride, 1);
+    const Tensor y_plain = relu(conv2d(plain[0], plain[1], plain[2], stride, 1));
+    CHECK(y_fused.to_vector() == y_plain.to_vector());
+    CHECK(y_fused.grad_fn()->op == "conv2d_relu");
+    sum(mul(y_fused, m)).backward();
+    sum(mul(y_plain, m)).backward();
+    for (size_t k = 0; k < fused.size(); ++k)
+      CHECK_MESSAGE(fused[k].grad().to_vector() == plain[k].grad().to_vector(), "input " << k);
+  }
+  // Central differences across the ReLU's kink are wrong by design, so the inputs are drawn
+  // (from successive seeds) until every pre-activation is further from 0 than a perturbation of
+  // h of one input can move it: |dz| <= h max(1, |x|, |w|) = h, since all inputs lie in [-1, 1].
+  const float h = 1e-3f;
+  std::vector<Tensor> in;
+  for (uint64_t seed = 55; seed < 255 && in.empty(); seed += 3) {
+    std::vector<Tensor> candidate = {test::random_tensor({2, 2, 6, 5}, seed),
+                                     test::random_tensor({3, 2, 3, 3}, seed + 1),
+                                     test::random_tensor({3}, seed + 2)};
+    const std::vector<float> z = conv2d(candidate[0], candidate[1], candidate[2], 1, 1).to_vector();
+    float nearest = 1.0f;
+    for (float v : z) nearest = std::min(nearest, std::abs(v));
+    if (nearest > 3.0f * h) in = candidate;
+  }
+  REQUIRE_FALSE(in.empty());
+  test::expect_autograd_matches_fd(
+      "conv2d_relu", in,
+      [](std::vector<Tensor>& t) { return sum(conv2d_relu(t[0], t[1], t[2], 1, 1)); }, 2e-2, h);
 }
 
 TEST_CASE("conv2d gives no gradient to what does not require one") {

@@ -100,6 +100,30 @@ TEST_CASE("a leaf's gradient owns its memory, never the seed's or a passed-throu
   CHECK(leaf.grad().to_vector() == std::vector<float>{1, 1});
 }
 
+TEST_CASE("a fresh gradient that nothing else holds becomes the leaf's gradient without a copy") {
+  // The op below hands back a gradient it just made and keeps no handle to it: autograd moves it
+  // into .grad (no clone). A gradient the op still holds (a view of it kept in its closure) is
+  // copied, so that changing .grad cannot change the op's own tensor.
+  Tensor w = Tensor::from_vector({1, 2, 3}, {3}).set_requires_grad(true);
+  const float* produced = nullptr;
+  Tensor y = record("fresh", Tensor::zeros({3}), {w}, [&](const Tensor& g) {
+    Tensor d = g.clone();
+    produced = d.data();
+    return std::vector<Tensor>{d};
+  });
+  sum(y).backward();
+  CHECK(w.grad().data() == produced);
+
+  Tensor v = Tensor::from_vector({1, 2}, {2}).set_requires_grad(true);
+  const Tensor kept = Tensor::from_vector({5, 6}, {2});
+  Tensor z = record("kept", Tensor::zeros({2}), {v},
+                    [kept](const Tensor&) { return std::vector<Tensor>{kept.view({2})}; });
+  sum(z).backward();
+  CHECK(v.grad().data() != kept.data());
+  v.grad().fill_(0.0f);
+  CHECK(kept.to_vector() == std::vector<float>{5, 6});
+}
+
 TEST_CASE("frozen parameters get no gradient") {
   Tensor x = Tensor::from_vector({1, 2}, {1, 2}).set_requires_grad(true);
   Tensor w = Tensor::from_vector({1, 1, 1, 1}, {2, 2});  // frozen: requires_grad false

@@ -7,9 +7,11 @@
 // Timing (tools/bench/cuda_timer.h): CUDA events on the compute stream, 3 warm-up runs, the median
 // of --reps runs, and the L2 cache flushed (a memset of twice its size) before each run of a
 // memory-bound kernel; the rows are printed by tools/bench/kernel_table.h.
-// Not a test: without a GPU it prints one line and exits 0.
+// Not a test: without a GPU it prints one line and exits 0. --smoke runs every row once at tiny
+// sizes, also on the emulated device (tools/gpu_session.sh --dry-run: the plumbing, not the
+// speed), leaving out the cuBLAS and cuDNN rows where those libraries cannot run.
 //
-//   build/tools/bench_kernels [--reps N] [--quick] [--only SUBSTRING]
+//   build/tools/bench_kernels [--reps N] [--quick | --smoke] [--only SUBSTRING]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -42,17 +44,22 @@
 #include "kernels/cuda/reduce.h"
 #include "kernels/cuda/softmax.h"
 #include "tools/bench/cuda_timer.h"
+#include "tools/bench/kernel_shapes.h"
 #include "tools/bench/kernel_table.h"
 
 namespace {
 
 using namespace busi;
+using busi::tools::ConvLayer;
 using busi::tools::CudaTimer;
+using busi::tools::GemmShape;
 using busi::tools::KernelTable;
+using busi::tools::Sizes;
 
 struct Options {
   int reps = 10;
-  bool quick = false;  // a few shapes only (a smoke run)
+  bool quick = false;  // a few shapes only
+  bool smoke = false;  // tiny shapes, one run each: checks that every row runs, times nothing
   std::string only;    // run only the rows whose name contains this
 };
 
@@ -80,8 +87,7 @@ std::string shape_text(const Shape& s) {
 
 // ---- Benchmarks ---------------------------------------------------------------------------------
 
-double measure_copy_bandwidth(CudaTimer& timer, int reps) {
-  const size_t bytes = size_t(1) << 30;  // 1 GiB: far beyond L2
+double measure_copy_bandwidth(CudaTimer& timer, int reps, size_t bytes) {
   Tensor a = Tensor::ones({int64_t(bytes / 4)}, kGpu),
          b = Tensor::empty({int64_t(bytes / 4)}, kGpu);
   const double ms = timer.median_ms(
@@ -93,10 +99,9 @@ double measure_copy_bandwidth(CudaTimer& timer, int reps) {
   return 2.0 * bytes / (ms * 1e-3) / 1e9;  // read + write
 }
 
-void bench_elementwise(KernelTable& r, const Options& opts) {
+void bench_elementwise(KernelTable& r, const Sizes& z) {
   r.section("Element-wise, reductions, dropout (memory-bound)");
-  // VGG16 block-1 activations: 32 x 64 x 224 x 224 = 103 M values (411 MB).
-  const Shape big = opts.quick ? Shape{32, 64, 56, 56} : Shape{32, 64, 224, 224};
+  const Shape big = z.big;
   const int64_t n = shape_numel(big);
   const double f = sizeof(float);
   Tensor x = random_tensor(big, 1), y = random_tensor(big, 2), out = Tensor::empty(big, kGpu);
@@ -137,36 +142,40 @@ void bench_elementwise(KernelTable& r, const Options& opts) {
            [&] { cuda::channel_sums(big[0], C, HW, x.data(), db.data()); });
   r.memory("dropout forward p=0.5", s, 2 * n * f,
            [&] { cuda::dropout_forward(n, x.data(), 0.5f, 7, 0, out.data()); });
-  const int64_t head = 32 * 25088;  // VGG16 head input (32, 512*7*7): 3.2 MB, about L2-sized
-  r.memory("dropout forward (VGG head)", "32x25088", 2 * head * f,
+  const int64_t head = z.head;
+  r.memory("dropout forward (VGG head)", std::to_string(head), 2 * head * f,
            [&] { cuda::dropout_forward(head, x.data(), 0.5f, 7, 0, out.data()); });
 }
 
-void bench_pool_and_norm(KernelTable& r, const Options& opts) {
+void bench_pool_and_norm(KernelTable& r, const Sizes& z) {
   r.section("Pooling and batch norm (memory-bound)");
-  const Shape big = opts.quick ? Shape{32, 64, 56, 56} : Shape{32, 64, 224, 224};
+  const Shape big = z.big;
   const int64_t n = shape_numel(big), N = big[0], C = big[1], H = big[2], W = big[3];
   const double f = sizeof(float);
   Tensor x = random_tensor(big, 4), dx = Tensor::empty(big, kGpu);
   const std::string s = shape_text(big);
   const Pool2dShape p{N, C, H, W, 2, 2, 0, H / 2, W / 2};
   Tensor y = Tensor::empty({N, C, H / 2, W / 2}, kGpu), dy = random_tensor({N, C, H / 2, W / 2}, 5);
-  r.memory("max_pool2d 2x2 forward", s, 1.25 * n * f,
-           [&] { cuda::max_pool2d_forward(p, x.data(), y.data()); });
-  r.memory("max_pool2d 2x2 backward", s, 2.25 * n * f,
-           [&] { cuda::max_pool2d_backward(p, x.data(), dy.data(), dx.data()); });
+  Tensor argmax = Tensor::empty({N, C, H / 2, W / 2}, kGpu);  // int32 indices in float storage
+  int32_t* arg = reinterpret_cast<int32_t*>(argmax.data());
+  // Forward: read x, write y and the argmax (n / 4 each); backward: read the argmax and dy, write dx.
+  r.memory("max_pool2d 2x2 forward", s, 1.5 * n * f,
+           [&] { cuda::max_pool2d_forward(p, x.data(), y.data(), arg); });
+  r.memory("max_pool2d 2x2 backward", s, 1.5 * n * f,
+           [&] { cuda::max_pool2d_backward(p, arg, dy.data(), dx.data()); });
   r.memory("avg_pool2d 2x2 forward", s, 1.25 * n * f,
            [&] { cuda::avg_pool2d_forward(p, x.data(), y.data()); });
   r.memory("avg_pool2d 2x2 backward", s, 1.25 * n * f,
            [&] { cuda::avg_pool2d_backward(p, dy.data(), dx.data()); });
   // SimpleCNN's last features (32, 256, 28, 28) -> (32, 256).
-  const Shape feat{32, 256, 28, 28};
-  Tensor fx = random_tensor(feat, 6), fy = Tensor::empty({32, 256}, kGpu);
+  const Shape feat = z.features;
+  const int64_t fN = feat[0], fC = feat[1], fHW = feat[2] * feat[3];
+  Tensor fx = random_tensor(feat, 6), fy = Tensor::empty({fN, fC}, kGpu);
   const int64_t fn = shape_numel(feat);
   r.memory("global_avg_pool2d forward", shape_text(feat), fn * f,
-           [&] { cuda::global_avg_pool2d_forward(32, 256, 28 * 28, fx.data(), fy.data()); });
+           [&] { cuda::global_avg_pool2d_forward(fN, fC, fHW, fx.data(), fy.data()); });
   r.memory("global_avg_pool2d backward", shape_text(feat), fn * f,
-           [&] { cuda::global_avg_pool2d_backward(32, 256, 28 * 28, fy.data(), fx.data()); });
+           [&] { cuda::global_avg_pool2d_backward(fN, fC, fHW, fy.data(), fx.data()); });
   // Batch norm: the two-pass statistics read x twice, then x is read again and y written
   // (4 n floats); the backward reads x and dy twice and writes dx (5 n floats). These are the
   // bytes this implementation moves; a one-pass (Welford) forward would move 3 n.
@@ -189,7 +198,7 @@ void bench_pool_and_norm(KernelTable& r, const Options& opts) {
   });
 }
 
-void bench_softmax_and_optim(KernelTable& r) {
+void bench_softmax_and_optim(KernelTable& r, const Sizes& z) {
   r.section("Loss and optimiser");
   const int64_t N = 32, K = 3;
   Tensor logits = random_tensor({N, K}, 8), probs = Tensor::empty({N, K}, kGpu);
@@ -208,12 +217,7 @@ void bench_softmax_and_optim(KernelTable& r) {
     cuda::cross_entropy_backward(N, K, probs.data(), labels_gpu, nullptr, 0.1f, dloss.data(),
                                  dlogits.data());
   });
-  // The optimiser over a VGG16-sized parameter set: the 13 convolutions (14.7 M) and a
-  // 25088 x 256 head (6.4 M): 21.1 M values in 30 tensors.
-  std::vector<int64_t> sizes = {
-      1728,    36864,   73728,   147456,  294912, 589824, 589824, 1179648, 2359296, 2359296,
-      2359296, 2359296, 2359296, 6422528, 256,    768,    64,     64,      128,     128,
-      256,     256,     256,     512,     512,    512,    512,    512,     512,     512};
+  const std::vector<int64_t>& sizes = z.params;
   std::vector<Tensor> keep;
   std::vector<ParamSlot> slots;
   int64_t total = 0;
@@ -238,22 +242,11 @@ void bench_softmax_and_optim(KernelTable& r) {
            [&] { cuda::adam_update_multi(slots, adam); });
 }
 
-void bench_gemm(KernelTable& r, const Options& opts) {
+void bench_gemm(KernelTable& r, const Sizes& z) {
   r.section("GEMM (TF32 off unless stated; hand-written vs cuBLAS FP32)");
-  struct GemmShape {
-    const char* what;
-    bool ta, tb;
-    int64_t M, N, K;
-  };
-  std::vector<GemmShape> shapes = {
-      {"square 4096", false, false, 4096, 4096, 4096},
-      {"VGG head forward x W^T", false, true, 32, 256, 25088},
-      {"VGG head dW = dy^T x", true, false, 256, 25088, 32},
-      {"VGG head dx = dy W", false, false, 32, 25088, 256},
-      {"conv-like 64 x 1.6M x 576", false, false, 64, 1605632, 576},
-  };
-  if (opts.quick) shapes.resize(2);
-  for (const GemmShape& g : shapes) {
+  const bool cublas = cuda::libraries_available();
+  if (!cublas) std::printf("(cuBLAS rows not run: cuBLAS needs a real GPU)\n");
+  for (const GemmShape& g : z.gemms) {
     const int64_t a_rows = g.ta ? g.K : g.M, a_cols = g.ta ? g.M : g.K;
     const int64_t b_rows = g.tb ? g.N : g.K, b_cols = g.tb ? g.K : g.N;
     Tensor A = random_tensor({a_rows, a_cols}, 11), B = random_tensor({b_rows, b_cols}, 12);
@@ -270,32 +263,23 @@ void bench_gemm(KernelTable& r, const Options& opts) {
     };
     cuda::set_tf32(false);
     const double cublas_ms =
-        r.compute(std::string("cuBLAS FP32: ") + g.what, shape, flops, run(false));
+        cublas ? r.compute(std::string("cuBLAS FP32: ") + g.what, shape, flops, run(false)) : 0.0;
     r.compute(std::string("hand-written: ") + g.what, shape, flops, run(true), cublas_ms, "cuBLAS");
+    if (!cublas) continue;
     cuda::set_tf32(true);
     r.compute(std::string("cuBLAS TF32: ") + g.what, shape, flops, run(false));
     cuda::set_tf32(false);
   }
 }
 
-void bench_conv(KernelTable& r, const Options& opts) {
-  r.section("Convolution, batch 32 (cuDNN FP32 / TF32 vs hand-written implicit GEMM)");
-  struct Layer {
-    const char* name;
-    int64_t C, O, size;
-  };
-  // 3x3, stride 1, padding 1 everywhere in both models.
-  std::vector<Layer> layers = {
-      {"SimpleCNN block1", 1, 32, 224},  {"SimpleCNN block2", 32, 64, 112},
-      {"SimpleCNN block3", 64, 128, 56}, {"SimpleCNN block4", 128, 256, 28},
-      {"VGG16 conv1_1", 3, 64, 224},     {"VGG16 conv1_2", 64, 64, 224},
-      {"VGG16 conv2_1", 64, 128, 112},   {"VGG16 conv2_2", 128, 128, 112},
-      {"VGG16 conv3_1", 128, 256, 56},   {"VGG16 conv3_2", 256, 256, 56},
-      {"VGG16 conv4_1", 256, 512, 28},   {"VGG16 conv4_2", 512, 512, 28},
-      {"VGG16 conv5_x", 512, 512, 14}};
-  if (opts.quick) layers = {{"SimpleCNN block3", 64, 128, 56}, {"VGG16 conv5_x", 512, 512, 14}};
-  const int64_t N = 32;
-  for (const Layer& l : layers) {
+void bench_conv(KernelTable& r, const Sizes& z) {
+  const int64_t N = z.batch;
+  const std::string title = "Convolution, batch " + std::to_string(N) +
+                            " (cuDNN FP32 / TF32 vs hand-written implicit GEMM)";
+  r.section(title.c_str());
+  const bool cudnn = cuda::libraries_available();
+  if (!cudnn) std::printf("(cuDNN rows not run: cuDNN needs a real GPU)\n");
+  for (const ConvLayer& l : z.layers) {
     const Conv2dShape s{N, l.C, l.size, l.size, l.O, 3, 3, 1, 1, l.size, l.size};
     if (!r.wanted(l.name)) continue;
     Tensor x = random_tensor({N, l.C, l.size, l.size}, 13), w = random_tensor({l.O, l.C, 3, 3}, 14);
@@ -333,8 +317,9 @@ void bench_conv(KernelTable& r, const Options& opts) {
     for (const Direction& d : directions) {
       const std::string base = std::string(l.name) + " " + d.name;
       cuda::set_tf32(false);
-      const double cudnn_ms = r.compute("cuDNN FP32: " + base, shape, flops, d.cudnn);
+      const double cudnn_ms = cudnn ? r.compute("cuDNN FP32: " + base, shape, flops, d.cudnn) : 0.0;
       r.compute("hand-written: " + base, shape, flops, d.handwritten, cudnn_ms, "cuDNN");
+      if (!cudnn) continue;
       cuda::set_tf32(true);
       r.compute("cuDNN TF32: " + base, shape, flops, d.cudnn);
       cuda::set_tf32(false);
@@ -343,23 +328,25 @@ void bench_conv(KernelTable& r, const Options& opts) {
 }
 
 int run(const Options& opts) {
-  std::printf("bench_kernels: %s\n", cuda::runtime_description().c_str());
+  std::printf("bench_kernels: %s%s\n", cuda::runtime_description().c_str(),
+              opts.smoke ? " (--smoke: tiny sizes, one run each; the times mean nothing)" : "");
   const cuda::DeviceInfo info = cuda::device_info();
+  const Sizes z = tools::kernel_sizes(opts.quick, opts.smoke);
   CudaTimer timer;
   KernelTable report(timer, opts.reps, opts.only);
-  const double copy_gbs = measure_copy_bandwidth(timer, opts.reps);
+  const double copy_gbs = measure_copy_bandwidth(timer, opts.reps, z.copy_bytes);
   report.set_copy_bandwidth(copy_gbs);
   report.set_fp32_peak(info.fp32_peak_tflops);
   std::printf(
-      "reference: device-to-device copy %.1f GB/s (read + write, 1 GiB, median of %d); "
+      "reference: device-to-device copy %.1f GB/s (read + write, %.0f MiB, median of %d); "
       "theoretical DRAM %.0f GB/s; FP32 peak %.1f TFLOP/s (%d SMs at %.2f GHz)\n",
-      copy_gbs, opts.reps, info.memory_peak_gbs, info.fp32_peak_tflops, info.sm_count,
-      info.clock_ghz);
-  bench_elementwise(report, opts);
-  bench_pool_and_norm(report, opts);
-  bench_softmax_and_optim(report);
-  bench_gemm(report, opts);
-  bench_conv(report, opts);
+      copy_gbs, z.copy_bytes / 1048576.0, opts.reps, info.memory_peak_gbs, info.fp32_peak_tflops,
+      info.sm_count, info.clock_ghz);
+  bench_elementwise(report, z);
+  bench_pool_and_norm(report, z);
+  bench_softmax_and_optim(report, z);
+  bench_gemm(report, z);
+  bench_conv(report, z);
   const cuda::AllocatorStats stats = cuda::allocator_stats();
   std::printf("\nallocator: peak %.1f MiB, %lld cudaMalloc calls\n", stats.peak_bytes / 1048576.0,
               static_cast<long long>(stats.num_cuda_mallocs));
@@ -371,13 +358,6 @@ int run(const Options& opts) {
 #endif  // BUSI_WITH_CUDA
 
 int main(int argc, char** argv) {
-  std::string reason = busi::cuda_unavailable_reason();
-  if (reason.empty() && busi::cuda_emulated())
-    reason = "the CUDA device of this build is emulated on the CPU: its timings describe no GPU";
-  if (!reason.empty()) {
-    std::printf("bench_kernels: skipped, no usable GPU (%s)\n", reason.c_str());
-    return 0;
-  }
 #ifdef BUSI_WITH_CUDA
   Options opts;
   for (int i = 1; i < argc; ++i) {
@@ -386,12 +366,25 @@ int main(int argc, char** argv) {
       opts.reps = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--quick") {
       opts.quick = true;
+    } else if (arg == "--smoke") {
+      opts.smoke = true;
+      opts.reps = 1;
     } else if (arg == "--only" && i + 1 < argc) {
       opts.only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: bench_kernels [--reps N] [--quick] [--only SUBSTRING]\n");
+      std::fprintf(stderr,
+                   "usage: bench_kernels [--reps N] [--quick | --smoke] [--only SUBSTRING]\n");
       return 2;
     }
+  }
+  std::string reason = busi::cuda_unavailable_reason();
+  if (reason.empty() && busi::cuda_emulated() && !opts.smoke)
+    reason =
+        "the CUDA device of this build is emulated on the CPU: its timings describe no GPU "
+        "(--smoke runs every row once, to check that they run)";
+  if (!reason.empty()) {
+    std::printf("bench_kernels: skipped, no usable GPU (%s)\n", reason.c_str());
+    return 0;
   }
   try {
     return run(opts);
@@ -402,6 +395,8 @@ int main(int argc, char** argv) {
 #else
   (void)argc;
   (void)argv;
+  std::printf("bench_kernels: skipped, no usable GPU (%s)\n",
+              busi::cuda_unavailable_reason().c_str());
   return 0;
 #endif
 }

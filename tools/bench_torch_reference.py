@@ -15,6 +15,9 @@ Needs PyTorch and torchvision (present on the GPU machines; on a Debian CPU mach
 python3-torch and python3-torchvision, which scripts/bench_vs_torch.sh installs when missing).
 Usage: python3 tools/bench_torch_reference.py [--device cuda|cpu] [--model simple|vgg16|both]
                                               [--steps N] [--batch N] [--img-size PX] [--threads N]
+                                              [--tf32 off|on|both] [--only steps|ops|all]
+On the GPU, --tf32 picks the math of the training steps and --only what is timed, so that
+tools/gpu_session.sh can give each part its own process and time limit.
 """
 import argparse
 import os
@@ -132,6 +135,10 @@ def main():
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     parser.add_argument("--model", choices=["simple", "vgg16", "both"], default="both")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 2)))
+    parser.add_argument("--tf32", choices=["off", "on", "both"], default="both",
+                        help="GPU training steps: plain FP32, TF32, or both")
+    parser.add_argument("--only", choices=["steps", "ops", "all"], default="all",
+                        help="GPU: the training steps, the SGEMM and convolution timings, or all")
     args = parser.parse_args()
     if args.img_size == 0:
         args.img_size = 224 if args.device == "cuda" else 96
@@ -145,11 +152,15 @@ def main():
           f"cuDNN {torch.backends.cudnn.version()}")
     print("\n| model | framework | input (N x C x H x W) | ms / step (median) | img/s |\n"
           "|---|---|---|---:|---:|")
-    for tf32 in (False, True):
-        torch.manual_seed(0)
-        bench_step("SimpleCNN", simple_cnn(), 1, args, tf32)
-        bench_step("VGG16 (all layers trained)", vgg16(), 3, args, tf32)
-    bench_ops(args)
+    if args.only in ("steps", "all"):
+        for tf32 in {"off": (False,), "on": (True,), "both": (False, True)}[args.tf32]:
+            torch.manual_seed(0)
+            if args.model != "vgg16":
+                bench_step("SimpleCNN", simple_cnn(), 1, args, tf32)
+            if args.model != "simple":
+                bench_step("VGG16 (all layers trained)", vgg16(), 3, args, tf32)
+    if args.only in ("ops", "all"):
+        bench_ops(args)
 
 
 if __name__ == "__main__":

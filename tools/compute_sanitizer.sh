@@ -4,7 +4,10 @@
 #   racecheck  shared-memory data races (the tiled GEMM's double buffer, the block reductions)
 #   synccheck  __syncthreads / warp-shuffle misuse (barriers in divergent code)
 # Device-memory leak checking is off: the caching allocator keeps freed blocks until exit on
-# purpose. BUSI_CUDA_SYNC=1 pins any error to the kernel that caused it.
+# purpose. BUSI_CUDA_SYNC=1 pins any error to the kernel that caused it. memcheck runs with
+# BUSI_CUDA_ALLOC=exact: every tensor its own cudaMalloc of its very size, so that an access a few
+# elements past its end is outside what memcheck knows as allocated (with the cache's rounded and
+# reused blocks it would not be).
 #
 #   tools/compute_sanitizer.sh [BUILD_DIR] [doctest options...]
 #   e.g. tools/compute_sanitizer.sh build -tc="*conv2d*"
@@ -35,7 +38,10 @@ for tool in $tools; do
     name=$(basename "$test")
     log="$log_dir/$name.$tool.log"
     start=$(date +%s)
-    "$sanitizer" --tool "$tool" --error-exitcode 86 --print-limit 20 "$test" "$@" >"$log" 2>&1
+    alloc=cache
+    [ "$tool" = memcheck ] && alloc=exact
+    BUSI_CUDA_ALLOC=$alloc "$sanitizer" --tool "$tool" --error-exitcode 86 --print-limit 20 \
+      "$test" "$@" >"$log" 2>&1
     status=$?
     seconds=$(( $(date +%s) - start ))
     summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$log" | tail -1)

@@ -7,7 +7,10 @@
 
 namespace busi::cuda {
 
-void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y);
+// y = conv(x, w) + b, then max(y, 0) when `relu` (conv2d_relu: the ReLU fused into the
+// convolution's epilogue, one pass over y fewer).
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
+                    bool relu = false);
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy,
                      float* dx, float* dw, float* db);
 

@@ -6,12 +6,15 @@
 //     plans are built once per shape (math mode, alignment) and cached by that key;
 //   - an algorithm is chosen once per plan and direction: timed by cudnnFind*AlgorithmEx, or in
 //     deterministic mode taken from the cudnnGet*_v7 heuristics among the deterministic ones;
-//   - the workspace is one grow-only buffer per device, from the caching allocator, capped at
-//     min(1 GiB, device memory / 16) (algorithms wanting more are passed over);
+//   - an algorithm may use at most half of the device memory free when its shape is first met
+//     (conv_workspace.h); the timed search runs in a buffer of its own, taken with cudaMalloc and
+//     given back after the search, and the convolutions then share one grow-only buffer per
+//     device, from the caching allocator, as large as the largest chosen algorithm needs;
 //   - the math type follows the TF32 switch: CUDNN_DEFAULT_MATH lets cuDNN use TF32 tensor cores,
 //     CUDNN_FMA_MATH restricts it to plain FP32 FMA kernels.
 // The legacy convolution API used here (v7 find/heuristics) is deprecated in cuDNN 9 but
-// supported; the removed pre-v7 calls are not used. Biases use the engine's own kernels.
+// supported; the removed pre-v7 calls are not used. The bias (and a fused ReLU) is the engine's
+// own epilogue kernel, add_bias_relu (conv.cu).
 #include <cudnn.h>
 #include <cuda_runtime.h>
 
@@ -27,10 +30,12 @@
 #include "kernels/cuda/runtime/backend_options.h"
 #include "kernels/cuda/runtime/check.h"
 #include "kernels/cuda/runtime/context.h"
+#include "kernels/cuda/runtime/controls.h"
 #include "kernels/cuda/runtime/api.h"
 #include "kernels/common/error.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/conv_variants.h"
+#include "kernels/cuda/conv_workspace.h"
 #include "kernels/cuda/reduce.h"
 
 namespace busi::cuda {
@@ -181,10 +186,11 @@ ConvPlan& plan_for(const Conv2dShape& s, bool aligned) {
   return *it->second;
 }
 
-// The largest workspace an algorithm may have.
+// The largest workspace an algorithm may have, from what is free now (conv_workspace.h).
 size_t workspace_limit() {
-  const size_t total = device_properties().totalGlobalMem;
-  return std::min<size_t>(size_t(1) << 30, total / 16);
+  size_t free_bytes = 0, total_bytes = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return conv_workspace_limit(free_bytes, allocator_stats().cached_bytes);
 }
 
 // The device's grow-only workspace, at least `bytes` long (the old one goes back to the cache;
@@ -195,15 +201,35 @@ DeviceBuffer& workspace(size_t bytes) {
   return ws;
 }
 
-// Tries to grow the workspace to `bytes` for a timed search; under memory pressure searches with
-// what there is.
-size_t grow_workspace_for_search(size_t bytes) {
-  try {
-    return workspace(bytes).bytes();
-  } catch (const Error&) {
-    return state().workspaces[current_device()].bytes();
+// The scratch memory of one timed search (cudnnFind*Ex): cudaMalloc'd for the search and freed
+// after it, so a search's large candidates leave nothing behind in the cache. cudaFree waits for
+// the device, once per shape and direction. When `bytes` cannot be had, half as much is tried,
+// down to nothing (the search then times the algorithms that need no workspace).
+class SearchWorkspace {
+ public:
+  explicit SearchWorkspace(size_t bytes) {
+    while (bytes > 0) {
+      if (cudaMalloc(&ptr_, bytes) == cudaSuccess) {
+        bytes_ = bytes;
+        return;
+      }
+      cudaGetLastError();  // an allocation failure is expected here, not an error to keep
+      ptr_ = nullptr;
+      bytes = bytes > (size_t(1) << 20) ? bytes / 2 : 0;
+    }
   }
-}
+  ~SearchWorkspace() {
+    if (ptr_) CUDA_WARN(cudaFree(ptr_));
+  }
+  SearchWorkspace(const SearchWorkspace&) = delete;
+  SearchWorkspace& operator=(const SearchWorkspace&) = delete;
+  void* get() const { return ptr_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
 
 // The first usable entry of a cuDNN performance list (ranked best first): succeeded, within
 // the workspace limit, deterministic when asked, and with an allowed math type (never the FP16
@@ -251,8 +277,8 @@ AlgoChoice choose_forward(ConvPlan& plan, const float* x, const float* w, float*
                                                      &returned, perfs.data()));
   size_t limit = workspace_limit();
   if (!plan.deterministic) {
-    limit = grow_workspace_for_search(largest_workspace(perfs, returned, limit));
-    DeviceBuffer& ws = workspace(0);
+    const SearchWorkspace ws(largest_workspace(perfs, returned, limit));
+    limit = ws.bytes();
     CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
         handle, plan.x.get(), x, plan.w.get(), w, plan.conv.get(), plan.y.get(), y, count,
         &returned, perfs.data(), ws.get(), ws.bytes()));
@@ -276,8 +302,8 @@ AlgoChoice choose_backward_data(ConvPlan& plan, const float* w, const float* dy,
                                                           &returned, perfs.data()));
   size_t limit = workspace_limit();
   if (!plan.deterministic) {
-    limit = grow_workspace_for_search(largest_workspace(perfs, returned, limit));
-    DeviceBuffer& ws = workspace(0);
+    const SearchWorkspace ws(largest_workspace(perfs, returned, limit));
+    limit = ws.bytes();
     CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
         handle, plan.w.get(), w, plan.y.get(), dy, plan.conv.get(), plan.x.get(), dx, count,
         &returned, perfs.data(), ws.get(), ws.bytes()));
@@ -301,8 +327,8 @@ AlgoChoice choose_backward_filter(ConvPlan& plan, const float* x, const float* d
                                                             &returned, perfs.data()));
   size_t limit = workspace_limit();
   if (!plan.deterministic) {
-    limit = grow_workspace_for_search(largest_workspace(perfs, returned, limit));
-    DeviceBuffer& ws = workspace(0);
+    const SearchWorkspace ws(largest_workspace(perfs, returned, limit));
+    limit = ws.bytes();
     CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
         handle, plan.x.get(), x, plan.y.get(), dy, plan.conv.get(), plan.w.get(), dw, count,
         &returned, perfs.data(), ws.get(), ws.bytes()));
@@ -320,7 +346,7 @@ AlgoChoice choose_backward_filter(ConvPlan& plan, const float* x, const float* d
 // ---- cuDNN entry points -------------------------------------------------------------------------
 
 void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, const float* b,
-                          float* y) {
+                          float* y, bool relu) {
   if (s.N == 0) return;  // an empty batch: y is empty (and cuDNN refuses a zero-sized descriptor)
   std::lock_guard<std::mutex> lock(state().mutex);
   ConvPlan& plan = plan_for(s, aligned16(x) && aligned16(w) && aligned16(y));
@@ -333,7 +359,7 @@ void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, 
                                       plan.conv.get(),
                                       static_cast<cudnnConvolutionFwdAlgo_t>(c.algo), ws.get(),
                                       c.workspace, &zero, plan.y.get(), y));
-  if (b) add_channel_bias(s.N, s.O, s.Ho * s.Wo, b, y);
+  add_bias_relu(s.N, s.O, s.Ho * s.Wo, b, relu, y);  // one pass; nothing when !b && !relu
 }
 
 // dx = transposed convolution of dy with w; dw = correlation of x with dy; db = per-channel sum

@@ -66,14 +66,16 @@ struct ForwardOperands {
   }
 };
 
-// y[n, o, i, j] = value + b[o]
+// y[n, o, i, j] = value + b[o], then max(., 0) when relu (as add_bias_relu in conv.cu does it)
 struct ForwardStore {
   float* y;
   const float* bias;  // (O) or null
   int O, P;
+  bool relu;
   __device__ void store(int o, int col, int, float value) const {
     const int n = col / P, ij = col - n * P;
-    y[(int64_t(n) * O + o) * P + ij] = bias ? value + bias[o] : value;
+    const float v = bias ? value + bias[o] : value;
+    y[(int64_t(n) * O + o) * P + ij] = relu ? (v > 0.0f ? v : 0.0f) : v;
   }
 };
 
@@ -149,11 +151,11 @@ struct BackwardFilterStore {
 }  // namespace
 
 void conv2d_forward_handwritten(const Conv2dShape& s, const float* x, const float* w,
-                                const float* b, float* y) {
+                                const float* b, float* y, bool relu) {
   const ConvGeometry g = geometry(s);
   const int P = g.Ho * g.Wo;
   const ForwardOperands operands{g.O, g.N * P, g.C * g.kH * g.kW, g, x, w};
-  tiled::run_tiled_gemm("conv2d forward (hand-written)", operands, ForwardStore{y, b, g.O, P},
+  tiled::run_tiled_gemm("conv2d forward (hand-written)", operands, ForwardStore{y, b, g.O, P, relu},
                         true);
 }
 

@@ -3,7 +3,8 @@
 //   - cuDNN (conv.cu): algorithms found once per shape and cached;
 //   - hand-written implicit GEMM (conv_direct.cu): the tiled SGEMM core reading the image as
 //     its im2col matrix on the fly.
-// Same contract as conv.h and kernels/cpu/conv.h: b, dx, dw, db may be null.
+// Same contract as conv.h and kernels/cpu/conv.h: b, dx, dw, db may be null; `relu` applies
+// max(y, 0) after the bias.
 #pragma once
 
 #include "kernels/common/shapes.h"
@@ -11,16 +12,17 @@
 namespace busi::cuda {
 
 void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, const float* b,
-                          float* y);
+                          float* y, bool relu = false);
 void conv2d_backward_cudnn(const Conv2dShape& s, const float* x, const float* w, const float* dy,
                            float* dx, float* dw, float* db);
 
 void conv2d_forward_handwritten(const Conv2dShape& s, const float* x, const float* w,
-                                const float* b, float* y);
+                                const float* b, float* y, bool relu = false);
 void conv2d_backward_handwritten(const Conv2dShape& s, const float* x, const float* w,
                                  const float* dy, float* dx, float* dw, float* db);
 
-// y (N, O, P) += b[o], queued on the compute stream: the bias of the cuDNN path (conv.cu).
-void add_channel_bias(int64_t N, int64_t O, int64_t P, const float* b, float* y);
+// y (N, O, P) = y + b[o] (b may be null), then max(y, 0) when `relu`; one vectorised pass queued
+// on the compute stream: the epilogue of the cuDNN path (conv.cu).
+void add_bias_relu(int64_t N, int64_t O, int64_t P, const float* b, bool relu, float* y);
 
 }  // namespace busi::cuda

@@ -6,6 +6,7 @@
 #include "kernels/common/error.h"
 #include "kernels/cuda/conv_variants.h"
 #include "kernels/cuda/gemm_variants.h"
+#include "kernels/cuda/runtime/context.h"
 #include "kernels/cuda/runtime/controls.h"
 
 namespace busi::cuda {
@@ -20,12 +21,15 @@ namespace {
 
 bool libraries_available() { return false; }
 
+void library_versions(Versions&) {}  // no cuBLAS or cuDNN here: the fields stay 0
+
 void gemm_cublas(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                  int64_t, float, float*, int64_t) {
   unavailable("cuBLAS (gemm_cublas)");
 }
 
-void conv2d_forward_cudnn(const Conv2dShape&, const float*, const float*, const float*, float*) {
+void conv2d_forward_cudnn(const Conv2dShape&, const float*, const float*, const float*, float*,
+                          bool) {
   unavailable("cuDNN (conv2d_forward_cudnn)");
 }
 

@@ -1,13 +1,17 @@
 // CUDA pooling kernels, twins of kernels/cpu/pool.cpp with the same rules: padding is never
 // visited (for max pooling that is the same as -infinity), the max is the FIRST maximum in
 // row-major window order, averages divide by the number of real elements in the window.
-// Backward kernels gather instead of scatter: each input element sums the windows that contain it
-// (recomputing each window's argmax for max pooling), in the same window order as the CPU loop,
-// so no atomics are needed and the results match the CPU bit for bit.
+// Max pooling's forward also writes each window's argmax (its plane index h * W + v, int32), so
+// the backward routes dy without rescanning the input: for windows that do not overlap (stride >=
+// kernel, the networks' 2x2 pooling) one thread per window writes the window's part of dx; for
+// overlapping windows each input element gathers the windows whose argmax it is, in the CPU's
+// window order. Average pooling's backward gathers the same way. No atomics, and the results
+// match the CPU bit for bit.
 #include <cuda_runtime.h>
 
 #include <cfloat>
 
+#include "kernels/common/error.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/pool.h"
 
@@ -61,7 +65,9 @@ __device__ __forceinline__ void split_output(const Pool2dShape& s, int64_t i, in
   plane = t / s.Ho;
 }
 
-__global__ void max_pool_forward_kernel(Pool2dShape s, const float* x, float* y) {
+// y = the window's first maximum; argmax = its plane index (-1 for a window with no real
+// element, which the argument checks rule out).
+__global__ void max_pool_forward_kernel(Pool2dShape s, const float* x, float* y, int32_t* argmax) {
   const int64_t total = s.N * s.C * s.Ho * s.Wo;
   for (int64_t i = global_thread_index(); i < total; i += grid_thread_count()) {
     int64_t plane, oh, ow;
@@ -70,27 +76,47 @@ __global__ void max_pool_forward_kernel(Pool2dShape s, const float* x, float* y)
     const int64_t at = first_max_index(x_p, s.W, window_span(oh, s.stride, s.pad, s.kernel, s.H),
                                        window_span(ow, s.stride, s.pad, s.kernel, s.W));
     y[i] = at >= 0 ? x_p[at] : -INFINITY;
+    argmax[i] = static_cast<int32_t>(at);
   }
 }
 
-// dx[h, v] = sum of dy over the windows whose first maximum is (h, v).
-__global__ void max_pool_backward_kernel(Pool2dShape s, const float* x, const float* dy,
-                                         float* dx) {
+// Windows that do not overlap (stride >= kernel): each input element lies in at most one window,
+// so the thread of window (plane, oh, ow) writes dy to its argmax and 0 to the window's other
+// real elements. Elements in no window (a remainder row or column, gaps when stride > kernel)
+// were zeroed by a memset before the launch.
+__global__ void max_pool_backward_disjoint_kernel(Pool2dShape s, const int32_t* argmax,
+                                                  const float* dy, float* dx) {
+  const int64_t total = s.N * s.C * s.Ho * s.Wo;
+  for (int64_t i = global_thread_index(); i < total; i += grid_thread_count()) {
+    int64_t plane, oh, ow;
+    split_output(s, i, plane, oh, ow);
+    float* dx_p = dx + plane * s.H * s.W;  // (H, W)
+    const Span rows = window_span(oh, s.stride, s.pad, s.kernel, s.H);
+    const Span cols = window_span(ow, s.stride, s.pad, s.kernel, s.W);
+    const int64_t at = argmax[i];
+    const float g = dy[i];
+    for (int64_t h = rows.begin; h < rows.end; ++h)
+      for (int64_t v = cols.begin; v < cols.end; ++v)
+        dx_p[h * s.W + v] = h * s.W + v == at ? g : 0.0f;
+  }
+}
+
+// Overlapping windows: dx[h, v] = sum of dy over the windows whose argmax is (h, v), in the
+// CPU's window order.
+__global__ void max_pool_backward_gather_kernel(Pool2dShape s, const int32_t* argmax,
+                                                const float* dy, float* dx) {
   const int64_t total = s.N * s.C * s.H * s.W;
   for (int64_t i = global_thread_index(); i < total; i += grid_thread_count()) {
     const int64_t v = i % s.W, h = (i / s.W) % s.H, plane = i / (s.H * s.W);
-    const float* x_p = x + plane * s.H * s.W;      // (H, W)
-    const float* dy_p = dy + plane * s.Ho * s.Wo;  // (Ho, Wo)
+    const float* dy_p = dy + plane * s.Ho * s.Wo;         // (Ho, Wo)
+    const int32_t* arg_p = argmax + plane * s.Ho * s.Wo;  // (Ho, Wo)
     const Span rows = windows_containing(h, s.stride, s.pad, s.kernel, s.Ho);
     const Span cols = windows_containing(v, s.stride, s.pad, s.kernel, s.Wo);
+    const int64_t self = h * s.W + v;
     float total_grad = 0.0f;
     for (int64_t oh = rows.begin; oh < rows.end; ++oh)
-      for (int64_t ow = cols.begin; ow < cols.end; ++ow) {
-        const int64_t at =
-            first_max_index(x_p, s.W, window_span(oh, s.stride, s.pad, s.kernel, s.H),
-                            window_span(ow, s.stride, s.pad, s.kernel, s.W));
-        if (at == h * s.W + v) total_grad += dy_p[oh * s.Wo + ow];
-      }
+      for (int64_t ow = cols.begin; ow < cols.end; ++ow)
+        if (arg_p[oh * s.Wo + ow] == self) total_grad += dy_p[oh * s.Wo + ow];
     dx[i] = total_grad;
   }
 }
@@ -155,16 +181,28 @@ __global__ void global_avg_backward_kernel(int64_t planes, int64_t HW, const flo
 
 }  // namespace
 
-void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
+void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {
   const int64_t total = s.N * s.C * s.Ho * s.Wo;
   if (total == 0) return;
-  BUSI_LAUNCH(max_pool_forward_kernel, grid_for(total), kThreads, 0, s, x, y);
+  BUSI_CHECK(s.H * s.W <= INT32_MAX, "max_pool2d: a plane of ", s.H, " x ", s.W,
+             " elements does not fit the int32 argmax");
+  BUSI_LAUNCH(max_pool_forward_kernel, grid_for(total), kThreads, 0, s, x, y, argmax);
 }
 
-void max_pool2d_backward(const Pool2dShape& s, const float* x, const float* dy, float* dx) {
+void max_pool2d_backward(const Pool2dShape& s, const int32_t* argmax, const float* dy, float* dx) {
   const int64_t total = s.N * s.C * s.H * s.W;
   if (total == 0) return;
-  BUSI_LAUNCH(max_pool_backward_kernel, grid_for(total), kThreads, 0, s, x, dy, dx);
+  if (s.stride >= s.kernel) {
+    // Windows cover every element only when they tile the padded plane exactly.
+    const bool covered = s.stride == s.kernel && s.Ho * s.stride == s.H + 2 * s.pad &&
+                         s.Wo * s.stride == s.W + 2 * s.pad;
+    if (!covered) CUDA_CHECK(cudaMemsetAsync(dx, 0, total * sizeof(float), stream()));
+    const int64_t windows = s.N * s.C * s.Ho * s.Wo;
+    BUSI_LAUNCH(max_pool_backward_disjoint_kernel, grid_for(windows), kThreads, 0, s, argmax, dy,
+                dx);
+  } else {
+    BUSI_LAUNCH(max_pool_backward_gather_kernel, grid_for(total), kThreads, 0, s, argmax, dy, dx);
+  }
 }
 
 void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {

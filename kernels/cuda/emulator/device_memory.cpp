@@ -4,7 +4,9 @@
 // red zones on both sides, so a kernel reading one element too far is reported at once.
 // Copies follow CUDA's rules for pageable host memory: a copy from the host reads its source
 // before returning, a copy to the host waits for the queue and is done when it returns;
-// device-to-device copies and memsets are queued.
+// device-to-device copies and memsets are queued. A copy from pinned host memory (cudaMallocHost)
+// is queued too and reads its source when it runs, so code that rewrites a pinned buffer before
+// its copy has run sends the new bytes, as it would on a GPU.
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -22,8 +24,17 @@ namespace {
 struct Memory {
   std::mutex mutex;
   std::map<uintptr_t, size_t> blocks;  // start -> bytes
+  std::map<uintptr_t, size_t> pinned;  // pinned host allocations: start -> bytes
   size_t used = 0;
 };
+
+// True when [a, a + bytes) lies inside one entry of `ranges` (start -> bytes).
+bool inside(const std::map<uintptr_t, size_t>& ranges, uintptr_t a, size_t bytes) {
+  auto it = ranges.upper_bound(a);
+  if (it == ranges.begin()) return false;
+  --it;
+  return a >= it->first && a - it->first <= it->second && bytes <= it->second - (a - it->first);
+}
 
 Memory& memory() {
   static Memory* m = new Memory;  // never destroyed (see errors.cpp)
@@ -34,12 +45,14 @@ Memory& memory() {
 
 bool device_range(const void* p, size_t bytes) {
   Memory& m = memory();
-  const auto a = reinterpret_cast<uintptr_t>(p);
   std::lock_guard<std::mutex> lock(m.mutex);
-  auto it = m.blocks.upper_bound(a);
-  if (it == m.blocks.begin()) return false;
-  --it;
-  return a >= it->first && a - it->first <= it->second && bytes <= it->second - (a - it->first);
+  return inside(m.blocks, reinterpret_cast<uintptr_t>(p), bytes);
+}
+
+bool pinned_range(const void* p, size_t bytes) {
+  Memory& m = memory();
+  std::lock_guard<std::mutex> lock(m.mutex);
+  return inside(m.pinned, reinterpret_cast<uintptr_t>(p), bytes);
 }
 
 void free_all_memory() {
@@ -93,6 +106,32 @@ cudaError_t cudaFree(void* ptr) {
   return cudaSuccess;
 }
 
+cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
+  if (!ptr) return set_error(cudaErrorInvalidValue);
+  *ptr = nullptr;
+  if (const cudaError_t e = sticky_error()) return set_error(e);
+  if (bytes == 0) return cudaSuccess;
+  void* p = nullptr;
+  if (posix_memalign(&p, 4096, bytes) != 0) return set_error(cudaErrorMemoryAllocation);
+  Memory& m = memory();
+  std::lock_guard<std::mutex> lock(m.mutex);
+  m.pinned[reinterpret_cast<uintptr_t>(p)] = bytes;
+  *ptr = p;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFreeHost(void* ptr) {
+  if (!ptr) return cudaSuccess;
+  run_pending();  // no queued copy still reads the block
+  Memory& m = memory();
+  std::lock_guard<std::mutex> lock(m.mutex);
+  const auto it = m.pinned.find(reinterpret_cast<uintptr_t>(ptr));
+  if (it == m.pinned.end()) return set_error(cudaErrorInvalidValue);
+  m.pinned.erase(it);
+  std::free(ptr);
+  return cudaSuccess;
+}
+
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   if (!free_bytes || !total_bytes) return set_error(cudaErrorInvalidValue);
   Memory& m = memory();
@@ -134,7 +173,12 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
   if (const cudaError_t e = sticky_error()) return set_error(e);
   if (const cudaError_t e = check_copy(dst, src, bytes, kind)) return set_error(e);
   switch (kind) {
-    case cudaMemcpyHostToDevice: {  // the source is read now; the device is written in order
+    case cudaMemcpyHostToDevice: {
+      if (pinned_range(src, bytes)) {  // pinned: the DMA reads the source when the copy runs
+        enqueue(stream, [dst, src, bytes] { std::memcpy(dst, src, bytes); });
+        return cudaSuccess;
+      }
+      // pageable: the source is read now; the device is written in order
       auto staged = std::make_shared<std::vector<unsigned char>>(
           static_cast<const unsigned char*>(src), static_cast<const unsigned char*>(src) + bytes);
       enqueue(stream, [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); });

@@ -154,6 +154,11 @@ cudaError_t cudaEventCreate(cudaEvent_t* event) {
   return cudaSuccess;
 }
 
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int flags) {
+  if (flags & ~(cudaEventDefault | cudaEventDisableTiming)) return set_error(cudaErrorInvalidValue);
+  return cudaEventCreate(event);  // timing is always available here
+}
+
 cudaError_t cudaEventDestroy(cudaEvent_t event) {
   if (!valid_event(event)) return set_error(cudaErrorInvalidResourceHandle);
   run_pending();  // a queued record must not write to a deleted event
@@ -180,6 +185,14 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   if (!valid_event(event)) return set_error(cudaErrorInvalidResourceHandle);
   run_pending();
   return set_error(sticky_error());
+}
+
+cudaError_t cudaEventQuery(cudaEvent_t event) {
+  if (!valid_event(event)) return set_error(cudaErrorInvalidResourceHandle);
+  if (const cudaError_t e = sticky_error()) return set_error(e);
+  // A GPU runs queued work by itself; here it runs when the host waits, so an event not yet
+  // reached is "not ready" (not an error: cudaEventQuery does not record it as the last error).
+  return !event->recorded || event->reached ? cudaSuccess : cudaErrorNotReady;
 }
 
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {

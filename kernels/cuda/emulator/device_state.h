@@ -33,6 +33,8 @@ void drop_pending();
 
 // True when [p, p + bytes) lies inside one device allocation.
 bool device_range(const void* p, size_t bytes);
+// True when [p, p + bytes) lies inside one pinned host allocation (cudaMallocHost).
+bool pinned_range(const void* p, size_t bytes);
 void free_all_memory();
 
 // ---- Properties (device_properties.cpp) ---------------------------------------------------------

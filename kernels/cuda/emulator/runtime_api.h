@@ -53,6 +53,8 @@ typedef struct CUstream_st* cudaStream_t;  // nullptr: the legacy default stream
 typedef struct CUevent_st* cudaEvent_t;
 typedef void (*cudaHostFn_t)(void* user_data);
 
+constexpr unsigned int cudaEventDefault = 0x0;
+constexpr unsigned int cudaEventDisableTiming = 0x2;
 constexpr unsigned int cudaStreamDefault = 0x0;
 constexpr unsigned int cudaStreamNonBlocking = 0x1;
 
@@ -132,6 +134,10 @@ cudaError_t cudaRuntimeGetVersion(int* version);
 cudaError_t cudaMalloc(void** ptr, size_t bytes);
 cudaError_t cudaFree(void* ptr);  // waits for the device first, as the real one does
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes);
+// Pinned (page-locked) host memory: a copy from it is read when the device runs the copy, not
+// when cudaMemcpyAsync is called, as a GPU's DMA engine reads it.
+cudaError_t cudaMallocHost(void** ptr, size_t bytes);
+cudaError_t cudaFreeHost(void* ptr);  // waits for the device first, as the real one does
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind);
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t stream = nullptr);
@@ -146,9 +152,11 @@ cudaError_t cudaStreamQuery(cudaStream_t stream);
 cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void* user_data);
 
 cudaError_t cudaEventCreate(cudaEvent_t* event);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int flags);
 cudaError_t cudaEventDestroy(cudaEvent_t event);
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
+cudaError_t cudaEventQuery(cudaEvent_t event);  // cudaErrorNotReady until the queue reaches it
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
 
 namespace busi::emu {

@@ -7,6 +7,9 @@
 // the host allocator. A request takes a cached block of exactly its bin size; blocks are never
 // split or merged (simple, and enough for training loops that repeat the same shapes).
 //
+// With BUSI_CUDA_ALLOC=exact (controls.h) the cache is bypassed: each request is a cudaMalloc of
+// exactly its size and each release a cudaFree, for compute-sanitizer's memcheck.
+//
 // On the emulated device under AddressSanitizer (device memory is host memory there) the
 // allocator also marks what a kernel must not touch: the bytes of a block past the size asked
 // for, and whole blocks while they wait in the cache. So reading one element past a tensor, or a
@@ -67,6 +70,7 @@ class CachingAllocator {
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.num_allocs;
     if (bytes > kAllocatorLargestRequest) throw out_of_memory(bytes, device);
+    if (exact_allocation()) return allocate_exact(bytes, device);
     const size_t size = allocator_bin_size(bytes);
     void* ptr = take_cached(device, size);
     if (ptr) {
@@ -74,7 +78,7 @@ class CachingAllocator {
     } else {
       ptr = cuda_malloc_or_retry(bytes, size, device);
     }
-    live_[ptr] = Block{size, device};
+    live_[ptr] = Block{size, device, false};
     queue_marks(ptr, bytes, size);
     stats_.allocated_bytes += size;
     stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.allocated_bytes);
@@ -94,6 +98,12 @@ class CachingAllocator {
     const Block block = it->second;
     live_.erase(it);
     stats_.allocated_bytes -= block.size;
+    if (block.exact) {  // straight back to the driver (cudaFree waits for queued users)
+      const cudaError_t e = cudaFree(ptr);
+      if (e != cudaSuccess) std::fprintf(stderr, "busi: cudaFree: %s\n", cudaGetErrorString(e));
+      ++stats_.num_cuda_frees;
+      return;
+    }
     stats_.cached_bytes += block.size;
     free_[{block.device, block.size}].push_back(ptr);
     try {
@@ -122,7 +132,19 @@ class CachingAllocator {
   struct Block {
     size_t size;
     int device;
+    bool exact;  // from allocate_exact: freed with cudaFree, never cached
   };
+
+  // BUSI_CUDA_ALLOC=exact: cudaMalloc of the very size (at least one byte, so that every block
+  // has its own address), no cache.
+  void* allocate_exact(size_t bytes, int device) {
+    const size_t size = bytes ? bytes : 1;
+    void* ptr = cuda_malloc_or_retry(bytes, size, device);
+    live_[ptr] = Block{size, device, true};
+    stats_.allocated_bytes += size;
+    stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.allocated_bytes);
+    return ptr;
+  }
 
   void* take_cached(int device, size_t size) {
     const auto it = free_.find({device, size});

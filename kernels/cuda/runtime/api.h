@@ -16,7 +16,8 @@ bool device_available(std::string* reason);
 void* device_malloc(size_t bytes);
 void device_free(void* ptr);
 
-// Copies on the compute stream; the host-side ones synchronise before returning.
+// Copies on the compute stream. A copy to the host waits for the stream; a copy from the host
+// does not (it is staged in pinned memory, memory.cu), and the caller may reuse its buffer at once.
 void copy_host_to_device(void* dst, const void* src, size_t bytes);
 void copy_device_to_host(void* dst, const void* src, size_t bytes);
 void copy_device_to_device(void* dst, const void* src, size_t bytes);

@@ -1,5 +1,6 @@
 // The backend switches of kernels/cuda/runtime/controls.h: each is read from its environment
-// variable on first use (BUSI_TF32, BUSI_GEMM, BUSI_CONV, BUSI_DETERMINISTIC, BUSI_CUDA_SYNC) and
+// variable on first use (BUSI_TF32, BUSI_GEMM, BUSI_CONV, BUSI_DETERMINISTIC, BUSI_CUDA_SYNC,
+// BUSI_CUDA_ALLOC) and
 // can then be overridden by its setter. On the emulated device the GEMM and convolution default
 // to the hand-written kernels, and cuBLAS or cuDNN cannot be chosen. Atomics, because a
 // data-loader thread may ask while the main thread sets.
@@ -54,6 +55,7 @@ struct Options {
   std::atomic<int> conv{0};  // ConvBackend as int
   std::atomic<bool> deterministic{false};
   std::atomic<bool> sync_after_launch{false};
+  std::atomic<bool> exact_allocation{false};
 };
 
 // The options, with the environment read once. A misspelt value throws an Error; call_once then
@@ -67,6 +69,7 @@ Options& options() {
     opts.sync_after_launch = env_flag("BUSI_CUDA_SYNC", false);
     opts.gemm = env_choice("BUSI_GEMM", "cublas", "handwritten");
     opts.conv = env_choice("BUSI_CONV", "cudnn", "handwritten");
+    opts.exact_allocation = env_choice("BUSI_CUDA_ALLOC", "cache", "exact") == 1;
 #ifdef BUSI_CUDA_EMULATED
     // No cuBLAS or cuDNN on the emulated device: the hand-written kernels, unless asked otherwise.
     if (!std::getenv("BUSI_GEMM")) opts.gemm = static_cast<int>(GemmBackend::Handwritten);
@@ -100,6 +103,9 @@ bool deterministic() { return options().deterministic; }
 
 void set_sync_after_launch(bool on) { options().sync_after_launch = on; }
 bool sync_after_launch() { return options().sync_after_launch; }
+
+void set_exact_allocation(bool on) { options().exact_allocation = on; }
+bool exact_allocation() { return options().exact_allocation; }
 
 const char* gemm_backend_name(GemmBackend backend) {
   return backend == GemmBackend::Cublas ? "cublas" : "handwritten";

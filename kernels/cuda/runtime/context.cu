@@ -136,8 +136,6 @@ bool emulated() {
 #endif
 }
 
-void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
-
 // ---- Description --------------------------------------------------------------------------------
 
 DeviceInfo device_info() {
@@ -174,14 +172,37 @@ std::string runtime_description() {
      << ", " << d.sm_count << " SMs, " << d.total_bytes / double(1u << 30) << " GiB), TF32 "
      << (tf32_enabled() ? "on" : "off") << ", GEMM " << gemm_backend_name(gemm_backend())
      << ", conv " << conv_backend_name(conv_backend()) << ", deterministic "
-     << (deterministic() ? "on" : "off");
+     << (deterministic() ? "on" : "off") << (exact_allocation() ? ", allocation exact" : "");
 #ifdef BUSI_CUDA_EMULATED
   os << ", emulated on " << emu::worker_threads() << " host threads (thread-order seed "
      << emu::thread_order_seed() << ", no cuBLAS or cuDNN)";
 #else
-  os << ", cuDNN " << library_versions();
+  os << ", cuDNN " << versions().cudnn_loaded;
 #endif
   return os.str();
+}
+
+Versions versions() {
+  Versions v;
+  if (cudaDriverGetVersion(&v.driver) != cudaSuccess) v.driver = 0;
+  if (cudaRuntimeGetVersion(&v.runtime) != cudaSuccess) v.runtime = 0;
+  cudaGetLastError();  // a missing driver is reported by the numbers, not kept as an error
+  library_versions(v);
+  return v;
+}
+
+std::string cudnn_version_problem(const Versions& v) {
+  if (v.cudnn_built == 0) return "";  // the emulated device: no cuDNN
+  // cuDNN 9 numbers versions major * 10000 + minor * 100 + patch.
+  const int built_major = v.cudnn_built / 10000, loaded_major = v.cudnn_loaded / 10000;
+  if (loaded_major != built_major)
+    return detail::concat("cuDNN ", v.cudnn_loaded, " is loaded but this build was compiled for ",
+                          v.cudnn_built, ": a different major version (put a cuDNN ", built_major,
+                          " library on LD_LIBRARY_PATH, or rebuild)");
+  if (v.cudnn_loaded < v.cudnn_built)
+    return detail::concat("cuDNN ", v.cudnn_loaded, " is loaded, older than the ", v.cudnn_built,
+                          " this build was compiled for (rebuild against it, or load a newer one)");
+  return "";
 }
 
 }  // namespace busi::cuda

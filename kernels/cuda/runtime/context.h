@@ -22,8 +22,10 @@ cudaStream_t stream();
 // Handles bound to stream(). Their math mode is set by each user before a call (TF32 switch).
 cublasHandle_t cublas_handle();
 cudnnHandle_t cudnn_handle();
-// "91900": the cuDNN version, for the start-up line (library_handles.cu; not on the emulator).
-std::string library_versions();
+// Fills the cuDNN and cuBLAS fields of `v` (library_handles.cu; zeros on the emulated device,
+// emulated_libraries.cpp).
+struct Versions;
+void library_versions(Versions& v);
 // Properties of the current device, queried once.
 const cudaDeviceProp& device_properties();
 int sm_count();

@@ -32,12 +32,32 @@ struct DeviceInfo {
 };
 // The current device (device 0 unless the program selected another).
 DeviceInfo device_info();
+// The versions of what a GPU run depends on, as numbers (13000 is CUDA 13.0, 91900 cuDNN 9.19.0).
+// The library fields are 0 on the emulated device, which has no cuBLAS or cuDNN.
+struct Versions {
+  int driver = 0;         // the newest CUDA the driver supports (cudaDriverGetVersion)
+  int runtime = 0;        // the CUDA runtime in this binary (cudaRuntimeGetVersion)
+  int cudnn_built = 0;    // CUDNN_VERSION of the headers this build was compiled against
+  int cudnn_loaded = 0;   // cudnnGetVersion() of the library loaded now
+  int cublas_loaded = 0;  // cuBLAS's major * 10000 + minor * 100 + patch (cublasGetProperty)
+};
+Versions versions();
+// Empty when the loaded cuDNN can serve this build (cuDNN keeps its API and ABI within a major
+// version, and a library at least as new as the headers has every call the build makes); else
+// one line saying why not.
+std::string cudnn_version_problem(const Versions& v);
+
 // Waits until every kernel and copy queued on the compute stream has finished.
 void synchronize();
 // One line for the start of every tool's log: device, math mode and backends, e.g.
 // "cuda:0 NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB), TF32 on, GEMM cublas, conv cudnn,
 // deterministic off, cuDNN 91900".
 std::string runtime_description();
+
+// How many times the engine has made the host wait for the device: synchronize(), each copy to
+// the host, each host-to-device copy too large to stage, each staging slot still in use
+// (kernels/cuda/runtime/memory.cu). A training step needs one, to read its loss.
+int64_t host_waits();
 
 // ---- Caching allocator (kernels/cuda/runtime/allocator.cu) -----------------------------------------------
 
@@ -87,6 +107,14 @@ bool deterministic();
 // caused it (environment BUSI_CUDA_SYNC=1). Slow: for debugging only.
 void set_sync_after_launch(bool on);
 bool sync_after_launch();
+
+// Exact-size, uncached device memory (environment BUSI_CUDA_ALLOC=exact; default cache): every
+// allocation is a cudaMalloc of exactly the bytes asked for and every free a cudaFree, so that
+// compute-sanitizer's memcheck sees an access one element past a tensor (the cache rounds sizes
+// up and reuses blocks, so such an access stays inside a block it knows). Slow: cudaFree waits
+// for the device. For memory checking only.
+void set_exact_allocation(bool on);
+bool exact_allocation();
 
 const char* gemm_backend_name(GemmBackend backend);  // "cublas" / "handwritten"
 const char* conv_backend_name(ConvBackend backend);  // "cudnn" / "handwritten"

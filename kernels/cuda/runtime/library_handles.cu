@@ -11,6 +11,7 @@
 #include "kernels/cuda/runtime/api.h"
 #include "kernels/cuda/runtime/check.h"
 #include "kernels/cuda/runtime/context.h"
+#include "kernels/cuda/runtime/controls.h"
 
 namespace busi::cuda {
 
@@ -60,7 +61,15 @@ cudnnHandle_t cudnn_handle() {
   return h.cudnn;
 }
 
-std::string library_versions() { return std::to_string(cudnnGetVersion()); }
+void library_versions(Versions& v) {
+  v.cudnn_built = CUDNN_VERSION;
+  v.cudnn_loaded = static_cast<int>(cudnnGetVersion());
+  int major = 0, minor = 0, patch = 0;
+  CUBLAS_CHECK(cublasGetProperty(MAJOR_VERSION, &major));
+  CUBLAS_CHECK(cublasGetProperty(MINOR_VERSION, &minor));
+  CUBLAS_CHECK(cublasGetProperty(PATCH_LEVEL, &patch));
+  v.cublas_loaded = major * 10000 + minor * 100 + patch;
+}
 
 bool libraries_available() { return true; }
 
