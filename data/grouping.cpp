@@ -110,8 +110,11 @@ GroupingReport group_duplicates(DatasetIndex& index, const std::vector<ImageSign
 std::string GroupingReport::summary() const {
   char text[320];
   if (method == "near-duplicates")
-    std::snprintf(text, sizeof text, "near-duplicates (fine >= %.2f or plain >= %.2f)",
-                  near.fine_threshold, near.plain_threshold);
+    std::snprintf(text, sizeof text,
+                  "near-duplicates (fine >= %.2f, or plain >= %.2f under any of 5 filters, or "
+                  "plain >= %.2f with fine >= %.2f)",
+                  near.fine_threshold, near.plain_threshold, near.combined_plain,
+                  near.combined_fine);
   else
     std::snprintf(text, sizeof text, "byte-identical files only");
   char rest[320];

@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "data/image_checks.h"
 #include "data/image_codecs.h"
@@ -104,25 +107,69 @@ AxisFilter make_axis_filter(int64_t in, int64_t out) {
 
 uint8_t round_to_u8(float v) { return static_cast<uint8_t>(std::clamp(v + 0.5f, 0.0f, 255.0f)); }
 
-}  // namespace
+// A kernel filter as PIL builds one: the output centre c = (o + 0.5) s in source coordinates;
+// source pixel i (centre i + 0.5) weighs K((i + 0.5 - c) / w) with w = max(s, 1) when
+// `antialias` (the kernel widened to the shrink, so every source pixel counts), else w = 1; taps
+// within the kernel's support times w; weights normalised to sum to 1.
+AxisFilter make_kernel_filter(int64_t in, int64_t out, double support, bool antialias,
+                              double (*kernel)(double)) {
+  AxisFilter filter(out);
+  const double s = static_cast<double>(in) / static_cast<double>(out);
+  const double widen = antialias ? std::max(s, 1.0) : 1.0;
+  for (int64_t o = 0; o < out; ++o) {
+    const double centre = (o + 0.5) * s;
+    const int64_t lo = std::max<int64_t>(0, static_cast<int64_t>(centre - support * widen + 0.5));
+    const int64_t hi =
+        std::min<int64_t>(in, static_cast<int64_t>(centre + support * widen + 0.5));
+    double total = 0.0;
+    std::vector<std::pair<int64_t, double>> taps;
+    for (int64_t i = lo; i < hi; ++i) {
+      const double w = kernel((i + 0.5 - centre) / widen);
+      if (w != 0.0) taps.push_back({i, w}), total += w;
+    }
+    if (taps.empty() || total == 0.0) {  // a centre between taps: the nearest pixel
+      filter[o] = {{std::clamp<int64_t>(static_cast<int64_t>(centre), 0, in - 1), 1.0f}};
+      continue;
+    }
+    for (const auto& [i, w] : taps) filter[o].push_back({i, static_cast<float>(w / total)});
+  }
+  return filter;
+}
 
-Image resize_image(const Image& image, int64_t height, int64_t width) {
-  BUSI_CHECK(height > 0 && width > 0, "resize_image: size must be positive, got ", height, "x",
-             width);
-  if (height == image.height && width == image.width) return image;
+double box_kernel(double x) { return x >= -0.5 && x < 0.5 ? 1.0 : 0.0; }
+double triangle_kernel(double x) { return std::max(0.0, 1.0 - std::abs(x)); }
+double sinc(double x) {
+  if (x == 0.0) return 1.0;
+  const double px = 3.14159265358979323846 * x;
+  return std::sin(px) / px;
+}
+double lanczos3_kernel(double x) { return std::abs(x) < 3.0 ? sinc(x) * sinc(x / 3.0) : 0.0; }
+
+AxisFilter filter_for(ResampleFilter filter, int64_t in, int64_t out) {
+  switch (filter) {
+    case ResampleFilter::Box:
+      return make_kernel_filter(in, out, 0.5, true, box_kernel);
+    case ResampleFilter::Bilinear:
+      return make_kernel_filter(in, out, 1.0, true, triangle_kernel);
+    case ResampleFilter::Lanczos3:
+      return make_kernel_filter(in, out, 3.0, true, lanczos3_kernel);
+    case ResampleFilter::BilinearPoint:
+      return make_kernel_filter(in, out, 1.0, false, triangle_kernel);
+  }
+  return {};
+}
+
+// Both passes of a separable resize: along x into float rows (H_in, W_out, C), then along y,
+// rounding once.
+Image apply_filters(const Image& image, int64_t height, int64_t width, const AxisFilter& along_x,
+                    const AxisFilter& along_y) {
   const int64_t C = image.channels;
-  const AxisFilter along_x = make_axis_filter(image.width, width);
-  const AxisFilter along_y = make_axis_filter(image.height, height);
-
-  // Pass 1, along x: (H_in, W_out, C) in float, so pass 2 rounds only once.
   std::vector<float> rows(image.height * width * C, 0.0f);
   for (int64_t y = 0; y < image.height; ++y)
     for (int64_t x = 0; x < width; ++x)
       for (const Tap& tap : along_x[x])
         for (int64_t c = 0; c < C; ++c)
           rows[(y * width + x) * C + c] += tap.weight * image.at(y, tap.index, c);
-
-  // Pass 2, along y: (H_out, W_out, C).
   Image out(height, width, C);
   std::vector<float> line(width * C);
   for (int64_t y = 0; y < height; ++y) {
@@ -134,6 +181,23 @@ Image resize_image(const Image& image, int64_t height, int64_t width) {
     for (int64_t i = 0; i < width * C; ++i) out.pixels[y * width * C + i] = round_to_u8(line[i]);
   }
   return out;
+}
+
+}  // namespace
+
+Image resize_image(const Image& image, int64_t height, int64_t width) {
+  BUSI_CHECK(height > 0 && width > 0, "resize_image: size must be positive, got ", height, "x",
+             width);
+  if (height == image.height && width == image.width) return image;
+  return apply_filters(image, height, width, make_axis_filter(image.width, width),
+                       make_axis_filter(image.height, height));
+}
+
+Image resample_image(const Image& image, int64_t height, int64_t width, ResampleFilter filter) {
+  BUSI_CHECK(height > 0 && width > 0, "resample_image: size must be positive, got ", height, "x",
+             width);
+  return apply_filters(image, height, width, filter_for(filter, image.width, width),
+                       filter_for(filter, image.height, height));
 }
 
 Image crop_image(const Image& image, int64_t top, int64_t left, int64_t height, int64_t width) {

@@ -60,6 +60,17 @@ Image decode_image_file(const std::string& path, int64_t channels);
 // an output pixel covers, so shrinking does not alias). Equal sizes return an exact copy.
 Image resize_image(const Image& image, int64_t height, int64_t width);
 
+// The resampling filters other programs use for thumbnails (PIL's Image.resize, OpenCV's
+// resize), for near-duplicate checks that must not depend on which one made a thumbnail:
+//   Box       PIL's BOX: the mean of the source pixels whose centres fall in the output pixel;
+//   Bilinear  PIL's BILINEAR: a triangle filter widened by the shrink factor (antialiased);
+//   Lanczos3  PIL's LANCZOS: sinc(x) sinc(x / 3), likewise widened;
+//   BilinearPoint  OpenCV's INTER_LINEAR, torchvision without antialias: the two nearest source
+//                  pixels, whatever the shrink (aliases, as those do).
+enum class ResampleFilter { Box, Bilinear, Lanczos3, BilinearPoint };
+// One grey or colour image resampled to (height, width) with `filter`, rounded to uint8.
+Image resample_image(const Image& image, int64_t height, int64_t width, ResampleFilter filter);
+
 // The rectangle [top, top + height) x [left, left + width), which must lie inside the image.
 Image crop_image(const Image& image, int64_t top, int64_t left, int64_t height, int64_t width);
 

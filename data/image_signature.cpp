@@ -1,6 +1,7 @@
 // Grey thumbnails of an image and their correlations (see image_signature.h).
 #include "data/image_signature.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -41,6 +42,28 @@ float dot(const std::array<float, N>& a, const std::array<float, N>& b) {
   return dot_product(a.data(), b.data(), static_cast<int64_t>(N));
 }
 
+// The bytes, mean and 1 / norm of a resampled plain thumbnail (ResampledPlain).
+ResampledPlain resampled_plain(const Image& grey, ResampleFilter filter) {
+  ResampledPlain r;
+  const Image thumb = resample_image(grey, kPlainSize, kPlainSize, filter);
+  std::copy(thumb.pixels.begin(), thumb.pixels.end(), r.pixels.begin());
+  const double n = static_cast<double>(r.pixels.size());
+  const double mean = std::accumulate(r.pixels.begin(), r.pixels.end(), 0.0) / n;
+  double squares = 0.0;
+  for (uint8_t v : r.pixels) squares += (v - mean) * (v - mean);
+  r.mean = static_cast<float>(mean);
+  // Below one grey level of spread the thumbnail is flat, as for the area one.
+  r.inverse_norm = squares / n >= 1.0 ? static_cast<float>(1.0 / std::sqrt(squares)) : 0.0f;
+  return r;
+}
+
+float resampled_correlation(const ResampledPlain& a, const ResampledPlain& b) {
+  int32_t dot = 0;  // at most 1024 * 255 * 255 < 2^31: exact
+  for (size_t i = 0; i < a.pixels.size(); ++i) dot += int32_t(a.pixels[i]) * int32_t(b.pixels[i]);
+  const double n = static_cast<double>(a.pixels.size());
+  return static_cast<float>((dot - n * a.mean * b.mean) * a.inverse_norm * b.inverse_norm);
+}
+
 }  // namespace
 
 ImageSignature make_signature(const Image& image) {
@@ -55,6 +78,13 @@ ImageSignature make_signature(const Image& image) {
     s.key.fill(0.0f);
     s.plain.fill(0.0f);
   }
+  const ResampleFilter filters[kResampledPlains] = {ResampleFilter::Box, ResampleFilter::Bilinear,
+                                                    ResampleFilter::Lanczos3,
+                                                    ResampleFilter::BilinearPoint};
+  for (int k = 0; k < kResampledPlains; ++k) {
+    s.resampled[k] = resampled_plain(grey, filters[k]);
+    if (s.flat) s.resampled[k].inverse_norm = 0.0f;
+  }
   return s;
 }
 
@@ -64,6 +94,13 @@ float key_correlation(const ImageSignature& a, const ImageSignature& b) {
 
 float plain_correlation(const ImageSignature& a, const ImageSignature& b) {
   return dot(a.plain, b.plain);
+}
+
+float plain_correlation_any_filter(const ImageSignature& a, const ImageSignature& b) {
+  float best = plain_correlation(a, b);
+  for (int k = 0; k < kResampledPlains; ++k)
+    best = std::max(best, resampled_correlation(a.resampled[k], b.resampled[k]));
+  return best;
 }
 
 }  // namespace busi::data

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 #include "data/aligned_similarity.h"
 
@@ -16,7 +17,8 @@ int64_t NearDuplicates::near_duplicate_pairs() const {
 }
 
 bool is_near_duplicate(float plain, float fine, const NearDuplicateOptions& options) {
-  return plain >= options.plain_threshold || fine >= options.fine_threshold;
+  return plain >= options.plain_threshold || fine >= options.fine_threshold ||
+         (plain >= options.combined_plain && fine >= options.combined_fine);
 }
 
 NearDuplicates find_near_duplicates(const std::vector<ImageSignature>& signatures,
@@ -36,6 +38,31 @@ NearDuplicates find_near_duplicates(const std::vector<ImageSignature>& signature
     pair.a = a;
     pair.b = b;
     result.compared.push_back(pair);
+  }
+  // Every pair by the plain measure, when there are few enough images: what it finds is then a
+  // near-duplicate whatever LSH and the gate did. Pairs already compared are left as they are.
+  if (n <= options.exhaustive_plain_limit) {
+    std::vector<std::vector<int64_t>> partners(n);  // partners[a]: b > a at the threshold
+#pragma omp parallel for schedule(dynamic, 8) num_threads(threads)
+    for (int64_t a = 0; a < n; ++a)
+      for (int64_t b = a + 1; b < n; ++b)
+        if (plain_correlation_any_filter(signatures[a], signatures[b]) >= options.plain_threshold)
+          partners[a].push_back(b);
+    std::vector<std::pair<int64_t, int64_t>> seen;
+    for (const ComparedPair& p : result.compared) seen.push_back({p.a, p.b});
+    std::sort(seen.begin(), seen.end());
+    for (int64_t a = 0; a < n; ++a)
+      for (int64_t b : partners[a])
+        if (!std::binary_search(seen.begin(), seen.end(), std::pair<int64_t, int64_t>{a, b})) {
+          ComparedPair pair;
+          pair.a = a;
+          pair.b = b;
+          result.compared.push_back(pair);
+        }
+    std::sort(result.compared.begin(), result.compared.end(),
+              [](const ComparedPair& x, const ComparedPair& y) {
+                return std::pair(x.a, x.b) < std::pair(y.a, y.b);
+              });
   }
 
   // The fine check needs each image's pyramids; built once for every image in a compared pair.
@@ -66,7 +93,7 @@ NearDuplicates find_near_duplicates(const std::vector<ImageSignature>& signature
   for (size_t p = 0; p < result.compared.size(); ++p) {
     ComparedPair& pair = result.compared[p];
     pair.key = key_correlation(signatures[pair.a], signatures[pair.b]);
-    pair.plain = plain_correlation(signatures[pair.a], signatures[pair.b]);
+    pair.plain = plain_correlation_any_filter(signatures[pair.a], signatures[pair.b]);
     pair.fine = std::max(forward[p], backward[p]);
     pair.near_duplicate = is_near_duplicate(pair.plain, pair.fine, options);
     for (int64_t i : {pair.a, pair.b})

@@ -41,11 +41,16 @@ using Quotas = std::vector<std::vector<int64_t>>;
 // Gives each of `members` (sample ids) a part so that class c ends with quotas[c][p] images in
 // part p; duplicate groups stay in one part. Returns the part per sample id (-1: not a member).
 //
-// 1. Duplicate groups, in an order shuffled by `gen`, each go whole to the part with the most
-//    room left for their images: argmax_p sum over the group's images of remaining[class][p].
+// 1. Duplicate groups, in an order shuffled by `gen`, each go whole to a part drawn at random with
+//    probability proportional to the room that part has left for the group's images (sum over
+//    them of remaining[class][p]), among the parts where each of the group's classes still has
+//    room for all its images of that class. So a part holding 15 % of the places gets about 15 %
+//    of the groups, as it gets 15 % of the single images: validation, test and every fold hold
+//    grouped images at their share (issue 24), not only images without a look-alike, which is
+//    what always sending a group to the part with the most room (training) did.
 // 2. Each class's other images, shuffled by `gen`, fill the parts' remaining places in turn.
-// Without duplicates every quota is met exactly; a group can only overfill a part by its own
-// size, which then leaves that part short by as much in step 2.
+// Every quota is then met exactly. Only a group too large for every part's room (larger than a
+// part's quota) goes to the part with the most room and overfills it, by at most its own size.
 std::vector<int> distribute(const DatasetIndex& index, const std::vector<int64_t>& members,
                             const Quotas& quotas, Generator& gen) {
   std::vector<int> part_of(index.size(), -1);
@@ -53,25 +58,45 @@ std::vector<int> distribute(const DatasetIndex& index, const std::vector<int64_t
   for (int64_t id : members) is_member[id] = 1;
   Quotas remaining = quotas;
   const int64_t parts = static_cast<int64_t>(quotas[0].size());
+  const int64_t classes = index.num_classes();
 
   std::vector<std::vector<int64_t>> groups;
   for (const auto& group : index.duplicate_groups)
     if (is_member[group[0]]) groups.push_back(group);  // a group is always wholly in or out
   for (int64_t g : gen.permutation(static_cast<int64_t>(groups.size()))) {
-    int64_t best = 0, best_room = INT64_MIN;
+    std::vector<int64_t> needs(classes, 0);  // the group's images per class
+    for (int64_t id : groups[g]) ++needs[index.samples[id].label];
+    std::vector<int64_t> room(parts, 0);  // places left for the group's images, per part
+    std::vector<char> fits(parts, 1);
+    int64_t total_fitting = 0, most = 0;
     for (int64_t p = 0; p < parts; ++p) {
-      int64_t room = 0;
-      for (int64_t id : groups[g]) room += remaining[index.samples[id].label][p];
-      if (room > best_room) best = p, best_room = room;
+      for (int64_t c = 0; c < classes; ++c) {
+        room[p] += needs[c] * remaining[c][p];
+        if (needs[c] > remaining[c][p]) fits[p] = 0;
+      }
+      if (fits[p]) total_fitting += room[p];
+      if (room[p] > room[most]) most = p;
+    }
+    int64_t chosen = most;
+    if (total_fitting > 0) {  // a draw proportional to room, among the parts it fits in
+      int64_t ticket = gen.randint(total_fitting);
+      for (int64_t p = 0; p < parts; ++p) {
+        if (!fits[p]) continue;
+        if (ticket < room[p]) {
+          chosen = p;
+          break;
+        }
+        ticket -= room[p];
+      }
     }
     for (int64_t id : groups[g]) {
-      part_of[id] = static_cast<int>(best);
-      --remaining[index.samples[id].label][best];
+      part_of[id] = static_cast<int>(chosen);
+      --remaining[index.samples[id].label][chosen];
       placed[id] = 1;
     }
   }
 
-  for (int64_t c = 0; c < index.num_classes(); ++c) {
+  for (int64_t c = 0; c < classes; ++c) {
     std::vector<int64_t> singles;
     for (int64_t id : members)
       if (index.samples[id].label == c && !placed[id]) singles.push_back(id);

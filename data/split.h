@@ -38,10 +38,10 @@ struct SplitOptions {
 // Stratified split: class c with n_c images (label conflicts left out unless kept) gets
 // round(n_c val_fraction) validation and round(n_c test_fraction) test images, the rest for
 // training, so every subset's count is within one image of its exact share, per class (a group
-// larger than the room left can overfill a subset by its own size). Duplicate groups go whole
-// into one subset (the one with the most room left for their classes); then each class's other
-// images, in an order shuffled from the seed, fill the remaining places. Same seed + same file
-// list + same groups = same split.
+// larger than a subset's room can overfill it by its own size). Duplicate groups go whole into one
+// subset, drawn with probability proportional to its room for them, so each subset holds grouped
+// images at its share; then each class's other images, in an order shuffled from the seed, fill
+// the remaining places. Same seed + same file list + same groups = same split.
 Split make_split(const DatasetIndex& index, const SplitOptions& options = {});
 
 struct KFoldOptions {

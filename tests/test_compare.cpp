@@ -133,8 +133,9 @@ TEST_CASE("compare: both trainers end to end on a tiny setting, then the report"
   CHECK(contains(html, "<td>Macro-F1</td>"));
   const std::string md = read_text_file((out / "report.md").string());
   CHECK(contains(md, "## McNemar's test"));
-  CHECK(
-      contains(md, "## Data split\n\nGrouped by near-duplicates (fine >= 0.40 or plain >= 0.93)"));
+  CHECK(contains(md,
+                 "## Data split\n\nGrouped by near-duplicates (fine >= 0.40, or plain >= 0.93 "
+                 "under any of five thumbnail filters, or plain >= 0.92 with fine >= 0.35)"));
   CHECK(contains(md, "no group in two subsets."));
   CHECK(contains(html, "Grouped by near-duplicates"));
   if (std::system("python3 --version > /dev/null 2>&1") == 0) {

@@ -148,6 +148,36 @@ TEST_CASE("resize: area average when shrinking") {
   CHECK(std::all_of(mixed.pixels.begin(), mixed.pixels.end(), [](uint8_t v) { return v == 77; }));
 }
 
+TEST_CASE("resample: the other programs' thumbnail filters, worked by hand") {
+  // A row 0, 10, ..., 70 to 2 pixels (4 source pixels per output; centres at 2 and 6).
+  Image row(1, 8, 1);
+  for (int x = 0; x < 8; ++x) row.pixels[x] = static_cast<uint8_t>(10 * x);
+  // Box: the mean of the 4 pixels whose centres fall in the output pixel.
+  CHECK(resample_image(row, 1, 2, ResampleFilter::Box).pixels == std::vector<uint8_t>{15, 55});
+  // Antialiased bilinear: a triangle 4 pixels wide each side. Output 0 takes pixels 0..5 with
+  // weights .625 .875 .875 .625 .375 .125 (sum 3.5): 66.25 / 3.5 = 18.9; output 1 takes 2..7 with
+  // .125 .375 .625 .875 .875 .625: 178.75 / 3.5 = 51.1.
+  CHECK(resample_image(row, 1, 2, ResampleFilter::Bilinear).pixels ==
+        std::vector<uint8_t>{19, 51});
+  // Bilinear without antialiasing: the two pixels around each centre, half each.
+  CHECK(resample_image(row, 1, 2, ResampleFilter::BilinearPoint).pixels ==
+        std::vector<uint8_t>{15, 55});
+  // Lanczos-3 on a ramp 0, 2, 4, ... of 64 pixels to 8: an output whose taps lie inside the row
+  // is the ramp at its centre (a symmetric kernel, weights summing to 1): output 3, centre 28
+  // (pixels 4 to 51), value 2 * 27.5 = 55.
+  Image ramp(1, 64, 1);
+  for (int x = 0; x < 64; ++x) ramp.pixels[x] = static_cast<uint8_t>(2 * x);
+  CHECK(resample_image(ramp, 1, 8, ResampleFilter::Lanczos3).pixels[3] == 55);
+  // Every filter keeps a flat image flat, shrinking and growing, grey or colour.
+  Image flat(40, 30, 3);
+  std::fill(flat.pixels.begin(), flat.pixels.end(), 77);
+  for (ResampleFilter f : {ResampleFilter::Box, ResampleFilter::Bilinear, ResampleFilter::Lanczos3,
+                           ResampleFilter::BilinearPoint}) {
+    const Image out = resample_image(flat, 17, 61, f);
+    CHECK(std::all_of(out.pixels.begin(), out.pixels.end(), [](uint8_t v) { return v == 77; }));
+  }
+}
+
 TEST_CASE("crop: copies the rectangle, rejects one outside the image") {
   Image image(4, 5, 1);
   for (int y = 0; y < 4; ++y)

@@ -2,11 +2,13 @@
 // together, k-fold, the CSV round trip and its errors; on ../shared/busi when present.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "data/dataset.h"
 #include "data/split.h"
+#include "engine/random.h"
 #include "kernels/common/error.h"
 #include "test_data_helpers.h"
 
@@ -116,6 +118,74 @@ TEST_CASE("k-fold: test folds partition the data, stratified, duplicates kept to
   CHECK(make_kfold_split(index, {K, 0, 0.0, 3}).indices(Subset::Val).empty());
   CHECK_THROWS_AS(make_kfold_split(index, {K, K, 0.2, 3}), busi::Error);
   CHECK_THROWS_AS(make_kfold_split(index, {1, 0, 0.2, 3}), busi::Error);
+}
+
+TEST_CASE("placement (property): groups whole, quotas met, groups in every subset at its share") {
+  // Many seeds, fold counts and random group layouts (sizes 2 to 5, within and across classes,
+  // kept as in BUSI's 40 % of grouped images). For each: no group straddles two subsets, each
+  // class's count per subset or fold is within one image of its quota, and over all runs the
+  // grouped images reach validation, test and each fold at about their share (they all went to
+  // training before: the subset with the most room).
+  busi::Generator layout(2024);
+  double grouped_total = 0, grouped_val = 0, grouped_test = 0;
+  std::vector<double> grouped_in_fold(7, 0.0), grouped_k(7, 0.0);
+  double grouped_fold_val = 0, grouped_fold_train = 0;  // within the folds' training parts
+  for (int trial = 0; trial < 60; ++trial) {
+    CAPTURE(trial);
+    DatasetIndex index = make_index({100 + layout.randint(80), 50 + layout.randint(40),
+                                     30 + layout.randint(30)});
+    // Disjoint random groups over a shuffled order of the images: about 40 % of them grouped.
+    const std::vector<int64_t> order = layout.permutation(index.size());
+    for (size_t next = 0; next + 5 < order.size() && next < order.size() * 4 / 10;) {
+      const int64_t size = 2 + layout.randint(4);
+      std::vector<int64_t> group(order.begin() + next, order.begin() + next + size);
+      std::sort(group.begin(), group.end());
+      index.duplicate_groups.push_back(group);
+      next += size;
+    }
+    std::vector<char> grouped(index.size(), 0);
+    for (const auto& g : index.duplicate_groups)
+      for (int64_t id : g) grouped[id] = 1;
+
+    const uint64_t seed = 1000 + trial;
+    const Split split = make_split(index, {0.15, 0.15, seed, true});
+    check_partition(index, split);
+    check_duplicates_together(index, split);
+    check_stratified(index, split, 0.15, 0.15);
+    for (int64_t id = 0; id < index.size(); ++id) {
+      if (!grouped[id]) continue;
+      grouped_total += 1;
+      grouped_val += split.subset_of[id] == Subset::Val;
+      grouped_test += split.subset_of[id] == Subset::Test;
+    }
+
+    const int64_t K = 3 + trial % 4;  // 3 to 6 folds
+    const std::vector<int64_t> totals = index.class_counts();
+    for (int64_t fold = 0; fold < K; ++fold) {
+      const Split kfold = make_kfold_split(index, {K, fold, 0.15, seed, true});
+      check_partition(index, kfold);
+      check_duplicates_together(index, kfold);
+      const std::vector<int64_t> test_counts = index.class_counts(kfold.indices(Subset::Test));
+      const std::vector<int64_t> val_counts = index.class_counts(kfold.indices(Subset::Val));
+      for (int64_t c = 0; c < 3; ++c) {
+        CHECK(std::abs(test_counts[c] - totals[c] / double(K)) <= 1.0);
+        CHECK(std::abs(val_counts[c] - 0.15 * (totals[c] - test_counts[c])) <= 1.0);
+      }
+      for (int64_t id : kfold.indices(Subset::Test)) grouped_in_fold[K] += grouped[id];
+      for (int64_t id : kfold.indices(Subset::Val)) grouped_fold_val += grouped[id];
+      for (int64_t id : kfold.indices(Subset::Train)) grouped_fold_train += grouped[id];
+    }
+    grouped_k[K] += static_cast<double>(std::count(grouped.begin(), grouped.end(), 1));
+  }
+  // About their share: 15 % each of the grouped images in validation and test (the subsets'
+  // share of the places), give or take 3 points over these ~7,000 grouped images.
+  CAPTURE(grouped_total);
+  CHECK(std::abs(grouped_val / grouped_total - 0.15) < 0.03);
+  CHECK(std::abs(grouped_test / grouped_total - 0.15) < 0.03);
+  // Each fold's validation subset, taken from its training part, gets 15 % of the groups there.
+  CHECK(std::abs(grouped_fold_val / (grouped_fold_val + grouped_fold_train) - 0.15) < 0.03);
+  // Every grouped image is tested in exactly one fold of K.
+  for (int64_t K = 3; K <= 6; ++K) CHECK(grouped_in_fold[K] == grouped_k[K]);
 }
 
 TEST_CASE("split CSV: written and read back exactly, odd names quoted") {

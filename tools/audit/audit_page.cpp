@@ -166,7 +166,11 @@ std::string render_audit_page(const AuditPage& page) {
        " images had no such candidate and are not counted). Fine: the aligned fine-detail "
        "correlation; pairs at or above its threshold are near-duplicates, as are pairs whose "
        "plain 32 px thumbnails correlate at " +
-       fixed(g.near.plain_threshold) + " or more.</p>" +
+       fixed(g.near.plain_threshold) +
+       " or more (the highest over five resampling filters; with few images every pair is "
+       "compared by this measure, past the gate or not) and pairs at " +
+       fixed(g.near.combined_plain) + " plain and " + fixed(g.near.combined_fine) +
+       " fine together.</p>" +
        histogram_svg(fine, -0.2, 1.0, 48,
                      {{g.near.fine_threshold, "threshold " + fixed(g.near.fine_threshold)}},
                      "fine similarity to the nearest neighbour") +

@@ -60,7 +60,7 @@ LeakCheck check_split_leaks(const data::DatasetIndex& index,
     const data::TargetPyramid target = data::make_target_pyramid(s);
     for (size_t t = 0; t < train.size(); ++t) {
       const data::ImageSignature& other = signatures[train[t]];
-      const float plain = data::plain_correlation(s, other);
+      const float plain = data::plain_correlation_any_filter(s, other);
       const float fine = std::max(data::directional_similarity(query, targets[t]),
                                   data::directional_similarity(queries[t], target));
       best_plain[e] = std::max(best_plain[e], plain);

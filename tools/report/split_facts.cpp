@@ -25,8 +25,14 @@ std::string grouping_sentence(const RunFolder& run) {
   } else {
     const Json& g = run.config.at("grouping");
     const std::string method = g.at("method").as_string();
-    char head[200];
-    if (method == "near-duplicates")
+    char head[300];
+    if (method == "near-duplicates" && g.contains("combined_plain"))
+      std::snprintf(head, sizeof head,
+                    "Grouped by near-duplicates (fine >= %.2f, or plain >= %.2f under any of five "
+                    "thumbnail filters, or plain >= %.2f with fine >= %.2f)",
+                    g.at("fine_threshold").as_number(), g.at("plain_threshold").as_number(),
+                    g.at("combined_plain").as_number(), g.at("combined_fine").as_number());
+    else if (method == "near-duplicates")
       std::snprintf(head, sizeof head, "Grouped by near-duplicates (fine >= %.2f or plain >= %.2f)",
                     g.at("fine_threshold").as_number(), g.at("plain_threshold").as_number());
     else

@@ -128,6 +128,10 @@ Json grouping_json(const TrainingSettings& s, const PreparedData& d) {
   if (g.method == "near-duplicates") {
     j["fine_threshold"] = g.near.fine_threshold;
     j["plain_threshold"] = g.near.plain_threshold;
+    j["plain_filters"] = "area, box, bilinear, lanczos3, bilinear-point";
+    j["combined_plain"] = g.near.combined_plain;
+    j["combined_fine"] = g.near.combined_fine;
+    j["exhaustive_plain_limit"] = g.near.exhaustive_plain_limit;
     j["gate"] = g.near.gate;
   }
   j["images"] = g.images;
