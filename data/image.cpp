@@ -119,8 +119,7 @@ AxisFilter make_kernel_filter(int64_t in, int64_t out, double support, bool anti
   for (int64_t o = 0; o < out; ++o) {
     const double centre = (o + 0.5) * s;
     const int64_t lo = std::max<int64_t>(0, static_cast<int64_t>(centre - support * widen + 0.5));
-    const int64_t hi =
-        std::min<int64_t>(in, static_cast<int64_t>(centre + support * widen + 0.5));
+    const int64_t hi = std::min<int64_t>(in, static_cast<int64_t>(centre + support * widen + 0.5));
     double total = 0.0;
     std::vector<std::pair<int64_t, double>> taps;
     for (int64_t i = lo; i < hi; ++i) {

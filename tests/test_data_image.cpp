@@ -157,8 +157,7 @@ TEST_CASE("resample: the other programs' thumbnail filters, worked by hand") {
   // Antialiased bilinear: a triangle 4 pixels wide each side. Output 0 takes pixels 0..5 with
   // weights .625 .875 .875 .625 .375 .125 (sum 3.5): 66.25 / 3.5 = 18.9; output 1 takes 2..7 with
   // .125 .375 .625 .875 .875 .625: 178.75 / 3.5 = 51.1.
-  CHECK(resample_image(row, 1, 2, ResampleFilter::Bilinear).pixels ==
-        std::vector<uint8_t>{19, 51});
+  CHECK(resample_image(row, 1, 2, ResampleFilter::Bilinear).pixels == std::vector<uint8_t>{19, 51});
   // Bilinear without antialiasing: the two pixels around each centre, half each.
   CHECK(resample_image(row, 1, 2, ResampleFilter::BilinearPoint).pixels ==
         std::vector<uint8_t>{15, 55});

@@ -132,8 +132,8 @@ TEST_CASE("placement (property): groups whole, quotas met, groups in every subse
   double grouped_fold_val = 0, grouped_fold_train = 0;  // within the folds' training parts
   for (int trial = 0; trial < 60; ++trial) {
     CAPTURE(trial);
-    DatasetIndex index = make_index({100 + layout.randint(80), 50 + layout.randint(40),
-                                     30 + layout.randint(30)});
+    DatasetIndex index =
+        make_index({100 + layout.randint(80), 50 + layout.randint(40), 30 + layout.randint(30)});
     // Disjoint random groups over a shuffled order of the images: about 40 % of them grouped.
     const std::vector<int64_t> order = layout.permutation(index.size());
     for (size_t next = 0; next + 5 < order.size() && next < order.size() * 4 / 10;) {
