@@ -9,6 +9,7 @@
 #include "tools/metrics/bootstrap.h"
 #include "tools/metrics/classification.h"
 #include "tools/metrics/mcnemar.h"
+#include "tools/metrics/resampled_t_test.h"
 #include "tools/metrics/roc.h"
 
 using namespace busi::tools;
@@ -202,6 +203,113 @@ TEST_CASE("percentile bootstrap of a mean has the width the normal approximation
   CHECK(ci.high - ci.low == doctest::Approx(11.3).epsilon(0.15));
   const Interval other_seed = bootstrap_interval(100, 2000, 2, mean_index);
   CHECK(other_seed.low != ci.low);  // another seed draws other resamples
+}
+
+TEST_CASE("McNemar on Agresti's worked example (approval of the Prime Minister, 1,600 people)") {
+  // Agresti, Categorical Data Analysis (2002), Table 10.1: approve/disapprove in two surveys a
+  // month apart: 794 approve both times, 150 approve then disapprove, 86 the reverse, 570
+  // disapprove both times. McNemar's z^2 = (150 - 86)^2 / (150 + 86) = 17.36 (z = -4.17);
+  // continuity-corrected: (64 - 1)^2 / 236 = 16.82. Here "right" is "approve".
+  std::vector<int64_t> labels, a, b;
+  const auto add = [&](int count, int64_t pa, int64_t pb) {
+    for (int i = 0; i < count; ++i) {
+      labels.push_back(1);
+      a.push_back(pa);
+      b.push_back(pb);
+    }
+  };
+  add(794, 1, 1);
+  add(150, 1, 0);
+  add(86, 0, 1);
+  add(570, 0, 0);
+  const McNemarResult r = mcnemar(labels, a, b);
+  CHECK(r.a_right_b_wrong == 150);
+  CHECK(r.a_wrong_b_right == 86);
+  CHECK(r.statistic == doctest::Approx(63.0 * 63.0 / 236.0));
+  CHECK(r.statistic == doctest::Approx(16.82).epsilon(0.001));
+  // The exact binomial p is about the chi-square's (p < 0.0001 either way).
+  CHECK(r.p_value < 1e-4);
+  CHECK(r.p_value > 1e-6);
+}
+
+TEST_CASE("Student's t: closed forms and table quantiles") {
+  // df = 1 (Cauchy): F(t) = 1/2 + atan(t) / pi; df = 2: F(t) = 1/2 + t / (2 sqrt(2 + t^2)).
+  for (double t : {-3.0, -0.5, 0.0, 0.7, 2.0, 10.0}) {
+    CAPTURE(t);
+    CHECK(student_t_cdf(t, 1) == doctest::Approx(0.5 + std::atan(t) / M_PI).epsilon(1e-12));
+    CHECK(student_t_cdf(t, 2) ==
+          doctest::Approx(0.5 + t / (2 * std::sqrt(2 + t * t))).epsilon(1e-12));
+  }
+  // Table values: t_{0.975} with 4, 9 and 1 degrees of freedom; t_{0.80} with 4.
+  CHECK(student_t_quantile(0.975, 4) == doctest::Approx(2.776445).epsilon(1e-6));
+  CHECK(student_t_quantile(0.975, 9) == doctest::Approx(2.262157).epsilon(1e-6));
+  CHECK(student_t_quantile(0.975, 1) == doctest::Approx(12.706205).epsilon(1e-6));
+  CHECK(student_t_quantile(0.80, 4) == doctest::Approx(0.940965).epsilon(1e-5));
+  CHECK(student_t_cdf(0.0, 7) == 0.5);
+}
+
+TEST_CASE("corrected resampled t-test on a worked 5-fold example") {
+  // Fold differences B - A = 0.02, 0.05, -0.01, 0.04, 0.03 (5 folds: n_test / n_train = 1/4).
+  // By hand: mean 0.026; s^2 = (0.006^2 + 0.024^2 + 0.036^2 + 0.014^2 + 0.004^2) / 4 = 5.3e-4;
+  // corrected se = sqrt((1/5 + 1/4) 5.3e-4) = 0.0154434, t = 1.68356, two-sided p with 4
+  // degrees of freedom 0.16755 (numerical integration of the t density); the naive se
+  // sqrt(5.3e-4 / 5) = 0.0102956 would have given t = 2.525, p about 0.065.
+  const std::vector<double> a = {0.70, 0.68, 0.74, 0.69, 0.71};
+  const std::vector<double> b = {0.72, 0.73, 0.73, 0.73, 0.74};
+  const CorrectedTTest r = corrected_resampled_t_test(a, b, 0.25);
+  CHECK(r.n == 5);
+  CHECK(r.mean_difference == doctest::Approx(0.026).epsilon(1e-9));
+  CHECK(r.sd == doctest::Approx(0.0230217289).epsilon(1e-8));
+  CHECK(r.standard_error == doctest::Approx(0.0154434452).epsilon(1e-8));
+  CHECK(r.naive_standard_error == doctest::Approx(0.0102956301).epsilon(1e-8));
+  CHECK(r.t == doctest::Approx(1.6835621614).epsilon(1e-8));
+  CHECK(r.p_value == doctest::Approx(0.1675532215).epsilon(1e-7));
+  // 95 % interval mean +- 2.776445 se; smallest detectable difference (2.776445 + 0.940965) se.
+  CHECK(r.ci.low == doctest::Approx(0.026 - 2.776445 * 0.0154434452).epsilon(1e-5));
+  CHECK(r.ci.high == doctest::Approx(0.026 + 2.776445 * 0.0154434452).epsilon(1e-5));
+  CHECK(r.minimum_detectable == doctest::Approx(0.0574096).epsilon(1e-5));
+  // Swapping the models flips the sign, not the p-value.
+  const CorrectedTTest swapped = corrected_resampled_t_test(b, a, 0.25);
+  CHECK(swapped.t == doctest::Approx(-r.t));
+  CHECK(swapped.p_value == doctest::Approx(r.p_value));
+  // Every fold the same difference: no spread, p 0; no difference at all: p 1.
+  CHECK(corrected_resampled_t_test({0.5, 0.6}, {0.6, 0.7}, 0.25).p_value == 0.0);
+  CHECK(corrected_resampled_t_test({0.5, 0.6}, {0.5, 0.6}, 0.25).p_value == 1.0);
+  CHECK_THROWS(corrected_resampled_t_test({0.5}, {0.6}, 0.25));
+  CHECK_THROWS(corrected_resampled_t_test({0.5, 0.6}, {0.6}, 0.25));
+}
+
+TEST_CASE("the group bootstrap is wider than the image bootstrap when a group's rows agree") {
+  // 20 groups of 10 identical rows (a scan saved 10 times): the rows carry the information of 20
+  // images, not 200. Resampling images pretends there are 200 independent ones, and its interval
+  // is about sqrt(10) times too narrow; resampling groups is not.
+  std::vector<int64_t> group_of_row;
+  std::vector<double> value;
+  for (int g = 0; g < 20; ++g)
+    for (int r = 0; r < 10; ++r) {
+      group_of_row.push_back(g);
+      value.push_back(g % 2);  // half the groups right, half wrong
+    }
+  const auto mean_of = [&](const std::vector<int64_t>& rows) {
+    double sum = 0;
+    for (int64_t i : rows) sum += value[static_cast<size_t>(i)];
+    return std::vector<double>{sum / static_cast<double>(rows.size())};
+  };
+  const Interval by_images = bootstrap_intervals(200, 2000, 3, mean_of)[0];
+  const Interval by_groups = group_bootstrap_intervals(group_of_row, 2000, 3, mean_of)[0];
+  const double w_images = by_images.high - by_images.low, w_groups = by_groups.high - by_groups.low;
+  CAPTURE(w_images);
+  CAPTURE(w_groups);
+  // Binomial: images 2 * 1.96 sqrt(0.25 / 200) = 0.139; groups 2 * 1.96 sqrt(0.25 / 20) = 0.438.
+  CHECK(w_images == doctest::Approx(0.139).epsilon(0.15));
+  CHECK(w_groups == doctest::Approx(0.438).epsilon(0.15));
+  // Each image its own group: the group bootstrap is the image bootstrap.
+  std::vector<int64_t> alone(200);
+  for (int i = 0; i < 200; ++i) alone[static_cast<size_t>(i)] = i;
+  const Interval same = group_bootstrap_intervals(alone, 500, 4, mean_of)[0];
+  const Interval image = bootstrap_intervals(200, 500, 4, mean_of)[0];
+  CHECK(same.low == image.low);
+  CHECK(same.high == image.high);
 }
 
 TEST_CASE("metrics_to_json writes every field, NaN as null") {

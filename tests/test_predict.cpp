@@ -136,6 +136,68 @@ TEST_CASE("predict prints class and probabilities, CSV, and Grad-CAM PNGs of the
   }
 }
 
+TEST_CASE("predict on a compare folder: the fold models' probabilities averaged, flip optional") {
+  if (!ready("train_simple")) return;
+  // A compare folder of two folds made by hand: fold 1's SimpleCNN is one tiny run, fold 2's
+  // another with another seed.
+  const std::string a = trained_checkpoint("train_simple");
+  REQUIRE(!a.empty());
+  const fs::path other = scratch() / "train_simple_seed7";
+  if (!fs::exists(other / "best.safetensors")) {
+    const RunResult r = run_tool("train_simple",
+                                 "--limit-per-class 6 --img-size 32 --epochs 1 --device cpu "
+                                 "--workers 1 --seed 7 --out '" +
+                                     other.string() + "'");
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  const std::string b = (other / "best.safetensors").string();
+  const fs::path cv = scratch() / "cv_folder";
+  for (int k = 1; k <= 2; ++k) {
+    fs::create_directories(cv / "repeat1" / ("fold" + std::to_string(k)) / "simple_cnn");
+    fs::copy_file(k == 1 ? a : b,
+                  cv / "repeat1" / ("fold" + std::to_string(k)) / "simple_cnn" / "best.safetensors",
+                  fs::copy_options::overwrite_existing);
+  }
+  {
+    std::ofstream plan(cv / "compare.json");
+    plan << R"({"kind": "cross-validation", "folds": 2, "repeats": 1, "seed": 42,)"
+         << R"( "models": ["simple_cnn", "vgg16"], "flags": {}})";
+  }
+  const std::string images = " '" + kBenign + "' '" + kMalignant + "'";
+  const auto probabilities = [&](const std::string& args) {
+    const RunResult r = run_tool("predict", "--csv --device cpu " + args + images);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    return parse_csv(r.out, "predict --csv");
+  };
+  const CsvTable one = probabilities("--checkpoint '" + a + "'");
+  const CsvTable two = probabilities("--checkpoint '" + b + "'");
+  const CsvTable both = probabilities("--checkpoint '" + cv.string() + "' --model simple_cnn");
+  for (size_t r = 0; r < 2; ++r)
+    for (size_t c = 2; c < 5; ++c)
+      CHECK(both.number(r, c) ==
+            doctest::Approx((one.number(r, c) + two.number(r, c)) / 2).epsilon(1e-6));
+  // The text output says how many models voted.
+  const RunResult text = run_tool(
+      "predict", "--device cpu --model simple_cnn --checkpoint '" + cv.string() + "'" + images);
+  CHECK(text.out.find("ensemble: the 2 SimpleCNN fold models of") != std::string::npos);
+  // With --tta flip each model also sees the mirror image: other probabilities, still summing to 1.
+  const CsvTable flipped =
+      probabilities("--tta flip --checkpoint '" + cv.string() + "' --model simple_cnn");
+  CHECK(flipped.number(0, 2) != both.number(0, 2));
+  CHECK(flipped.number(0, 2) + flipped.number(0, 3) + flipped.number(0, 4) ==
+        doctest::Approx(1.0).epsilon(1e-6));
+  // A compare folder with two models needs --model; a missing fold is named.
+  const RunResult ambiguous = run_tool("predict", "--checkpoint '" + cv.string() + "'" + images);
+  CHECK(ambiguous.exit_code == 2);
+  CHECK(ambiguous.err.find("choose one with --model") != std::string::npos);
+  const RunResult missing =
+      run_tool("predict", "--model vgg16 --checkpoint '" + cv.string() + "'" + images);
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("fold 1 has not finished") != std::string::npos);
+}
+
 TEST_CASE("predict on a VGG16 with a centred head gives the run's own test probabilities") {
   if (!ready("finetune_vgg")) return;
   // The running mean is a buffer of the checkpoint: predict must build the head with it and

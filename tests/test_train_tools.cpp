@@ -294,6 +294,17 @@ TEST_CASE("command line: typed flags, clear errors, presets below the command li
   CHECK(cli.help_text().find("--optimizer adamw|sgd") != std::string::npos);
 }
 
+TEST_CASE("command line: a repeated flag keeps every value, in order") {
+  std::vector<std::string> folders;
+  CommandLine cli("tool", "test");
+  cli.add_repeated("--external", &folders, "DIR", "a folder (repeatable)");
+  const char* args[] = {"tool", "--external", "a", "--external=b c", "--external", "d"};
+  REQUIRE(cli.parse(6, args));
+  CHECK(folders == std::vector<std::string>{"a", "b c", "d"});
+  CHECK(cli.given("--external"));
+  CHECK(cli.text_of("--external") == "a,b c,d");
+}
+
 // ---- The trainers end to end --------------------------------------------------------------------
 
 TEST_CASE("train_simple writes every promised file with the promised fields") {

@@ -1,7 +1,9 @@
 // predict: classifies ultrasound images with a checkpoint of train_simple or finetune_vgg (the
 // model, image size, normalisation, class names and the fitted temperature come from the
-// checkpoint), prints the class and the calibrated probabilities per image (or CSV), can flag
-// malignant at a chosen threshold, and optionally writes Grad-CAM heat maps as PNG.
+// checkpoint), or with the fold models of a cross-validated comparison (compare's folder: their
+// calibrated probabilities averaged), prints the class and the calibrated probabilities per image
+// (or CSV), can flag malignant at a chosen threshold, and optionally writes Grad-CAM heat maps as
+// PNG.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,20 +14,16 @@
 #include <set>
 
 #include "data/image.h"
-#include "data/normalize.h"
 #include "engine/autograd.h"
-#include "models/simple_cnn.h"
-#include "models/vgg16.h"
 #include "tools/cli/command_line.h"
 #include "tools/cli/tool_main.h"
 #include "tools/explain/gradcam.h"
 #include "tools/formats/csv.h"
-#include "tools/formats/json_value.h"
 #include "tools/metrics/calibration.h"
-#include "tools/train/architecture.h"
-#include "tools/train/calibrated_test.h"
-#include "tools/train/run_checkpoint.h"
-#include "tools/train/run_config.h"
+#include "tools/metrics/operating_point.h"
+#include "tools/run_folder/compare_plan.h"
+#include "tools/train/checkpoint_model.h"
+#include "tools/train/ensemble.h"
 
 using namespace busi;
 using namespace busi::tools;
@@ -34,78 +32,58 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A trained network as predict uses it, split where Grad-CAM looks: features (up to the last
-// conv layer's ReLU) and head (the rest, to the logits).
-struct LoadedModel {
-  std::shared_ptr<nn::Module> module;
-  std::function<Tensor(const Tensor&)> features, head;
-  std::string name, last_conv;
-  int64_t channels = 1, img_size = 0;
-  data::Normalization normalization;
-  std::vector<std::string> class_names;
-  // Temperature scaling fitted on the run's validation subset (absent in checkpoints written
-  // before calibration existed) and the malignant threshold chosen there for 90 % sensitivity.
-  std::optional<double> temperature, malignant_threshold;
+// ---- The classifier -----------------------------------------------------------------------------
+
+// What predict classifies with: one checkpoint, or the fold models of one architecture of a
+// cross-validated comparison. Either way its probabilities are the mean over its members of each
+// member's softmax(z / T) (T = 1 for raw probabilities), with the mirror image averaged in too
+// when asked.
+struct Classifier {
+  std::vector<LoadedModel> members;
+  std::string source;  // the checkpoint, or "the 5 SimpleCNN fold models of runs/compare-X"
+  std::optional<double> malignant_threshold;  // the model's, or the mean of the members'
+  bool ensemble = false;
+  const LoadedModel& first() const { return members.front(); }
 };
 
-std::optional<double> optional_number(const weights::CheckpointInfo& info, const std::string& key,
-                                      const std::string& path) {
-  const auto it = info.settings.find(key);
-  if (it == info.settings.end()) return std::nullopt;
-  const Json value = parse_json(it->second, path + " (" + key + ")");
-  BUSI_CHECK(value.is_number() && std::isfinite(value.as_number()), "checkpoint '", path, "': '",
-             key, "' is not a number: ", it->second);
-  return value.as_number();
-}
-
-const std::string& setting(const weights::CheckpointInfo& info, const std::string& key,
-                           const std::string& path) {
-  const auto it = info.settings.find(key);
-  BUSI_CHECK(it != info.settings.end(), "checkpoint '", path, "': no '", key,
-             "' in its metadata (not written by train_simple or finetune_vgg)");
-  return it->second;
-}
-
-// The features/head split of either model.
-template <typename Model>
-void bind_model(LoadedModel& m, std::shared_ptr<Model> model) {
-  m.last_conv = model->last_conv_name();
-  m.features = [model](const Tensor& x) { return model->forward_features(x); };
-  m.head = [model](const Tensor& a) { return model->forward_head(a); };
-  m.module = model;
-}
-
-// Rebuilds the architecture the checkpoint describes and loads its weights onto `device`.
-LoadedModel load_model(const std::string& path, Device device) {
-  const weights::CheckpointInfo info = read_checkpoint_metadata(path);
-  const Json arch = checkpoint_architecture(info, path);
-  const std::string where = "checkpoint '" + path + "'";
-  LoadedModel m;
-  m.name = info.model_name;
-  m.img_size = parse_json(setting(info, "img_size", path), path).as_int();
-  m.normalization = normalization_from_json(
-      parse_json(setting(info, "normalization", path), path + " (normalization)"));
-  const Json class_names = parse_json(setting(info, "class_names", path), path + " (classes)");
-  for (const Json& name : class_names.elements()) m.class_names.push_back(name.as_string());
-  m.temperature = optional_number(info, kTemperatureKey, path);
-  BUSI_CHECK(!m.temperature || *m.temperature > 0, "checkpoint '", path,
-             "': the temperature must be positive, got ", *m.temperature);
-  m.malignant_threshold = optional_number(info, kMalignantThresholdKey, path);
-  if (m.name == models::SimpleCNN::kModelName) {
-    const models::SimpleCNNConfig config = simple_cnn_config(arch, where);
-    m.channels = config.in_channels;
-    bind_model(m, std::make_shared<models::SimpleCNN>(config));
-  } else if (m.name == models::VGG16::kModelName) {
-    m.channels = 3;
-    bind_model(m, std::make_shared<models::VGG16>(vgg16_config(arch, where)));
-  } else {
-    throw Error("checkpoint '" + path + "': unknown model '" + m.name + "'");
+// --checkpoint: a checkpoint file, a run folder (its best.safetensors), or a compare folder (the
+// fold models of --model, or of its only model).
+Classifier load_classifier(const std::string& checkpoint, const std::string& model_flag,
+                           Device device) {
+  Classifier c;
+  if (is_compare_folder(checkpoint)) {
+    const std::vector<std::string> models = compare_models(checkpoint);
+    std::string model = model_flag;
+    if (model.empty()) {
+      if (models.size() != 1) {
+        std::string names;
+        for (const std::string& m : models) names += (names.empty() ? "" : ", ") + m;
+        throw UsageError(checkpoint + " holds the fold models of " + names +
+                         ": choose one with --model");
+      }
+      model = models[0];
+    }
+    Ensemble e = load_ensemble(checkpoint, model, device);
+    c.source = "the " + std::to_string(e.members.size()) + " " + model_title(model) +
+               " fold models of " + checkpoint;
+    c.members = std::move(e.members);
+    c.malignant_threshold = e.malignant_threshold;
+    c.ensemble = true;
+    return c;
   }
-  load_checkpoint(path, *m.module, m.name);
-  m.module->to(device);
-  m.module->eval();
-  m.module->set_requires_grad(false);  // Grad-CAM needs gradients of activations only
-  return m;
+  if (!model_flag.empty())
+    throw UsageError("--model goes with a compare folder; " + checkpoint + " is not one");
+  std::string file = checkpoint;
+  if (fs::is_directory(checkpoint)) {
+    file = (fs::path(checkpoint) / "best.safetensors").string();
+    BUSI_CHECK(fs::is_regular_file(file), "'", checkpoint,
+               "': a folder without best.safetensors or compare.json (give a run folder, a "
+               "compare folder or a checkpoint file)");
+  }
+  c.members.push_back(load_model(file, device));
+  c.source = file;
+  c.malignant_threshold = c.first().malignant_threshold;
+  return c;
 }
 
 // ---- Images -------------------------------------------------------------------------------------
@@ -139,15 +117,6 @@ std::vector<std::string> collect_images(const std::vector<std::string>& args) {
   return files;
 }
 
-// The network input (1, C, S, S) for one file: decoded, resized and normalised exactly as the
-// trainers' evaluation path does it (image cache resize, then the checkpoint's normalisation).
-Tensor prepare_input(const LoadedModel& m, const data::Image& decoded, Device device) {
-  const data::Image resized = data::resize_image(decoded, m.img_size, m.img_size);
-  Tensor x = Tensor::empty({1, m.channels, m.img_size, m.img_size});
-  m.normalization.apply(resized, x.data());
-  return x.to(device);
-}
-
 // "<out_dir>/<file stem>_gradcam.png", numbered when two inputs share a stem.
 std::string gradcam_path(const std::string& out_dir, const std::string& image_path,
                          std::set<std::string>& used) {
@@ -160,13 +129,12 @@ std::string gradcam_path(const std::string& out_dir, const std::string& image_pa
 
 // ---- Output -------------------------------------------------------------------------------------
 
-// How a prediction is read off the logits: softmax(z / T) (T = 1 for the raw probabilities),
-// and either the argmax or, with a malignant threshold, "malignant" whenever its probability
-// reaches the threshold (the argmax of the others otherwise).
+// How a prediction is read off the probabilities: the argmax or, with a malignant threshold,
+// "malignant" whenever its probability reaches the threshold (the argmax of the others otherwise).
 struct DecisionRule {
-  double temperature = 1.0;
   std::optional<double> malignant_threshold;
   int64_t malignant = -1;  // the class index of "malignant"
+  bool flip = false;       // the mirror image averaged in (test-time augmentation)
 };
 
 struct Prediction {
@@ -211,59 +179,80 @@ void decide(const DecisionRule& rule, Prediction& p) {
 }
 
 // Classifies one image, and writes its Grad-CAM overlay when gradcam_file is not empty. The
-// heat map explains the class the rule chose.
-Prediction predict_one(const LoadedModel& m, const DecisionRule& rule, const std::string& path,
+// heat map explains the class the rule chose (for an ensemble, the members' maps averaged).
+Prediction predict_one(const Classifier& c, const DecisionRule& rule, const std::string& path,
                        Device device, const std::string& gradcam_file) {
-  const data::Image decoded = data::decode_image_file(path, m.channels);
-  const Tensor x = prepare_input(m, decoded, device);
+  const data::Image decoded = data::decode_image_file(path, c.first().channels);
   Prediction p;
   p.path = path;
-  Tensor features;
-  {
-    NoGradGuard no_grad;
-    features = m.features(x);
-    p.probs = softmax_with_temperature({m.head(features).to_vector()}, rule.temperature)[0];
+  p.probs.assign(c.first().class_names.size(), 0.0);
+  for (const LoadedModel& m : c.members) {
+    const std::vector<double> q = member_probabilities(m, decoded, device, rule.flip);
+    for (size_t k = 0; k < q.size(); ++k)
+      p.probs[k] += q[k] / static_cast<double>(c.members.size());
   }
   decide(rule, p);
   if (!gradcam_file.empty()) {
-    const HeatMap cam = grad_cam(features, m.head, p.predicted);
-    const HeatMap full = resize_heat_map(cam, decoded.height, decoded.width);
-    write_png(gradcam_file, overlay_heat_map(decoded, full));
+    HeatMap mean;
+    for (const LoadedModel& m : c.members) {
+      Tensor features;
+      {
+        NoGradGuard no_grad;
+        features = m.features(prepare_input(m, decoded, device));
+      }
+      const HeatMap map =
+          resize_heat_map(grad_cam(features, m.head, p.predicted), decoded.height, decoded.width);
+      if (mean.values.empty())
+        mean = HeatMap{map.height, map.width, std::vector<float>(map.values.size(), 0.0f)};
+      for (size_t i = 0; i < map.values.size(); ++i)
+        mean.values[i] += map.values[i] / static_cast<float>(c.members.size());
+    }
+    write_png(gradcam_file, overlay_heat_map(decoded, mean));
   }
   return p;
 }
 
-// The rule from the flags and the checkpoint; prints (unless CSV) what the probabilities are.
-DecisionRule decision_rule(const LoadedModel& m, const std::string& checkpoint,
-                           const std::string& probabilities, const std::string& threshold_flag,
-                           bool quiet) {
+// The rule from the flags and the classifier; prints (unless CSV) what the probabilities are.
+// With --probabilities raw the members' temperatures are dropped here.
+DecisionRule decision_rule(Classifier& c, const std::string& probabilities,
+                           const std::string& threshold_flag, bool flip, bool quiet) {
   DecisionRule rule;
+  rule.flip = flip;
+  if (!quiet && c.ensemble)
+    std::printf("ensemble: %s, their probabilities averaged%s\n", c.source.c_str(),
+                flip ? " (each over the image and its mirror)" : "");
   if (probabilities == "calibrated") {
-    if (m.temperature) {
-      rule.temperature = *m.temperature;
-      if (!quiet)
-        std::printf(
-            "probabilities calibrated: softmax(logits / %.3f), the temperature fitted on "
-            "the run's validation subset (--probabilities raw: the network's own)\n",
-            rule.temperature);
-    } else {
-      std::cerr << "predict: note: " << checkpoint
+    const bool all = std::all_of(c.members.begin(), c.members.end(),
+                                 [](const LoadedModel& m) { return m.temperature.has_value(); });
+    if (!all) {
+      std::cerr << "predict: note: " << c.source
                 << " has no temperature (written before calibration existed): the "
                    "probabilities are the network's own, uncalibrated\n";
+    } else if (!quiet && c.ensemble) {
+      std::printf(
+          "probabilities calibrated: each model's softmax(logits / T), T fitted on its "
+          "fold's validation subset (--probabilities raw: the networks' own)\n");
+    } else if (!quiet) {
+      std::printf(
+          "probabilities calibrated: softmax(logits / %.3f), the temperature fitted on "
+          "the run's validation subset (--probabilities raw: the network's own)\n",
+          *c.first().temperature);
     }
-  } else if (!quiet) {
-    std::printf("probabilities raw: the network's softmax, not calibrated\n");
+  } else {
+    for (LoadedModel& m : c.members) m.temperature.reset();
+    if (!quiet) std::printf("probabilities raw: the network's softmax, not calibrated\n");
   }
   if (threshold_flag == "off") return rule;
-  const auto found = std::find(m.class_names.begin(), m.class_names.end(), kMalignantClass);
-  BUSI_CHECK(found != m.class_names.end(),
+  const std::vector<std::string>& names = c.first().class_names;
+  const auto found = std::find(names.begin(), names.end(), kMalignantClass);
+  BUSI_CHECK(found != names.end(),
              "--malignant-threshold: the checkpoint's classes have "
              "no 'malignant'");
-  rule.malignant = found - m.class_names.begin();
+  rule.malignant = found - names.begin();
   if (threshold_flag == "validation") {
-    BUSI_CHECK(m.malignant_threshold, "--malignant-threshold validation: ", checkpoint,
+    BUSI_CHECK(c.malignant_threshold, "--malignant-threshold validation: ", c.source,
                " holds no threshold (written before calibration existed); give a number");
-    rule.malignant_threshold = m.malignant_threshold;
+    rule.malignant_threshold = c.malignant_threshold;
   } else {
     size_t used = 0;
     double value = -1.0;
@@ -284,14 +273,15 @@ DecisionRule decision_rule(const LoadedModel& m, const std::string& checkpoint,
                  "probabilities; with --probabilities raw it does not give 90 % sensitivity\n";
   if (!quiet)
     std::printf("malignant when its probability is >= %.3f%s\n", *rule.malignant_threshold,
-                threshold_flag == "validation"
-                    ? " (chosen on the run's validation subset for 90 % sensitivity)"
-                    : "");
+                threshold_flag != "validation" ? ""
+                : c.ensemble ? " (the mean of the fold models' thresholds, each chosen on its "
+                               "fold's validation subset for 90 % sensitivity)"
+                             : " (chosen on the run's validation subset for 90 % sensitivity)");
   return rule;
 }
 
 int run(int argc, char** argv) {
-  std::string checkpoint, gradcam_dir, device_flag = "auto";
+  std::string checkpoint, gradcam_dir, device_flag = "auto", model_flag, tta = "off";
   std::string probabilities = "calibrated", threshold_flag = "off";
   bool csv = false, skip_bad = false;
   float max_megapixels = 64.0f;
@@ -299,7 +289,14 @@ int run(int argc, char** argv) {
   CommandLine cli("predict",
                   "Classifies ultrasound images with a checkpoint written by train_simple or "
                   "finetune_vgg; prints each image's class and the probability of every class.");
-  cli.add("--checkpoint", &checkpoint, "PATH", "best.safetensors or last.safetensors of a run");
+  cli.add("--checkpoint", &checkpoint, "PATH",
+          "best.safetensors or last.safetensors of a run, a run folder (its best.safetensors), "
+          "or a compare folder: its fold models of one architecture, probabilities averaged");
+  cli.add("--model", &model_flag, "NAME",
+          "with a compare folder: simple_cnn, vgg16 or vgg16_random (needed when it has more "
+          "than one)");
+  cli.add_choice("--tta", &tta, {"off", "flip"},
+                 "test-time augmentation: flip averages in each image's left-right mirror");
   cli.add_switch("--csv", &csv, "CSV output: path,pred,prob_<class>... with a header");
   cli.add_choice("--probabilities", &probabilities, {"calibrated", "raw"},
                  "calibrated: softmax(logits / T) with the temperature T fitted on the run's "
@@ -327,16 +324,19 @@ int run(int argc, char** argv) {
   data::set_max_image_pixels(static_cast<int64_t>(double(max_megapixels) * 1048576.0));
 
   const Device device = choose_device(device_flag);
-  const LoadedModel m = load_model(checkpoint, device);
-  const DecisionRule rule = decision_rule(m, checkpoint, probabilities, threshold_flag, csv);
+  Classifier classifier = load_classifier(checkpoint, model_flag, device);
+  const DecisionRule rule =
+      decision_rule(classifier, probabilities, threshold_flag, tta == "flip", csv);
+  const LoadedModel& m = classifier.first();
   const std::vector<std::string> files = collect_images(inputs);
   if (!gradcam_dir.empty()) {
     std::error_code ec;
     fs::create_directories(gradcam_dir, ec);
     BUSI_CHECK(!ec, "--gradcam '", gradcam_dir, "': cannot create the folder (", ec.message(), ")");
     if (!csv)
-      std::cout << "Grad-CAM of " << m.last_conv << " for the predicted class, in " << gradcam_dir
-                << "/\n";
+      std::cout << "Grad-CAM of " << m.last_conv << " for the predicted class"
+                << (classifier.ensemble ? " (the fold models' maps averaged)" : "") << ", in "
+                << gradcam_dir << "/\n";
   }
   if (csv) {
     std::string header = "path,pred";
@@ -350,7 +350,7 @@ int run(int argc, char** argv) {
         gradcam_dir.empty() ? "" : gradcam_path(gradcam_dir, file, used_names);
     Prediction p;
     try {
-      p = predict_one(m, rule, file, device, cam_file);
+      p = predict_one(classifier, rule, file, device, cam_file);
     } catch (const Error& e) {
       if (!skip_bad) throw;
       std::cerr << "predict: warning: skipped " << e.what() << "\n";

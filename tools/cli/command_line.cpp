@@ -81,6 +81,18 @@ void CommandLine::add(const std::string& flag, std::string* target, const std::s
   o.json = [target] { return Json(*target); };
 }
 
+void CommandLine::add_repeated(const std::string& flag, std::vector<std::string>* target,
+                               const std::string& value_name, const std::string& help) {
+  Option& o = add_option(flag, value_name, help);
+  o.set = [target](const std::string& v) { target->push_back(v); };
+  o.text = [target] {
+    std::string all;
+    for (const std::string& v : *target) all += (all.empty() ? "" : ",") + v;
+    return all;
+  };
+  o.json = [target] { return Json(*target); };
+}
+
 void CommandLine::add(const std::string& flag, int* target, const std::string& value_name,
                       const std::string& help) {
   Option& o = add_option(flag, value_name, help);

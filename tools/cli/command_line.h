@@ -44,6 +44,9 @@ class CommandLine {
                   const std::vector<std::string>& choices, const std::string& help);
   // "on" or "off" (also accepted: true/false, yes/no, 1/0).
   void add_on_off(const std::string& flag, bool* target, const std::string& help);
+  // A flag that may be given several times, each value appended ("--external A --external B").
+  void add_repeated(const std::string& flag, std::vector<std::string>* target,
+                    const std::string& value_name, const std::string& help);
   // A switch without a value: present = true.
   void add_switch(const std::string& flag, bool* target, const std::string& help);
   // Arguments that are not flags (image files, folders); without this call they are errors.

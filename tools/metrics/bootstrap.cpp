@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "kernels/common/error.h"
 #include "engine/random.h"
@@ -45,6 +46,29 @@ std::vector<Interval> bootstrap_intervals(
     intervals.push_back({quantile_of_sorted(values, 0.025), quantile_of_sorted(values, 0.975)});
   }
   return intervals;
+}
+
+std::vector<Interval> group_bootstrap_intervals(
+    const std::vector<int64_t>& group_of_row, int rounds, uint64_t seed,
+    const std::function<std::vector<double>(const std::vector<int64_t>&)>& statistics) {
+  // The rows of each group, groups numbered 0..G-1 in the order they first appear.
+  std::map<int64_t, int64_t> number;
+  std::vector<std::vector<int64_t>> rows_of;
+  for (size_t i = 0; i < group_of_row.size(); ++i) {
+    const auto [it, added] =
+        number.try_emplace(group_of_row[i], static_cast<int64_t>(rows_of.size()));
+    if (added) rows_of.emplace_back();
+    rows_of[static_cast<size_t>(it->second)].push_back(static_cast<int64_t>(i));
+  }
+  // A resample of the groups, expanded into their rows.
+  return bootstrap_intervals(static_cast<int64_t>(rows_of.size()), rounds, seed,
+                             [&](const std::vector<int64_t>& groups) {
+                               std::vector<int64_t> rows;
+                               for (int64_t g : groups)
+                                 rows.insert(rows.end(), rows_of[static_cast<size_t>(g)].begin(),
+                                             rows_of[static_cast<size_t>(g)].end());
+                               return statistics(rows);
+                             });
 }
 
 Interval bootstrap_interval(int64_t n, int rounds, uint64_t seed,

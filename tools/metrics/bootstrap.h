@@ -35,4 +35,12 @@ std::vector<Interval> bootstrap_intervals(
     int64_t n, int rounds, uint64_t seed,
     const std::function<std::vector<double>(const std::vector<int64_t>&)>& statistics);
 
+// The same with whole groups resampled: group_of_row[i] is the group (a near-duplicate group, or
+// the image alone) of row i; each resample draws as many groups as there are, with replacement,
+// and takes all rows of each drawn group. Rows of one group share a scan, so their errors are not
+// independent, and resampling them one by one would make the intervals too narrow.
+std::vector<Interval> group_bootstrap_intervals(
+    const std::vector<int64_t>& group_of_row, int rounds, uint64_t seed,
+    const std::function<std::vector<double>(const std::vector<int64_t>&)>& statistics);
+
 }  // namespace busi::tools

@@ -42,12 +42,20 @@ std::string floor_text(const CalibrationScores& s) {
 // "T = 1.83, fitted on the 98 validation images" (and a note when the fit ran into an end of
 // its search range, where the validation NLL was still falling).
 std::string temperature_text(const RunCalibration& cal) {
+  if (!cal.temperature_range.empty())
+    return "one T per fold, fitted on that fold's validation images: " + cal.temperature_range;
   std::string t = "T = " + fmt_temperature(cal.temperature) + ", fitted on the " +
                   (cal.validation_images >= 0 ? std::to_string(cal.validation_images) + " " : "") +
                   "validation images";
   if (cal.temperature >= 19.99 || cal.temperature <= 0.0501)
     t += " (at the end of the search range 0.05\u201320: the validation NLL fell all the way)";
   return t;
+}
+
+// "0.284", or for pooled folds "each fold's own (0.21 to 0.33)".
+std::string threshold_text(const RunCalibration& cal, const OperatingPoint& p) {
+  if (!cal.threshold_range.empty()) return "each fold's own (" + cal.threshold_range + ")";
+  return printf_string("%.3f", p.threshold);
 }
 
 // How noisy the ECE is on this many test images, from the calibrated ECE's interval and floor.
@@ -174,7 +182,8 @@ std::string malignant_section_html(const Comparison& c) {
     const Json& val = run->calibration->malignant_validation;
     h += "<tr><td>" + name + "</td><td>default: most probable class (argmax)</td>" +
          rates_cells(p.at_decision) + "</tr>";
-    h += "<tr><td></td><td>malignant probability &ge; " + printf_string("%.3f", p.threshold) +
+    h += "<tr><td></td><td>malignant probability &ge; " +
+         esc(threshold_text(*run->calibration, p)) +
          " <span class=\"note\">(validation: sensitivity " +
          fmt_metric(json_number(val, "sensitivity")) + ", specificity " +
          fmt_metric(json_number(val, "specificity")) + ")</span></td>" +
@@ -225,7 +234,7 @@ std::string calibration_sections_markdown(const Comparison& c) {
     const OperatingPoint& p = *run->calibration->malignant;
     const Json& val = run->calibration->malignant_validation;
     const std::string threshold_rule =
-        "p(malignant) >= " + printf_string("%.3f", p.threshold) +
+        "p(malignant) >= " + threshold_text(*run->calibration, p) +
         " (chosen on validation for 90 % sensitivity; there sensitivity " +
         fmt_metric(json_number(val, "sensitivity")) + ", specificity " +
         fmt_metric(json_number(val, "specificity")) + ")";

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <functional>
 #include <map>
 
 #include "kernels/common/error.h"
@@ -152,14 +154,26 @@ std::vector<std::string> pairing_warnings(const RunFolder& a, const RunFolder& b
   return warnings;
 }
 
+// Bootstrap intervals over `rows` rows: whole near-duplicate groups resampled when the groups
+// are known (groups[i] of row i), single rows otherwise.
+std::vector<Interval> intervals_over(
+    int64_t rows, const std::vector<int64_t>& groups, const ReportOptions& options,
+    const std::function<std::vector<double>(const std::vector<int64_t>&)>& statistics) {
+  if (static_cast<int64_t>(groups.size()) == rows)
+    return group_bootstrap_intervals(groups, options.bootstrap_rounds, options.bootstrap_seed,
+                                     statistics);
+  return bootstrap_intervals(rows, options.bootstrap_rounds, options.bootstrap_seed, statistics);
+}
+
 // The side-by-side table: each model's values and intervals over its own test rows; the
 // difference B - A and its interval by a paired bootstrap over the shared images (one resample
-// picks the same images for both models, so the interval accounts for their correlation).
+// picks the same images for both models, so the interval accounts for their correlation). Both
+// resample near-duplicate groups whole when split.csv gives them.
 std::vector<MetricRow> metric_table(const RunFolder& a, const RunFolder& b, const Pairing& pairing,
                                     const ReportOptions& options) {
   const auto intervals_of = [&](const RunFolder& run) {
-    return bootstrap_intervals(
-        static_cast<int64_t>(run.paths.size()), options.bootstrap_rounds, options.bootstrap_seed,
+    return intervals_over(
+        static_cast<int64_t>(run.paths.size()), run.groups, options,
         [&](const std::vector<int64_t>& idx) { return metric_values_of_rows(run, idx); });
   };
   const auto paired_difference = [&](const std::vector<int64_t>& idx) {
@@ -182,8 +196,11 @@ std::vector<MetricRow> metric_table(const RunFolder& a, const RunFolder& b, cons
     std::vector<int64_t> all(static_cast<size_t>(n_paired));
     for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
     diffs = paired_difference(all);
-    diff_cis = bootstrap_intervals(n_paired, options.bootstrap_rounds, options.bootstrap_seed,
-                                   paired_difference);
+    std::vector<int64_t> paired_groups;  // A's groups of the paired rows
+    if (a.groups.size() == a.paths.size())
+      for (const int64_t r : pairing.rows_a)
+        paired_groups.push_back(a.groups[static_cast<size_t>(r)]);
+    diff_cis = intervals_over(n_paired, paired_groups, options, paired_difference);
   }
   const Interval none{std::nan(""), std::nan("")};  // no bootstrap asked for, or no pairs
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -229,6 +246,44 @@ Comparison build_comparison(const std::string& dir_a, const std::string& dir_b,
                       options);
 }
 
+Comparison build_cv_comparison(const CvPlan& plan, const ReportOptions& options) {
+  PooledRun a = load_pooled_run(plan.dirs_of(plan.models[0]), options.bootstrap_rounds,
+                                options.bootstrap_seed);
+  PooledRun b = load_pooled_run(plan.dirs_of(plan.models[1]), options.bootstrap_rounds,
+                                options.bootstrap_seed);
+  CrossValidation cv;
+  cv.out = plan.out;
+  cv.folds = plan.folds;
+  cv.repeats = plan.repeats;
+  cv.seed = plan.seed;
+  cv.folds_a = a.folds;
+  cv.folds_b = b.folds;
+  cv.tests = fold_tests(a.folds, b.folds);
+  cv.test_train_ratio = cv.tests.empty() ? 0 : cv.tests[0].test.test_train_ratio;
+  if (plan.ablation()) {
+    PooledRun c = load_pooled_run(plan.dirs_of("vgg16_random"), options.bootstrap_rounds,
+                                  options.bootstrap_seed);
+    c.run.display_name = "VGG16 (random init)";
+    cv.architecture = fold_tests(a.folds, c.folds);
+    cv.pretraining = fold_tests(c.folds, b.folds);
+    cv.ablation = std::move(c);
+  }
+  const std::filesystem::path external = std::filesystem::path(plan.out) / "external";
+  std::error_code ec;
+  if (std::filesystem::is_directory(external, ec)) {
+    std::vector<std::string> files;
+    for (const auto& entry : std::filesystem::directory_iterator(external))
+      if (std::filesystem::is_regular_file(entry.path() / "external.json"))
+        files.push_back((entry.path() / "external.json").string());
+    std::sort(files.begin(), files.end());
+    for (const std::string& f : files) cv.external.push_back(read_json_file(f));
+  }
+  Comparison comparison = compare_runs(std::move(a.run), std::move(b.run), options);
+  cv.headline = cv_headline(comparison.a.display_name, comparison.b.display_name, cv);
+  comparison.cv = std::move(cv);
+  return comparison;
+}
+
 const MetricRow& row_named(const Comparison& c, const std::string& key) {
   for (const MetricRow& r : c.rows)
     if (r.key == key) return r;
@@ -236,6 +291,9 @@ const MetricRow& row_named(const Comparison& c, const std::string& key) {
 }
 
 std::string headline(const Comparison& c) {
+  // Cross-validated: the verdict over the folds, which counts how the trained models vary too
+  // (the pooled bootstrap below treats them as fixed, so its interval is narrower).
+  if (c.cv) return c.cv->headline;
   const MetricRow& f1 = row_named(c, "macro_f1");
   if (!std::isfinite(f1.difference)) return "";
   const bool b_higher = f1.difference > 0;

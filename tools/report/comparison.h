@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "tools/metrics/bootstrap.h"
 #include "tools/metrics/mcnemar.h"
+#include "tools/report/cross_validation.h"
 #include "tools/report/environment.h"
 #include "tools/report/run_reader.h"
 
@@ -46,6 +48,9 @@ struct Comparison {
   ReportEnvironment environment;
   ReportOptions options;
   std::vector<std::string> warnings;  // both runs' warnings and the pairing's, for the reader
+  // A cross-validated comparison: a and b are then the pooled out-of-fold runs (pooled_run.h),
+  // and this holds the folds and their tests.
+  std::optional<CrossValidation> cv;
 };
 
 // Loads both folders and computes the table and the paired test.
@@ -53,6 +58,11 @@ Comparison build_comparison(const std::string& dir_a, const std::string& dir_b,
                             const ReportOptions& options = {});
 // The same from folders already loaded.
 Comparison compare_runs(RunFolder a, RunFolder b, const ReportOptions& options = {});
+
+// The cross-validated comparison of a plan's first two models (A, B) and, with --ablation, of
+// VGG16 from random weights (C): the pooled out-of-fold runs compared as above, and the folds'
+// corrected t-tests.
+Comparison build_cv_comparison(const CvPlan& plan, const ReportOptions& options = {});
 
 // The row of the metric table with this key ("macro_f1"); throws busi::Error when absent.
 const MetricRow& row_named(const Comparison& c, const std::string& key);

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "tools/report/calibration_section.h"
+#include "tools/report/cv_section.h"
 #include "tools/report/format.h"
 #include "tools/report/html_charts.h"
 #include "tools/report/html_style.h"
@@ -179,8 +180,12 @@ std::string render_report_html(const Comparison& c) {
   for (size_t k = 0; k < c.a.class_names.size(); ++k)
     classes += (k ? ", " : "") + c.a.class_names[k];
   h += "<header><h1>" + esc(title) + "</h1><p>Breast-ultrasound images (" + esc(classes) +
-       ") \u00b7 " + count_of(c.paired.paired, "paired test image") + " \u00b7 report built " +
-       esc(c.environment.generated_at) + "</p></header>\n";
+       ") \u00b7 " +
+       (c.cv ? std::to_string(c.cv->folds) + "-fold cross-validation" +
+                   (c.cv->repeats > 1 ? " \u00d7 " + std::to_string(c.cv->repeats) : "") +
+                   " \u00b7 " + count_of(c.paired.paired, "image") + " each tested once"
+             : count_of(c.paired.paired, "paired test image")) +
+       " \u00b7 report built " + esc(c.environment.generated_at) + "</p></header>\n";
 
   if (!c.warnings.empty()) {
     h += "<section class=\"warnings\"><h2>Warnings</h2><ul>";
@@ -195,9 +200,13 @@ std::string render_report_html(const Comparison& c) {
        esc(headline(c)) + "</p><p class=\"headline\">" + esc(c.paired.interpretation) +
        "</p></section>\n";
 
-  h += "<section><h2>Test metrics</h2>" + metric_table_html(c) +
+  h += cv_section_html(c);
+
+  h += std::string("<section><h2>Test metrics") +
+       (c.cv ? " (pooled out-of-fold predictions)" : "") + "</h2>" + metric_table_html(c) +
        "<p class=\"note\">Brackets: 95 % percentile-bootstrap confidence intervals (" +
-       std::to_string(c.options.bootstrap_rounds) + " resamples of the test images, seed " +
+       std::to_string(c.options.bootstrap_rounds) + " resamples of the test images" +
+       (c.a.groups.empty() ? "" : ", each near-duplicate group drawn whole") + ", seed " +
        std::to_string(c.options.bootstrap_seed) +
        "). The difference column is a paired bootstrap over the images both runs predicted; it is "
        "in bold where its interval excludes 0. The higher of the two values is in bold. Precision "
@@ -211,7 +220,8 @@ std::string render_report_html(const Comparison& c) {
   h += "</section>\n";
   h += "<section><h2>McNemar's test on the paired test predictions</h2>" + mcnemar_html(c) +
        "</section>\n";
-  h += "<section><h2>Learning curves</h2>" + learning_curves_html(c) +
+  h += std::string("<section><h2>Learning curves") + (c.cv ? " (fold 1)" : "") + "</h2>" +
+       learning_curves_html(c) +
        "<p class=\"note\">Solid: training loss (the loss optimised: class-weighted, averaged over "
        "the epoch in training mode); dashed: validation loss (plain cross-entropy, eval mode). "
        "Dotted vertical lines mark "
@@ -223,8 +233,9 @@ std::string render_report_html(const Comparison& c) {
        "</section>\n";
   h += calibration_section_html(c);
   h += malignant_section_html(c);
-  h += "<section><h2>Data split</h2><p>From <code>" + esc(file_in(c.a.dir, "split.csv")) +
-       "</code>" +
+  h += std::string("<section><h2>Data split") + (c.cv ? " (fold 1 shown)" : "") +
+       "</h2><p>From <code>" + esc(file_in(c.a.dir, "split.csv")) + "</code>" +
+       (c.cv ? " (the first fold's; every fold's counts are in the cross-validation table)" : "") +
        (c.a.split && c.b.split && c.a.split->rows == c.b.split->rows
             ? "; both runs used exactly the same split."
             : ".") +

@@ -4,6 +4,7 @@
 #include "tools/report/split_facts.h"
 
 #include "tools/report/calibration_section.h"
+#include "tools/report/cv_section.h"
 #include "tools/report/format.h"
 #include "tools/report/side_by_side.h"
 
@@ -40,13 +41,18 @@ std::string md_fact_table(const Comparison& c, const FactRows& rows) {
 std::string render_report_markdown(const Comparison& c) {
   const std::string a = md(c.a.display_name), b = md(c.b.display_name);
   std::string m = "# BUSI classifiers: " + a + " vs " + b + "\n\n";
-  m += "Report built " + c.environment.generated_at + " from `" + c.a.dir + "` and `" + c.b.dir +
-       "`. Plots (learning curves, confusion matrices, ROC curves) are in `report.html`.\n\n";
+  m += "Report built " + c.environment.generated_at + " from " +
+       (c.cv ? "the " + std::to_string(c.cv->folds * c.cv->repeats) +
+                   " fold runs of each model in `" + c.cv->out + "`"
+             : "`" + c.a.dir + "` and `" + c.b.dir + "`") +
+       ". Plots (learning curves, confusion matrices, ROC curves) are in `report.html`.\n\n";
   for (const auto& w : c.warnings) m += "> **Warning:** " + w + "\n";
   if (!c.warnings.empty()) m += "\n";
-  m += headline(c) + "\n\n";
+  if (!c.cv) m += headline(c) + "\n\n";
+  m += cv_section_markdown(c);  // its headline first
 
-  m += "## Test metrics\n\n| Metric | " + a + " | " + b + " | " + b + " \u2212 " + a +
+  m += std::string(c.cv ? "## Test metrics (pooled out-of-fold predictions)" : "## Test metrics") +
+       "\n\n| Metric | " + a + " | " + b + " | " + b + " \u2212 " + a +
        " |\n|---|---:|---:|---:|\n";
   int group = -2;
   for (const MetricRow& row : c.rows) {
@@ -61,7 +67,8 @@ std::string render_report_markdown(const Comparison& c) {
          fmt_interval(row.difference_ci) + " |\n";
   }
   m += "\n95 % percentile-bootstrap intervals (" + std::to_string(c.options.bootstrap_rounds) +
-       " resamples, seed " + std::to_string(c.options.bootstrap_seed) +
+       " resamples" + (c.a.groups.empty() ? "" : " of whole near-duplicate groups") + ", seed " +
+       std::to_string(c.options.bootstrap_seed) +
        "); the difference uses a paired bootstrap over the shared test images.\n\n";
 
   m += "## Models and cost\n\n" + md_fact_table(c, model_facts(c)) + "\n";

@@ -15,7 +15,14 @@ namespace fs = std::filesystem;
 
 ReportFiles write_comparison_report(const std::string& dir_a, const std::string& dir_b,
                                     const std::string& out_dir, const ReportOptions& options) {
-  const Comparison c = build_comparison(dir_a, dir_b, options);
+  return write_report_files(build_comparison(dir_a, dir_b, options), out_dir);
+}
+
+ReportFiles write_cv_report(const CvPlan& plan, const ReportOptions& options) {
+  return write_report_files(build_cv_comparison(plan, options), plan.out);
+}
+
+ReportFiles write_report_files(const Comparison& c, const std::string& out_dir) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   BUSI_CHECK(fs::is_directory(out_dir), out_dir, ": cannot create the output folder",

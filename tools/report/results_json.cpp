@@ -2,6 +2,7 @@
 #include "tools/report/results_json.h"
 
 #include "tools/report/calibration_section.h"
+#include "tools/report/cv_section.h"
 #include "tools/report/run_facts.h"
 
 namespace busi::tools {
@@ -57,10 +58,12 @@ Json results_to_json(const Comparison& c) {
   mc["p_value_exact"] = c.paired.mcnemar.p_value;
   mc["interpretation"] = c.paired.interpretation;
 
+  if (c.cv) j["cross_validation"] = cv_to_json(c);
   Json& boot = j["bootstrap"] = Json::object();
   boot["method"] = "percentile";
   boot["rounds"] = c.options.bootstrap_rounds;
   boot["seed"] = c.options.bootstrap_seed;
+  boot["resamples"] = c.a.groups.empty() ? "images" : "near-duplicate groups";
   Json& env = j["environment"] = Json::object();
   env["generated_at"] = c.environment.generated_at;
   env["compiler"] = c.environment.compiler;

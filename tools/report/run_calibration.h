@@ -24,6 +24,10 @@ struct RunCalibration {
   std::optional<OperatingPoint> malignant;
   Json malignant_validation;  // metrics.json's malignant.validation rates (not recomputable)
   std::string malignant_missing;
+  // Pooled out-of-fold predictions (pooled_run.h): each fold fitted its own temperature and
+  // chose its own threshold; these say their range ("0.85 to 1.42"), and `temperature` and
+  // malignant->threshold are then their means. Empty for one run.
+  std::string temperature_range, threshold_range;
 };
 
 // Sets run.calibration from run.logits, run.labels and run.summary (metrics.json, at

@@ -7,6 +7,7 @@
 
 #include "kernels/common/error.h"
 #include "tools/report/format.h"
+#include "tools/report/pooled_run.h"
 
 namespace busi::tools {
 
@@ -149,6 +150,7 @@ RunFolder load_run_folder(const std::string& dir, int bootstrap_rounds, uint64_t
   read_predictions(predictions, run);
   if (fs::is_regular_file(file_in(dir, "split.csv"), ec))
     run.split = read_csv(file_in(dir, "split.csv"));
+  run.groups = groups_of_rows(run);
 
   run.metrics =
       compute_metrics(run.labels, run.probs, run.class_names, bootstrap_rounds, bootstrap_seed);

@@ -31,6 +31,9 @@ struct RunFolder {
   std::vector<std::string> class_names;  // from the prob_<class> columns, in column order
   std::vector<std::string> paths;
   std::vector<int64_t> labels, preds;  // preds = argmax of probs (as compute_metrics does)
+  // Each row's near-duplicate group (split.csv's group column, by path), so that bootstrap
+  // intervals resample groups, not images; empty without that column (each image alone).
+  std::vector<int64_t> groups;
   std::vector<std::vector<float>> probs;
   // The logit_<class> and calibrated_prob_<class> columns, in the order of the prob_ columns;
   // empty in runs trained before calibration was added.
