@@ -396,3 +396,41 @@ TEST_CASE("compare: a cross-validation killed in fold 2 resumes and ends as an u
   CHECK(a.at("cross_validation").at("corrected_t_tests").dump() ==
         b.at("cross_validation").at("corrected_t_tests").dump());
 }
+
+TEST_CASE("compare --ablation: a VGG16 from random weights, unaugmented, on the same folds") {
+  const std::string why_not = missing_prerequisite();
+  if (!why_not.empty()) {
+    MESSAGE("skipping the ablation test: " << why_not);
+    return;
+  }
+  fs::create_directories(kWork);
+  const fs::path out = kWork / "cv_ablation";
+  fs::remove_all(out);
+  const Outcome run =
+      run_compare("--data '" + std::string(BUSI_SHARED_DIR) +
+                  "/busi' --limit-per-class 10 --img-size 32 --epochs-simple 1 --epochs-vgg 1 "
+                  "--folds 2 --device cpu --bootstrap-rounds 50 --ablation --out '" +
+                  out.string() + "'");
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK(contains(run.output, "of 3 models"));
+  for (int k = 1; k <= 2; ++k) {
+    const fs::path fold = out / "repeat1" / ("fold" + std::to_string(k));
+    check_run_folder(fold / "vgg16_random");
+    // The same images as the other two models, and only the initialisation changed: the
+    // ImageNet run trains on cached features without augmentation, so this one must not augment.
+    CHECK(read_csv((fold / "vgg16_random" / "split.csv").string()).rows ==
+          read_csv((fold / "simple_cnn" / "split.csv").string()).rows);
+    const Json config = read_json_file((fold / "vgg16_random" / "config.json").string());
+    CHECK(config.at("init").as_string() == "random");
+    CHECK(!config.at("augment").as_bool());
+    CHECK(read_json_file((fold / "vgg16" / "config.json").string()).at("init").as_string() ==
+          "imagenet");
+  }
+  const Json results = read_json_file((out / "results.json").string());
+  const Json& ablation = results.at("cross_validation").at("ablation");
+  CHECK(ablation.at("model").as_string() == "VGG16 (random init)");
+  const std::string md = read_text_file((out / "report.md").string());
+  CHECK(contains(md, "### What ImageNet contributes (ablation)"));
+  CHECK(contains(md, "ImageNet weights (VGG16 with them against without)"));
+}

@@ -126,21 +126,28 @@ TEST_CASE("ROC curve points, one per distinct threshold, and their area equals t
   CHECK(roc_curve({0, 0}, {0.1f, 0.2f}).empty());  // no positive: no curve
 }
 
-TEST_CASE("McNemar on a known table: b = 10, c = 2") {
-  // 20 samples: 6 both right, 10 only A right, 2 only B right, 2 both wrong. Label 0 always.
+// Paired predictions of two classifiers: add(count, pa, pb) appends `count` samples of class
+// `label` that A predicts as pa and B as pb (a McNemar table cell by cell).
+struct PairedPredictions {
+  int64_t label = 0;
   std::vector<int64_t> labels, a, b;
-  const auto add = [&](int count, int64_t pa, int64_t pb) {
+  void add(int count, int64_t pa, int64_t pb) {
     for (int i = 0; i < count; ++i) {
-      labels.push_back(0);
+      labels.push_back(label);
       a.push_back(pa);
       b.push_back(pb);
     }
-  };
-  add(6, 0, 0);
-  add(10, 0, 1);
-  add(2, 2, 0);
-  add(2, 1, 2);
-  const McNemarResult r = mcnemar(labels, a, b);
+  }
+};
+
+TEST_CASE("McNemar on a known table: b = 10, c = 2") {
+  // 20 samples: 6 both right, 10 only A right, 2 only B right, 2 both wrong. Label 0 always.
+  PairedPredictions p;
+  p.add(6, 0, 0);
+  p.add(10, 0, 1);
+  p.add(2, 2, 0);
+  p.add(2, 1, 2);
+  const McNemarResult r = mcnemar(p.labels, p.a, p.b);
   CHECK(r.a_right_b_wrong == 10);
   CHECK(r.a_wrong_b_right == 2);
   // By hand: n = 12, P(X <= 2) = (C(12,0) + C(12,1) + C(12,2)) / 2^12 = (1 + 12 + 66) / 4096
@@ -210,19 +217,13 @@ TEST_CASE("McNemar on Agresti's worked example (approval of the Prime Minister, 
   // month apart: 794 approve both times, 150 approve then disapprove, 86 the reverse, 570
   // disapprove both times. McNemar's z^2 = (150 - 86)^2 / (150 + 86) = 17.36 (z = -4.17);
   // continuity-corrected: (64 - 1)^2 / 236 = 16.82. Here "right" is "approve".
-  std::vector<int64_t> labels, a, b;
-  const auto add = [&](int count, int64_t pa, int64_t pb) {
-    for (int i = 0; i < count; ++i) {
-      labels.push_back(1);
-      a.push_back(pa);
-      b.push_back(pb);
-    }
-  };
-  add(794, 1, 1);
-  add(150, 1, 0);
-  add(86, 0, 1);
-  add(570, 0, 0);
-  const McNemarResult r = mcnemar(labels, a, b);
+  PairedPredictions p;
+  p.label = 1;
+  p.add(794, 1, 1);
+  p.add(150, 1, 0);
+  p.add(86, 0, 1);
+  p.add(570, 0, 0);
+  const McNemarResult r = mcnemar(p.labels, p.a, p.b);
   CHECK(r.a_right_b_wrong == 150);
   CHECK(r.a_wrong_b_right == 86);
   CHECK(r.statistic == doctest::Approx(63.0 * 63.0 / 236.0));

@@ -60,8 +60,8 @@ void define_flags(CommandLine& cli, CompareSettings& s) {
   cli.add_switch("--quick", &s.quick,
                  "one stratified train/val/test split instead of cross-validation: a fast look");
   cli.add_switch("--ablation", &s.ablation,
-                 "also VGG16 from random weights (--init random) on the same folds: what the "
-                 "ImageNet weights contribute");
+                 "also VGG16 from random weights (--init random, --augment off) on the same "
+                 "folds: what the ImageNet weights contribute");
   cli.add_repeated("--external", &s.external, "DIR",
                    "after the folds, score both fold ensembles on this labelled folder (class "
                    "sub-folders, as the training data) that took no part in training; "
@@ -210,7 +210,10 @@ std::vector<std::string> fold_command(const CommandLine& cli, const CompareSetti
   if (cli.given("--epochs-vgg"))
     args.insert(args.end(), {"--epochs", std::to_string(s.epochs_vgg)});
   if (cli.given("--weights")) args.insert(args.end(), {"--weights", s.weights});
-  if (model == "vgg16_random") args.insert(args.end(), {"--init", "random"});
+  // The ImageNet run trains on cached features of its frozen layers, which rules out
+  // augmentation; the random run has nothing frozen and would be augmented unless told, so the
+  // ablation would change two things at once.
+  if (model == "vgg16_random") args.insert(args.end(), {"--init", "random", "--augment", "off"});
   return args;
 }
 

@@ -233,11 +233,15 @@ std::string calibration_sections_markdown(const Comparison& c) {
     }
     const OperatingPoint& p = *run->calibration->malignant;
     const Json& val = run->calibration->malignant_validation;
+    // A pooled cross-validation has one threshold per fold and no single validation figure.
+    const bool has_validation = val.is_object() && val.contains("sensitivity");
     const std::string threshold_rule =
         "p(malignant) >= " + threshold_text(*run->calibration, p) +
-        " (chosen on validation for 90 % sensitivity; there sensitivity " +
-        fmt_metric(json_number(val, "sensitivity")) + ", specificity " +
-        fmt_metric(json_number(val, "specificity")) + ")";
+        " (chosen on validation for 90 % sensitivity" +
+        (has_validation ? "; there sensitivity " + fmt_metric(json_number(val, "sensitivity")) +
+                              ", specificity " + fmt_metric(json_number(val, "specificity"))
+                        : std::string()) +
+        ")";
     for (const auto& [rule, r] : {std::pair{std::string("argmax (default)"), p.at_decision},
                                   std::pair{threshold_rule, p.at_threshold}})
       m += "| " + run->display_name + " | " + rule + " | " +
