@@ -31,6 +31,13 @@ struct AugmentOptions {
   // 1 + brightness]; clamped to [0, 255].
   bool brightness_contrast = true;
   double brightness = 0.15, contrast = 0.15;
+  // The policy. Fixed: every enabled augmentation above, each image. Trivial (TrivialAugment,
+  // Müller & Hutter 2021, with operations suited to grey ultrasound): the crop and flip, then
+  // ONE operation drawn uniformly from TrivialOp at a strength uniform in [0, 1] (and a random
+  // sign where it has one) instead of the fixed rotation and brightness/contrast. No policy
+  // search and no tuned magnitudes: the diversity is the point.
+  enum class Policy { Fixed, Trivial };
+  Policy policy = Policy::Fixed;
 
   static AugmentOptions none();
   // Throws busi::Error naming the first option out of its range: crop scales in (0, 1] with
@@ -38,6 +45,32 @@ struct AugmentOptions {
   // rotation_degrees in [0, 180], brightness and contrast in [0, 1). Every option is checked,
   // also those of a switched-off augmentation.
   void check() const;
+};
+
+// TrivialAugment's operations and their strength 1 (the largest): rotate by 30 degrees; shear
+// by 0.3; translate by 20 % of the crop; brightness and contrast factors 1 +- 0.5; gamma
+// v' = 255 (v / 255)^g with g in [1 / 1.7, 1.7]; Gaussian blur of sigma 1.5 output pixels;
+// speckle v' = v (1 + 0.3 n), n ~ N(0, 1) per pixel (the multiplicative noise of ultrasound).
+enum class TrivialOp {
+  Identity,
+  Rotate,
+  ShearX,
+  ShearY,
+  TranslateX,
+  TranslateY,
+  Brightness,
+  Contrast,
+  Gamma,
+  Blur,
+  Speckle
+};
+inline constexpr int kTrivialOps = 11;
+const char* trivial_op_name(TrivialOp op);
+
+// One draw of the trivial policy: the operation, its strength in [0, 1] and its sign (+-1).
+struct TrivialDraw {
+  TrivialOp op = TrivialOp::Identity;
+  double strength = 0, sign = 1;
 };
 
 // The training transform: checks `options` (AugmentOptions::check), draws the enabled
@@ -48,6 +81,9 @@ struct AugmentOptions {
 // when it shrinks a lot.
 Image augment_image(const Image& image, int64_t height, int64_t width,
                     const AugmentOptions& options, Generator& gen);
+// The same, also returning the trivial policy's draw (Identity under the fixed policy).
+Image augment_image(const Image& image, int64_t height, int64_t width,
+                    const AugmentOptions& options, Generator& gen, TrivialDraw* draw);
 
 // The evaluation transform: the centre crop_fraction of each side (1 = the whole image), resized
 // to (height, width) with resize_image (area filter when shrinking, bilinear when enlarging).

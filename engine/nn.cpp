@@ -155,7 +155,40 @@ BatchNorm2d::BatchNorm2d(int64_t channels, float momentum_, float eps_)
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
-  return batch_norm2d(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+  if (!estimating_)
+    return batch_norm2d(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+  // With momentum 1 the kernel's running buffers become this batch's mean and unbiased variance.
+  NoGradGuard no_grad;
+  const int64_t c = running_mean.numel();
+  Tensor batch_mean = Tensor::zeros({c}, x.device());  // (C)
+  Tensor batch_var = Tensor::ones({c}, x.device());    // (C)
+  const Tensor y = batch_norm2d(x.detach(), weight.detach(), bias.detach(), batch_mean, batch_var,
+                                /*training=*/true, /*momentum=*/1.0f, eps);
+  const float n = static_cast<float>(x.size(0));
+  sum_mean_ = add(sum_mean_, scale(batch_mean, n));
+  sum_square_ = add(sum_square_, scale(add(batch_var, mul(batch_mean, batch_mean)), n));
+  estimate_images_ += x.size(0);
+  return y;
+}
+
+void BatchNorm2d::begin_estimate() {
+  estimating_ = true;
+  sum_mean_ = Tensor::zeros({running_mean.numel()}, running_mean.device());
+  sum_square_ = Tensor::zeros({running_mean.numel()}, running_mean.device());
+  estimate_images_ = 0;
+}
+
+void BatchNorm2d::end_estimate() {
+  BUSI_CHECK(estimating_, "BatchNorm2d::end_estimate without begin_estimate");
+  estimating_ = false;
+  if (estimate_images_ > 0) {  // nothing seen: the running statistics stay
+    NoGradGuard no_grad;
+    const float inv = 1.0f / static_cast<float>(estimate_images_);
+    const Tensor mean = scale(sum_mean_, inv);
+    running_mean.copy_(mean);
+    running_var.copy_(sub(scale(sum_square_, inv), mul(mean, mean)));
+  }
+  sum_mean_ = sum_square_ = Tensor();
 }
 
 MeanCenter::MeanCenter(int64_t features, float momentum_) : momentum(momentum_) {
@@ -204,6 +237,39 @@ void MeanCenter::end_estimate() {
   running_mean.copy_(
       scale(estimate_sum_, 1.0f / static_cast<float>(estimate_rows_)).view({running_mean.numel()}));
   estimate_sum_ = Tensor();
+}
+
+namespace {
+
+// Calls `f` on every module of the subtree, `model` first.
+template <typename F>
+void for_each_module(Module& model, const F& f) {
+  f(model);
+  for (const auto& [name, child] : model.children()) for_each_module(*child, f);
+}
+
+}  // namespace
+
+int64_t begin_precise_statistics(Module& model) {
+  int64_t layers = 0;
+  for_each_module(model, [&layers](Module& m) {
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) {
+      bn->begin_estimate();
+      ++layers;
+    }
+    if (auto* center = dynamic_cast<MeanCenter*>(&m)) {
+      center->begin_estimate();
+      ++layers;
+    }
+  });
+  return layers;
+}
+
+void end_precise_statistics(Module& model) {
+  for_each_module(model, [](Module& m) {
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) bn->end_estimate();
+    if (auto* center = dynamic_cast<MeanCenter*>(&m)) center->end_estimate();
+  });
 }
 
 }  // namespace busi::nn

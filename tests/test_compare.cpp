@@ -286,6 +286,22 @@ TEST_CASE("compare: cross-validation, every image tested once, the folds' statis
   const std::string html = read_text_file((out / "report.html").string());
   CHECK(contains(html, "Macro-F1 per test fold"));
   CHECK(contains(html, "3-fold cross-validation"));
+  // The Grad-CAM panel: out-of-fold test images of each class beside both models' maps, each
+  // image tested in the fold whose models drew its maps.
+  const Json panel = read_json_file((out / "gradcam" / "panel.json").string());
+  REQUIRE(panel.at("rows").size() >= 3);
+  for (const Json& row : panel.at("rows").elements()) {
+    const std::string path = row.at("path").as_string();
+    CHECK(times_tested.count(path) == 1);
+    const fs::path fold_dir =
+        out / "repeat1" / ("fold" + std::to_string(row.at("fold").as_int())) / "simple_cnn";
+    CHECK(contains(read_text_file((fold_dir / "predictions.csv").string()), path));
+    for (const char* model : {"simple_cnn", "vgg16"})
+      CHECK(row.at(model).at("gradcam").as_string().rfind("data:image/png;base64,", 0) == 0);
+  }
+  CHECK(contains(html, "<section id=\"gradcam\"><h2>What the models look at</h2>"));
+  CHECK(contains(html, "<img alt=\"Grad-CAM of VGG16\" src=\"data:image/png;base64,"));
+  CHECK(contains(md, "## What the models look at"));
 
   // Started again with the same --out: every run is finished, nothing is trained again.
   const Outcome again = run_compare(cv_args(out, 2));

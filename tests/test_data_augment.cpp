@@ -2,6 +2,7 @@
 // values kept in range; normalisation presets (data/normalize.h) on known pixels.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <set>
@@ -154,6 +155,92 @@ TEST_CASE("augment: brightness/contrast factors stay within their range, values 
     saturated |= out.pixels[1] == 255;
   }
   CHECK(saturated);
+}
+
+TEST_CASE("augment, trivial policy: one operation per image, each drawn about equally often") {
+  const Image image = make_test_image();
+  AugmentOptions trivial;
+  trivial.policy = AugmentOptions::Policy::Trivial;
+  std::vector<int> counts(kTrivialOps, 0);
+  for (uint64_t seed = 0; seed < 2200; ++seed) {
+    busi::Generator gen(seed);
+    TrivialDraw draw;
+    const Image out = augment_image(image, 32, 32, trivial, gen, &draw);
+    ++counts[static_cast<size_t>(draw.op)];
+    CHECK(draw.strength >= 0.0);
+    CHECK(draw.strength < 1.0);
+    CHECK(std::abs(draw.sign) == 1.0);
+    CHECK(out.height == 32);
+    CHECK(out.channels == 3);
+  }
+  for (int k = 0; k < kTrivialOps; ++k) {
+    CAPTURE(trivial_op_name(static_cast<TrivialOp>(k)));
+    CHECK(counts[static_cast<size_t>(k)] > 140);  // 200 expected of 2200; sd about 14
+    CHECK(counts[static_cast<size_t>(k)] < 260);
+  }
+  // The same seed gives the same image; the fixed policy's draws are unchanged by the option.
+  busi::Generator g1(7), g2(7);
+  CHECK(augment_image(image, 32, 32, trivial, g1).pixels ==
+        augment_image(image, 32, 32, trivial, g2).pixels);
+}
+
+TEST_CASE("augment, trivial policy: each operation does what its name says") {
+  // A grey ramp, no crop or flip, so that only the drawn operation acts.
+  Image ramp(32, 32, 1);
+  for (int64_t y = 0; y < 32; ++y)
+    for (int64_t x = 0; x < 32; ++x) ramp.at(y, x, 0) = static_cast<uint8_t>(40 + 5 * x);
+  AugmentOptions trivial = AugmentOptions::none();
+  trivial.policy = AugmentOptions::Policy::Trivial;
+  const auto mean = [](const Image& im) {
+    double sum = 0;
+    for (uint8_t v : im.pixels) sum += v;
+    return sum / static_cast<double>(im.pixels.size());
+  };
+  std::set<int> seen;
+  for (uint64_t seed = 0; seed < 400 && seen.size() < kTrivialOps; ++seed) {
+    busi::Generator gen(seed);
+    TrivialDraw d;
+    const Image out = augment_image(ramp, 32, 32, trivial, gen, &d);
+    if (d.strength < 0.5) continue;  // a clear effect
+    seen.insert(static_cast<int>(d.op));
+    CAPTURE(trivial_op_name(d.op));
+    CAPTURE(d.sign);
+    switch (d.op) {
+      case TrivialOp::Identity:
+        CHECK(out.pixels == ramp.pixels);
+        break;
+      case TrivialOp::Brightness:
+      case TrivialOp::Gamma:
+        // Brighter with a positive sign (gamma: an exponent above 1 darkens, so the reverse).
+        CHECK((mean(out) > mean(ramp)) == ((d.op == TrivialOp::Brightness) == (d.sign > 0)));
+        break;
+      case TrivialOp::Contrast:
+        CHECK(std::abs(mean(out) - mean(ramp)) < 3.0);
+        break;
+      case TrivialOp::TranslateX:
+      case TrivialOp::Rotate:
+      case TrivialOp::ShearY:
+        CHECK(out.pixels != ramp.pixels);  // moved: black enters at a border
+        CHECK(*std::min_element(out.pixels.begin(), out.pixels.end()) == 0);
+        break;
+      case TrivialOp::TranslateY:
+      case TrivialOp::ShearX:
+        // Moves along y (or shears x by y): a horizontal ramp keeps its columns except where
+        // black comes in.
+        CHECK(*std::min_element(out.pixels.begin(), out.pixels.end()) == 0);
+        break;
+      case TrivialOp::Blur:
+        // A linear ramp is unchanged by a symmetric blur except at the ends.
+        CHECK(std::abs(static_cast<int>(out.at(16, 16, 0)) - ramp.at(16, 16, 0)) <= 1);
+        CHECK(out.at(16, 0, 0) > ramp.at(16, 0, 0));
+        break;
+      case TrivialOp::Speckle:
+        CHECK(out.pixels != ramp.pixels);
+        CHECK(std::abs(mean(out) - mean(ramp)) < 6.0);
+        break;
+    }
+  }
+  CHECK(seen.size() == kTrivialOps);
 }
 
 TEST_CASE("augment options: out-of-range values are errors naming the option") {

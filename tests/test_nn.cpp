@@ -206,6 +206,83 @@ TEST_CASE("MeanCenter: precise statistics replace the lagging running mean by th
   CHECK_THROWS_WITH_AS(center.end_estimate(), doctest::Contains("without begin_estimate"), Error);
 }
 
+TEST_CASE("BatchNorm2d: precise statistics pool every batch's, by the law of total variance") {
+  // 10 images (N, C, H, W) = (10, 2, 3, 3) in batches of 4, 4 and 2.
+  const Tensor all = test::random_tensor({10, 2, 3, 3}, 31, -1.0f, 3.0f);
+  const std::vector<float> v = all.to_vector();
+  BatchNorm2d bn(2, 0.1f);
+  bn.weight.copy_(Tensor::from_vector({2.0f, 0.5f}, {2}));
+  bn.eval();
+  bn.begin_estimate();
+  const int64_t starts[] = {0, 4, 8}, sizes[] = {4, 4, 2};
+  for (int b = 0; b < 3; ++b) {
+    const Tensor x = all.narrow0(starts[b], sizes[b]);
+    // While estimating, a forward normalises with the batch's own statistics, as training does.
+    Tensor m = Tensor::zeros({2}), r = Tensor::ones({2});
+    const Tensor expected = batch_norm2d(x, bn.weight, bn.bias, m, r, true, 0.1f, bn.eps);
+    CHECK(bn(x).to_vector() == expected.to_vector());
+  }
+  CHECK(bn.running_mean.to_vector() == std::vector<float>{0.0f, 0.0f});  // not yet
+  bn.end_estimate();
+  for (int c = 0; c < 2; ++c) {
+    // Expected, in double: the pooled mean, and sum_b n_b (v_b + m_b^2) / N - mean^2 with each
+    // batch's unbiased variance v_b (the kernel's), and the population variance it approximates.
+    double pooled_sum = 0, pooled_square = 0, total = 0, total_square = 0;
+    for (int b = 0; b < 3; ++b) {
+      double s1 = 0, s2 = 0;
+      const double count = sizes[b] * 9.0;
+      for (int64_t i = starts[b]; i < starts[b] + sizes[b]; ++i)
+        for (int k = 0; k < 9; ++k) {
+          const double x = v[static_cast<size_t>((i * 2 + c) * 9 + k)];
+          s1 += x;
+          s2 += x * x;
+        }
+      const double mean_b = s1 / count, var_b = (s2 - count * mean_b * mean_b) / (count - 1);
+      pooled_sum += sizes[b] * mean_b;
+      pooled_square += sizes[b] * (var_b + mean_b * mean_b);
+      total += s1;
+      total_square += s2;
+    }
+    const double mean = pooled_sum / 10, var = pooled_square / 10 - mean * mean;
+    const double population_var = total_square / 90 - (total / 90) * (total / 90);
+    CHECK(bn.running_mean.to_vector()[c] == doctest::Approx(total / 90).epsilon(1e-5));
+    CHECK(bn.running_var.to_vector()[c] == doctest::Approx(var).epsilon(1e-4));
+    // Batches of 18 to 36 values: the unbiased factor moves it by under 6 %.
+    CHECK(bn.running_var.to_vector()[c] == doctest::Approx(population_var).epsilon(0.06));
+    CHECK(mean == doctest::Approx(total / 90));
+  }
+  // Evaluation now uses them; another estimate with nothing seen leaves them.
+  const std::vector<float> kept = bn.running_var.to_vector();
+  bn.begin_estimate();
+  bn.end_estimate();
+  CHECK(bn.running_var.to_vector() == kept);
+  CHECK_THROWS_WITH_AS(bn.end_estimate(), doctest::Contains("without begin_estimate"), Error);
+}
+
+TEST_CASE("begin/end_precise_statistics reach every BatchNorm2d and MeanCenter of a model") {
+  struct Net : Module {
+    std::shared_ptr<BatchNorm2d> bn = std::make_shared<BatchNorm2d>(2);
+    std::shared_ptr<MeanCenter> center = std::make_shared<MeanCenter>(2);
+    Net() {
+      register_module("bn", bn);
+      register_module("center", center);
+    }
+    Tensor forward(const Tensor& x) override {
+      return (*center)(global_avg_pool2d((*bn)(x)));  // (N, 2, H, W) -> (N, 2)
+    }
+  } net;
+  net.bn->bias.copy_(Tensor::from_vector({1.0f, -1.0f}, {2}));
+  net.eval();
+  CHECK(begin_precise_statistics(net) == 2);
+  net(test::random_tensor({3, 2, 4, 4}, 5, 1.0f, 2.0f));
+  end_precise_statistics(net);
+  CHECK(net.bn->running_mean.to_vector()[0] > 1.0f);  // the data's mean, about 1.5, not 0
+  // The centre sees the batch-normalised features, whose mean is the batch norm's bias.
+  CHECK(net.center->running_mean.to_vector()[0] == doctest::Approx(1.0).epsilon(1e-5));
+  CHECK(net.center->running_mean.to_vector()[1] == doctest::Approx(-1.0).epsilon(1e-5));
+  CHECK_FALSE(net.is_training());  // the mode is the caller's
+}
+
 TEST_CASE("MeanCenter: the gradient is the upstream gradient minus its batch mean") {
   // dL/dx_ic = g_ic - (1/N) sum_j g_jc: checked against finite differences through autograd,
   // and against the formula on a weighted sum (L = sum w * y, so g = w).

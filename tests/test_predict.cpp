@@ -335,8 +335,8 @@ TEST_CASE("predict: calibrated probabilities by default, raw on request, a malig
   const std::string base = "--csv --device cpu --checkpoint '" + checkpoint + "' '" + kBenign +
                            "' '" + kMalignant + "' ";
 
-  const RunResult raw = run_tool("predict", base + "--probabilities raw");
-  const RunResult calibrated = run_tool("predict", base);
+  const RunResult raw = run_tool("predict", base + "--probabilities raw --malignant-threshold off");
+  const RunResult calibrated = run_tool("predict", base + "--malignant-threshold off");
   INFO(raw.out << raw.err << calibrated.out << calibrated.err);
   REQUIRE(raw.exit_code == 0);
   REQUIRE(calibrated.exit_code == 0);
@@ -365,11 +365,19 @@ TEST_CASE("predict: calibrated probabilities by default, raw on request, a malig
 
   // The threshold chosen on validation, when the run had a malignant validation image.
   const RunResult val = run_tool("predict", base + "--malignant-threshold validation");
+  // With no flag, the decision is that threshold when the run has one, else the argmax with a
+  // note.
+  const RunResult by_default = run_tool("predict", base);
+  REQUIRE(by_default.exit_code == 0);
   if (info.settings.count("malignant_threshold") == 1) {
     CHECK(val.exit_code == 0);
+    CHECK(by_default.out == val.out);
   } else {
     CHECK(val.exit_code != 0);
     CHECK(val.err.find("holds no threshold") != std::string::npos);
+    CHECK(by_default.out == calibrated.out);
+    CHECK(by_default.err.find("the decision is the most probable class (argmax)") !=
+          std::string::npos);
   }
   const RunResult bad = run_tool("predict", base + "--malignant-threshold high");
   CHECK(bad.exit_code != 0);

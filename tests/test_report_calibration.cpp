@@ -187,10 +187,13 @@ TEST_CASE("report: calibration recomputed from the logits, reliability diagrams,
                                 fmt_interval(p100.at_threshold.specificity_ci)));
   CHECK(contains(malignant, std::to_string(fn) + " of 20"));
   CHECK(contains(malignant,
-                 "SimpleCNN: of the 20 malignant test images, the default decision "
-                 "misses " +
-                     std::to_string(p100.at_decision.fn) + " and the threshold " +
-                     std::to_string(fn)));
+                 "SimpleCNN: of the 20 malignant test images, the threshold (the default "
+                 "decision) misses " +
+                     std::to_string(fn) + " and the argmax " +
+                     std::to_string(p100.at_decision.fn)));
+  // The threshold is the default decision, listed first; the argmax is labelled as such.
+  CHECK(malignant.find("default: malignant probability") <
+        malignant.find("argmax: the most probable class"));
 
   const std::string markdown = read_text_file(files.markdown);
   CHECK(contains(markdown, "## Calibration (test images)"));

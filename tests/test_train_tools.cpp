@@ -17,6 +17,7 @@
 #include "tools/cli/command_line.h"
 #include "tools/formats/csv.h"
 #include "tools/formats/json_value.h"
+#include "tools/finetune/imagenet_weights.h"
 #include "tools/metrics/calibration.h"
 #include "tools/run_folder/history.h"
 #include "tools/train/run_checkpoint.h"
@@ -32,6 +33,7 @@ const std::string kBusi = std::string(BUSI_SHARED_DIR) + "/busi";
 const std::string kTools = std::string(BUSI_BINARY_DIR) + "/tools/";
 // The tiny setting of every run here: 8 images per class, 32 px, CPU.
 const std::string kTiny = " --limit-per-class 8 --img-size 32 --device cpu --workers 1";
+const std::string kVggBothPhases = " --unfreeze-from block3";
 
 // A fresh folder for this test process, removed at exit.
 const fs::path& scratch() {
@@ -242,7 +244,10 @@ const RunResult& simple_reference() {
 }
 
 const RunResult& vgg_reference() {
-  return cached_run("vgg", "finetune_vgg", kTiny + " --epochs 2 --out '" + out_dir("vgg") + "'");
+  // --unfreeze-from block3: phase 2 then has a pretrained layer to unfreeze (block3_conv1, in the
+  // partial file as in the complete one), so both phases run.
+  return cached_run("vgg", "finetune_vgg",
+                    kTiny + kVggBothPhases + " --epochs 2 --out '" + out_dir("vgg") + "'");
 }
 
 }  // namespace
@@ -339,6 +344,74 @@ TEST_CASE("finetune_vgg writes every promised file, both phases, the ImageNet la
         std::string::npos);
 }
 
+TEST_CASE("finetune_vgg skips phase 2 when the weight file has nothing from --unfreeze-from on") {
+  if (!have_busi() || !have_tool("finetune_vgg")) return;
+  const std::string dir = out_dir("vgg_block5");
+  const RunResult run =
+      run_tool("finetune_vgg", kTiny + " --epochs 2 --unfreeze-from block5 --out '" + dir + "'");
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  const Json config = read_json_file(dir + "/config.json");
+  // The partial file fills block1 to block3; a complete one fills block5 too, and then phase 2
+  // must run.
+  const bool has_block5 = config.at("imagenet_layers_loaded").as_int() == 13;
+  check_run_folder(
+      dir, "vgg16",
+      has_block5 ? std::vector<std::string>{"head", "finetune"} : std::vector<std::string>{"head"});
+  CHECK((run.output.find("phase finetune: skipped") != std::string::npos) == !has_block5);
+}
+
+TEST_CASE("finetune_vgg with a complete weight file: cpu-quick runs the seed's 224 px recipe") {
+  if (!have_busi() || !have_tool("finetune_vgg")) return;
+  const std::string partial =
+      std::string(BUSI_SHARED_DIR) + "/weights/vgg16_torchvision_partial.safetensors";
+  if (!fs::exists(partial)) {
+    MESSAGE("skipped: no partial weight file at " << partial);
+    return;
+  }
+  // A synthetic complete file (the 5 real layers, 8 He-initialised): the path, not the accuracy.
+  const std::string complete = (scratch() / "vgg16_complete_synthetic.safetensors").string();
+  write_synthetic_complete_weights(partial, complete, 3);
+  CHECK(holds_all_imagenet_layers(complete));
+  CHECK_FALSE(holds_all_imagenet_layers(partial));
+  CHECK_FALSE(holds_all_imagenet_layers((scratch() / "no such file").string()));
+  const std::string dir = out_dir("vgg_complete");
+  const RunResult run = run_tool(
+      "finetune_vgg", "--weights '" + complete +
+                          "' --limit-per-class 6 --head-epochs 2 --finetune-epochs 1 --device cpu "
+                          "--workers 1 --out '" +
+                          dir + "'");
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  const Json config = read_json_file(dir + "/config.json");
+  CHECK(config.at("img_size").as_int() == 224);
+  CHECK(config.at("imagenet_layers_loaded").as_int() == 13);
+  CHECK(run.output.find("preset cpu-quick: the weight file holds all 13 conv layers") !=
+        std::string::npos);
+  // Phase 1 caches the whole conv base (pooled block-5 features), phase 2 block 4's output and
+  // trains block 5 with the pretrained rate.
+  CHECK(run.output.find("block1_conv1 ... block5_conv3 are frozen: computed once per image") !=
+        std::string::npos);
+  CHECK(run.output.find("block1_conv1 ... block4_conv3 are frozen: computed once per image") !=
+        std::string::npos);
+  CHECK(run.output.find("phase finetune: group 'pretrained' 6 tensors") != std::string::npos);
+  const CsvTable history = read_csv(dir + "/history.csv");
+  REQUIRE(history.rows.size() == 3);
+  CHECK(history.rows[2][1] == "finetune");
+  CHECK(fs::exists(dir + "/metrics.json"));
+  // The partial file keeps the 64 px recipe.
+  const std::string small = out_dir("vgg_partial_preset");
+  const RunResult partial_run =
+      run_tool("finetune_vgg", "--weights '" + partial +
+                                   "' --limit-per-class 6 --epochs 1 --device cpu --workers 1 "
+                                   "--out '" +
+                                   small + "'");
+  INFO(partial_run.output);
+  REQUIRE(partial_run.exit_code == 0);
+  CHECK(read_json_file(small + "/config.json").at("img_size").as_int() == 64);
+  CHECK(partial_run.output.find("holds all 13 conv layers") == std::string::npos);
+}
+
 TEST_CASE(
     "finetune_vgg --center-head: recorded in the architecture, its buffer in the checkpoint") {
   if (!have_busi() || !have_tool("finetune_vgg")) return;
@@ -426,17 +499,17 @@ TEST_CASE("finetune_vgg --feature-views: augmented versions of the cached featur
 TEST_CASE("resume: stopped after epoch 1 and resumed = the uninterrupted run, epoch by epoch") {
   if (!have_busi() || !have_tool("train_simple") || !have_tool("finetune_vgg")) return;
   struct Case {
-    std::string tool, reference;
+    std::string tool, reference, flags;
     const RunResult& (*uninterrupted)();
   };
-  for (const Case& c : {Case{"train_simple", "simple", &simple_reference},
-                        Case{"finetune_vgg", "vgg", &vgg_reference}}) {
+  for (const Case& c : {Case{"train_simple", "simple", "", &simple_reference},
+                        Case{"finetune_vgg", "vgg", kVggBothPhases, &vgg_reference}}) {
     CAPTURE(c.tool);
     REQUIRE(c.uninterrupted().exit_code == 0);
     const std::string dir = out_dir(c.reference + "_resumed");
     // For VGG16 epoch 1 ends the head phase: the resumed run starts the fine-tuning phase.
     const RunResult first =
-        run_tool(c.tool, kTiny + " --epochs 2 --stop-after 1 --out '" + dir + "'");
+        run_tool(c.tool, kTiny + c.flags + " --epochs 2 --stop-after 1 --out '" + dir + "'");
     INFO(first.output);
     REQUIRE(first.exit_code == 0);
     CHECK(history_without_timing(dir).size() == 1);

@@ -12,6 +12,7 @@
 #include "tools/cli/tool_main.h"
 #include "tools/compare/cv_runner.h"
 #include "tools/compare/external_scoring.h"
+#include "tools/compare/gradcam_panel.h"
 #include "tools/compare/subprocess.h"
 #include "tools/formats/text_file.h"
 #include "tools/report/report.h"
@@ -145,6 +146,17 @@ std::string default_report_dir(const std::string& dir_a, const std::string& dir_
   return default_run_dir("compare");
 }
 
+// What the models look at: a few test images beside both models' Grad-CAM maps, into the
+// compare folder. A failure here costs the panel, not the report.
+void write_panel(const CvPlan& plan, const std::string& device) {
+  try {
+    std::cout << "\n== compare: Grad-CAM panel: "
+              << write_gradcam_panel(plan, choose_device(device)) << "\n";
+  } catch (const Error& e) {
+    std::cerr << "compare: warning: no Grad-CAM panel: " << e.what() << "\n";
+  }
+}
+
 // The trainer flags compare passes on (those given), as compare.json records them: a comparison
 // continued with other values would mix two experiments.
 Json trainer_flags_json(const CommandLine& cli, const CompareSettings& s) {
@@ -243,10 +255,13 @@ int compare_main(int argc, char** argv) {
       BUSI_CHECK(fs::is_regular_file(path), path,
                  ": missing (--from DIR takes a compare folder; "
                  "two run folders: --from DIR_A DIR_B)");
-      CvPlan plan = plan_from_json(read_json_file(path), s.from_dirs[0], path);
-      if (cli.given("--out")) plan.out = s.out;
-      prepare_run_dir(plan.out);
-      print_report_files(write_cv_report(plan, options));
+      const CvPlan plan = plan_from_json(read_json_file(path), s.from_dirs[0], path);
+      // A comparison from before the panel existed gets one (the fold checkpoints are there).
+      if (!fs::exists(fs::path(plan.out) / kGradcamPanelFile)) write_panel(plan, "auto");
+      // --out: the report goes there; the fold runs are still read from DIR.
+      const std::string out = cli.given("--out") ? s.out : plan.out;
+      prepare_run_dir(out);
+      print_report_files(write_cv_report(plan, options, out));
       return 0;
     }
     if (s.from_dirs.size() != 2)
@@ -294,6 +309,7 @@ int compare_main(int argc, char** argv) {
     for (const std::string& folder : s.external)
       std::cout << "   " << score_external_folder(plan, folder, device, external) << "\n";
   }
+  write_panel(plan, s.device);
   std::cout << "\n== compare: report from the out-of-fold predictions of " << plan.out << "\n";
   print_report_files(write_cv_report(plan, options));
   return 0;

@@ -65,12 +65,18 @@ struct VggSettings {
 // the uncentred head learned that level, not what tells the classes apart. Its mean is
 // recomputed on the training images before each validation: the running mean alone lagged the
 // fast-changing features, and the validation loss jumped from epoch to epoch (up to 10.7).
+// cpu-quick with a complete file (all 13 layers from ImageNet, what scripts/get_weights.sh
+// makes): the seed notebook's recipe at 224 px. Every conv layer is frozen in phase 1, so the
+// head trains on pooled block-5 features computed once per image (an epoch takes a moment);
+// phase 2 unfreezes block 5 (--unfreeze-from block5) and trains it on block-4 outputs computed
+// once. Its time and memory are measured with a synthetic complete file (tools/
+// synthetic_weights); its accuracy is unmeasured here (docs/results.md).
 // gpu-full: 224 px, augmentation in both phases, the whole network every step.
-std::vector<Preset> vgg_presets() {
+std::vector<Preset> vgg_presets(bool complete_weights = false) {
   return {
       {"cpu-quick",
-       {{"--img-size", "64"},
-        {"--head-epochs", "16"},
+       {{"--img-size", complete_weights ? "224" : "64"},
+        {"--head-epochs", complete_weights ? "30" : "16"},
         {"--finetune-epochs", "4"},
         {"--batch", "16"},
         {"--head-lr", "0.0003"},
@@ -103,18 +109,6 @@ struct Context {
   FeatureCache features;  // reset at the start of each run
 };
 
-// The centred head's mean, recomputed exactly on the training images with the current weights
-// (nn::MeanCenter: the running mean lags, and its error shifts every image's logits alike).
-void refresh_head_center(models::VGG16& model, const Forward& forward, BatchSource& train,
-                         Device device) {
-  const bool was_training = model.is_training();
-  model.eval();
-  model.head_center()->begin_estimate();
-  compute_rows(forward, train, device);  // the logits are not needed: the forward passes are
-  model.head_center()->end_estimate();
-  model.train(was_training);
-}
-
 // Runs one phase ("head" or "finetune"); false when the run was stopped (--stop-after).
 bool run_vgg_phase(Context& ctx, models::VGG16& model, const PreparedData& d,
                    const data::Normalization& norm, const Pretrained& pretrained, Trainer& trainer,
@@ -124,6 +118,16 @@ bool run_vgg_phase(Context& ctx, models::VGG16& model, const PreparedData& d,
   const std::string name = finetune ? "finetune" : "head";
   const int64_t epochs = finetune ? v.finetune_epochs : v.head_epochs;
   if (epochs == 0 || trainer.phase_already_done(name, epochs)) return true;
+  if (finetune && layers_phase2_unfreezes(pretrained.layers, v.unfreeze_from).empty()) {
+    // Phase 2 exists to unfreeze pretrained layers. Without any from --unfreeze-from on (the
+    // partial file here, or --init random) it would train what phase 1 trained with the
+    // schedule restarted. With the partial file its 4 epochs never gave the best checkpoint on
+    // the 5 folds of seed 42 and cost 68 s a fold (docs/results.md).
+    std::cout << "phase finetune: skipped: the weight file has no layer from " << v.unfreeze_from
+              << " on to unfreeze, and every other layer after the frozen ones already "
+                 "trained in the head phase\n";
+    return true;
+  }
   const float lr = finetune ? v.finetune_lr : v.head_lr;
   std::vector<optim::ParamGroup> groups = set_trainable(
       model, pretrained.layers, finetune, v.unfreeze_from, v.base_lr_scale, lr, s.weight_decay);
@@ -150,8 +154,10 @@ bool run_vgg_phase(Context& ctx, models::VGG16& model, const PreparedData& d,
     phase.class_weights = data::class_weights_inverse_frequency(d.index, d.train_ids);
   phase.label_smoothing = s.label_smoothing;
   if (model.head_center())
+    // The centred head's mean, recomputed exactly on the training images with the current
+    // weights (nn::MeanCenter: the running mean lags, and its error shifts every logit alike).
     phase.refresh_statistics = [&model, &data, &ctx] {
-      refresh_head_center(model, data.forward, *data.train_in_order, ctx.device);
+      refresh_precise_statistics(model, data.forward, *data.train_in_order, ctx.device);
     };
   return trainer.run_phase(phase);
 }
@@ -246,8 +252,11 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   if (!s.resume.empty()) trainer.resume(s.resume);
 
   std::cout << "VGG16: " << model.num_parameters() << " parameters, " << s.img_size << " x "
-            << s.img_size << " RGB input, " << v.head_epochs << " head + " << v.finetune_epochs
-            << " fine-tuning epochs on " << ctx.device.str() << "\n";
+            << s.img_size << " RGB input, " << v.head_epochs << " head + "
+            << (layers_phase2_unfreezes(pretrained.layers, v.unfreeze_from).empty()
+                    ? std::string("no fine-tuning epochs (nothing pretrained to unfreeze)")
+                    : std::to_string(v.finetune_epochs) + " fine-tuning epochs")
+            << " on " << ctx.device.str() << "\n";
   bool finished = run_vgg_phase(ctx, model, d, norm, pretrained, trainer, false);
   if (finished) finished = run_vgg_phase(ctx, model, d, norm, pretrained, trainer, true);
   trainer.print_summary();
@@ -336,6 +345,9 @@ int run(int argc, char** argv) {
   add_vgg_flags(cli, ctx.vgg);
   cli.set_epilog(
       presets_help(vgg_presets()) +
+      "  cpu-quick with a complete weight file (13 of 13 layers): --img-size 224 --head-epochs 30\n"
+      "             (the seed's recipe: the head on cached block-5 features, block 5 on cached\n"
+      "             block-4 outputs)\n" +
       "--cache-features on computes the frozen layers once per image (fast on a CPU); the\n"
       "training images are then augmented only through --feature-views (K fixed versions of\n"
       "each). off runs the whole network every step, on freshly augmented images.\n"
@@ -346,7 +358,14 @@ int run(int argc, char** argv) {
   TrainingSettings& s = ctx.settings;
   VggSettings& v = ctx.vgg;
   derive_phase_flags(cli, s);
-  ctx.device = resolve_training_settings(cli, s, vgg_presets(), models::VGG16::kModelName);
+  // The preset depends on the weight file: a complete one gets the 224 px recipe.
+  const bool complete = v.init == "imagenet" && holds_all_imagenet_layers(weights_file_to_use(
+                                                    v.weights, cli.given("--weights")));
+  ctx.device = resolve_training_settings(cli, s, vgg_presets(complete), models::VGG16::kModelName);
+  if (complete && s.preset == "cpu-quick")
+    std::cout << "preset cpu-quick: the weight file holds all 13 conv layers: " << s.img_size
+              << " px, every conv layer frozen and computed once per image for the head, then "
+                 "block 5 fine-tuned on block-4 outputs computed once\n";
   if (v.head_epochs < 0 || v.finetune_epochs < 0 || v.head_epochs + v.finetune_epochs < 1)
     throw UsageError("--head-epochs and --finetune-epochs must be >= 0, with at least one epoch");
   if (v.feature_views < 1 || v.feature_views > 64)

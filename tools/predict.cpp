@@ -214,8 +214,13 @@ Prediction predict_one(const Classifier& c, const DecisionRule& rule, const std:
 
 // The rule from the flags and the classifier; prints (unless CSV) what the probabilities are.
 // With --probabilities raw the members' temperatures are dropped here.
+// The default decision is the malignant threshold the run chose on validation (issue 25: the
+// argmax of a model trained on 118 malignant images missed a third to a half of them); a run
+// without one (written before calibration, or without a malignant class) falls back to the argmax
+// with a note, unless --malignant-threshold validation was asked for by name.
 DecisionRule decision_rule(Classifier& c, const std::string& probabilities,
-                           const std::string& threshold_flag, bool flip, bool quiet) {
+                           std::string threshold_flag, bool threshold_given, bool flip,
+                           bool quiet) {
   DecisionRule rule;
   rule.flip = flip;
   if (!quiet && c.ensemble)
@@ -242,8 +247,21 @@ DecisionRule decision_rule(Classifier& c, const std::string& probabilities,
     for (LoadedModel& m : c.members) m.temperature.reset();
     if (!quiet) std::printf("probabilities raw: the network's softmax, not calibrated\n");
   }
-  if (threshold_flag == "off") return rule;
   const std::vector<std::string>& names = c.first().class_names;
+  const bool has_malignant = std::find(names.begin(), names.end(), kMalignantClass) != names.end();
+  if (threshold_flag == "validation" && !threshold_given &&
+      (!has_malignant || !c.malignant_threshold)) {
+    std::cerr << "predict: note: " << c.source
+              << (has_malignant ? " holds no malignant threshold (written before calibration "
+                                  "existed)"
+                                : " has no class named malignant")
+              << ": the decision is the most probable class (argmax)\n";
+    threshold_flag = "off";
+  }
+  if (threshold_flag == "off") {
+    if (!quiet) std::printf("decision: the most probable class (argmax), no malignant threshold\n");
+    return rule;
+  }
   const auto found = std::find(names.begin(), names.end(), kMalignantClass);
   BUSI_CHECK(found != names.end(),
              "--malignant-threshold: the checkpoint's classes have "
@@ -272,17 +290,20 @@ DecisionRule decision_rule(Classifier& c, const std::string& probabilities,
     std::cerr << "predict: note: the validation threshold was chosen on calibrated "
                  "probabilities; with --probabilities raw it does not give 90 % sensitivity\n";
   if (!quiet)
-    std::printf("malignant when its probability is >= %.3f%s\n", *rule.malignant_threshold,
-                threshold_flag != "validation" ? ""
-                : c.ensemble ? " (the mean of the fold models' thresholds, each chosen on its "
-                               "fold's validation subset for 90 % sensitivity)"
-                             : " (chosen on the run's validation subset for 90 % sensitivity)");
+    std::printf(
+        "decision: malignant when its probability is >= %.3f%s, else the most probable other "
+        "class\n",
+        *rule.malignant_threshold,
+        threshold_flag != "validation" ? ""
+        : c.ensemble ? " (the mean of the fold models' thresholds, each chosen on its "
+                       "fold's validation subset for 90 % sensitivity)"
+                     : " (chosen on the run's validation subset for 90 % sensitivity)");
   return rule;
 }
 
 int run(int argc, char** argv) {
   std::string checkpoint, gradcam_dir, device_flag = "auto", model_flag, tta = "off";
-  std::string probabilities = "calibrated", threshold_flag = "off";
+  std::string probabilities = "calibrated", threshold_flag = "validation";
   bool csv = false, skip_bad = false;
   float max_megapixels = 64.0f;
   std::vector<std::string> inputs;
@@ -303,8 +324,8 @@ int run(int argc, char** argv) {
                  "validation subset (stored in the checkpoint); raw: the network's softmax");
   cli.add("--malignant-threshold", &threshold_flag, "off|validation|P",
           "call an image malignant when its probability is >= P (validation: the threshold "
-          "the run chose on its validation subset for 90 % sensitivity); off: the most "
-          "probable class");
+          "the run chose on its validation subset for 90 % sensitivity; the default when the "
+          "run has one); off: the most probable class (argmax)");
   cli.add("--gradcam", &gradcam_dir, "OUT_DIR",
           "also write a Grad-CAM heat map over each image, OUT_DIR/<name>_gradcam.png");
   cli.add_choice("--device", &device_flag, {"auto", "cpu", "cuda"}, "where to compute");
@@ -325,8 +346,8 @@ int run(int argc, char** argv) {
 
   const Device device = choose_device(device_flag);
   Classifier classifier = load_classifier(checkpoint, model_flag, device);
-  const DecisionRule rule =
-      decision_rule(classifier, probabilities, threshold_flag, tta == "flip", csv);
+  const DecisionRule rule = decision_rule(classifier, probabilities, threshold_flag,
+                                          cli.given("--malignant-threshold"), tta == "flip", csv);
   const LoadedModel& m = classifier.first();
   const std::vector<std::string> files = collect_images(inputs);
   if (!gradcam_dir.empty()) {

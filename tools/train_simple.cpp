@@ -53,6 +53,7 @@ struct Context {
   CommandLine* cli = nullptr;
   TrainingSettings settings;
   ArchitectureSettings arch;
+  bool precise_bn = false;
   Device device;
 };
 
@@ -131,6 +132,12 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   if (s.class_weights)
     phase.class_weights = data::class_weights_inverse_frequency(d.index, d.train_ids);
   phase.label_smoothing = s.label_smoothing;
+  // The training images as they are (no augmentation), in order, for the precise statistics.
+  LoaderSource train_in_order(cache, d.train_ids, make_loader_options(s, norm, false));
+  if (ctx.precise_bn)
+    phase.refresh_statistics = [&model, &forward, &train_in_order, &ctx] {
+      refresh_precise_statistics(model, forward, train_in_order, ctx.device);
+    };
   const bool finished = trainer.run_phase(phase);
   trainer.print_summary();
   if (!finished) return std::nullopt;
@@ -158,6 +165,10 @@ int run(int argc, char** argv) {
   cli.add("--width", &ctx.arch.width, "C", "channels of the first block (doubling per block)");
   cli.add("--blocks", &ctx.arch.blocks, "N", "conv blocks");
   cli.add("--dropout", &ctx.arch.dropout, "P", "dropout before the classifier");
+  cli.add_on_off("--precise-bn", &ctx.precise_bn,
+                 "before each validation, set the batch-norm statistics to those of the "
+                 "(unaugmented) training images under the current weights, instead of the "
+                 "running averages that lag them (engine/nn.h BatchNorm2d)");
   cli.set_epilog(presets_help(simple_presets()) +
                  "outputs: config.json split.csv history.csv best.safetensors last.safetensors "
                  "predictions.csv metrics.json (see tools/README.md)\n");

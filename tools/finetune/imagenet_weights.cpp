@@ -6,6 +6,7 @@
 
 #include "kernels/common/error.h"
 #include "weights/metadata.h"
+#include "weights/safetensors.h"
 #include "weights/state_dict_io.h"
 #include "weights/vgg16_names.h"
 
@@ -35,6 +36,43 @@ std::string missing_weights_message(const std::string& path) {
 }
 
 }  // namespace
+
+std::string weights_file_to_use(const std::string& path, bool given) {
+  std::error_code ec;
+  if (given || fs::exists(path, ec)) return fs::exists(path, ec) ? path : "";
+  return fs::exists(shared_partial_weights(), ec) ? shared_partial_weights() : "";
+}
+
+bool holds_all_imagenet_layers(const std::string& weights_file) {
+  if (weights_file.empty()) return false;
+  try {
+    const weights::SafetensorsFile file(weights_file);
+    for (const weights::VGG16ConvLayer& layer : weights::vgg16_conv_layers())
+      if (!file.find(layer.name + ".weight") || !file.find(layer.name + ".bias")) return false;
+    return true;
+  } catch (const Error&) {
+    return false;  // not a safetensors file: the load reports it, with the file's name
+  }
+}
+
+void write_synthetic_complete_weights(const std::string& partial, const std::string& out,
+                                      uint64_t seed) {
+  models::VGG16Config config;
+  config.seed = seed;
+  models::VGG16 model(config);  // every conv layer He-initialised
+  const Pretrained loaded = load_imagenet(model, partial);
+  StateDict conv;
+  for (const NamedTensor& t : model.state_dict())
+    if (t.name.rfind("block", 0) == 0) conv.push_back(t);
+  std::map<std::string, std::string> metadata = weights::read_safetensors(partial).metadata();
+  metadata.erase(weights::kLayersKey);  // the partial file's lists would be wrong here
+  metadata.erase(weights::kLayersMissingKey);
+  metadata["synthetic"] = "a test file: " + std::to_string(loaded.layers.size()) +
+                          " conv layers from " + partial + ", the other " +
+                          std::to_string(13 - loaded.layers.size()) + " He-initialised with seed " +
+                          std::to_string(seed) + "; not ImageNet weights";
+  weights::write_safetensors(out, conv, metadata);
+}
 
 // --weights as given; otherwise the converted default, else the shared partial file (said so).
 std::string resolve_weights_file(const std::string& path, bool given) {

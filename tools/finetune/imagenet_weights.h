@@ -15,6 +15,21 @@ namespace busi::tools {
 // busi::Error with the commands that create the file when neither exists.
 std::string resolve_weights_file(const std::string& path, bool given);
 
+// resolve_weights_file's choice, said nowhere and never failing: "" when there is no file. For
+// decisions taken before the run starts (the preset for a complete file).
+std::string weights_file_to_use(const std::string& path, bool given);
+
+// True when `weights_file` holds every one of VGG16's 13 conv layers (weight and bias under the
+// engine's names): a complete ImageNet file, for which cpu-quick runs the seed's recipe at
+// 224 px. Reads only the header; false for a file that cannot be read.
+bool holds_all_imagenet_layers(const std::string& weights_file);
+
+// A complete 13-layer file for testing and timing the complete-weights path here, where the real
+// file cannot be had: the conv layers of `partial` as they are, the others He-initialised from
+// `seed`, with metadata that says so ("synthetic"). Its accuracy means nothing: never a model.
+void write_synthetic_complete_weights(const std::string& partial, const std::string& out,
+                                      uint64_t seed);
+
 // What was loaded into the model, for freezing, parameter groups, config and metrics.
 struct Pretrained {
   std::string weights_file;      // "" with --init random

@@ -32,6 +32,16 @@ std::vector<optim::ParamGroup> set_trainable(models::VGG16& model,
   return groups;
 }
 
+std::vector<std::string> layers_phase2_unfreezes(const std::set<std::string>& pretrained_layers,
+                                                 const std::string& unfreeze_from) {
+  const int unfreeze_block = models::VGG16::block_of(unfreeze_from);
+  std::vector<std::string> layers;
+  for (const std::string& layer : models::VGG16::conv_layer_names())
+    if (pretrained_layers.count(layer) > 0 && models::VGG16::block_of(layer) >= unfreeze_block)
+      layers.push_back(layer);
+  return layers;
+}
+
 size_t frozen_prefix(models::VGG16& model) {
   size_t k = 0;
   for (const std::string& layer : models::VGG16::conv_layer_names()) {

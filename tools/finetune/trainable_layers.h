@@ -23,6 +23,12 @@ std::vector<optim::ParamGroup> set_trainable(models::VGG16& model,
                                              bool finetune, const std::string& unfreeze_from,
                                              float base_lr_scale, float lr, float weight_decay);
 
+// The pretrained layers phase 2 would unfreeze (those of the blocks from `unfreeze_from` on), in
+// network order. Empty when the weight file did not fill them: phase 2 would then train exactly
+// what phase 1 trained, and only restart its learning-rate schedule.
+std::vector<std::string> layers_phase2_unfreezes(const std::set<std::string>& pretrained_layers,
+                                                 const std::string& unfreeze_from);
+
 // The number of leading conv layers that are frozen: the part that may be computed once.
 size_t frozen_prefix(models::VGG16& model);
 

@@ -97,15 +97,15 @@ std::string rates_cells(const BinaryRates& r) {
          "<td class=\"num\">" + missed(r) + "</td>";
 }
 
-// "SimpleCNN: of the 21 malignant test images, the default decision misses 6 and the threshold
-// 2; the threshold also flags 30 of the 79 other images (the default decision 9)."
+// "SimpleCNN: of the 21 malignant test images, the threshold (the default decision) misses 2
+// and the argmax 6; the threshold also flags 30 of the 79 other images (the argmax 9)."
 std::string malignant_sentence(const std::string& name, const OperatingPoint& p) {
   const BinaryRates &d = p.at_decision, &t = p.at_threshold;
   std::string s = name + ": of the " + count_of(t.tp + t.fn, "malignant test image") +
-                  ", the default decision misses " + std::to_string(d.fn) + " and the threshold " +
-                  std::to_string(t.fn) + "; the threshold also flags " + std::to_string(t.fp) +
-                  " of the " + count_of(t.tn + t.fp, "other image") + " (the default decision " +
-                  std::to_string(d.fp) + ").";
+                  ", the threshold (the default decision) misses " + std::to_string(t.fn) +
+                  " and the argmax " + std::to_string(d.fn) + "; the threshold also flags " +
+                  std::to_string(t.fp) + " of the " + count_of(t.tn + t.fp, "other image") +
+                  " (the argmax " + std::to_string(d.fp) + ").";
   if (std::isfinite(t.sensitivity) && t.sensitivity < p.target_sensitivity)
     s += " At the threshold the test sensitivity, " + fmt_metric(t.sensitivity) +
          ", falls short of the " + printf_string("%.0f", 100 * p.target_sensitivity) +
@@ -163,9 +163,10 @@ std::string malignant_section_html(const Comparison& c) {
   std::string h = "<section><h2>Malignant against the rest</h2>";
   h += "<p>Read as a test for malignancy: sensitivity is the share of the malignant test images "
        "flagged, specificity the share of the others not flagged. The default decision flags an "
-       "image when malignant is its most probable class; the threshold was chosen on the "
-       "validation subset as the largest calibrated malignant probability that still flags 90 % "
-       "of its malignant images, then applied unchanged to the test images.</p>";
+       "image when its calibrated malignant probability reaches a threshold chosen on the "
+       "validation subset (in each fold its own) as the largest that still flags 90 % of its "
+       "malignant images, then applied unchanged to the test images; the argmax decision flags "
+       "it when malignant is its most probable class.</p>";
   h += "<table><thead><tr><th>Model</th><th>Decision</th><th class=\"num\">Sensitivity</th><th "
        "class=\"num\">Specificity</th><th class=\"num\">Malignant missed</th></tr></thead><tbody>";
   const char* colours[] = {kColourA, kColourB};
@@ -180,21 +181,23 @@ std::string malignant_section_html(const Comparison& c) {
     }
     const OperatingPoint& p = *run->calibration->malignant;
     const Json& val = run->calibration->malignant_validation;
-    h += "<tr><td>" + name + "</td><td>default: most probable class (argmax)</td>" +
-         rates_cells(p.at_decision) + "</tr>";
-    h += "<tr><td></td><td>malignant probability &ge; " +
+    const bool has_validation = val.is_object() && val.contains("sensitivity");
+    h += "<tr><td>" + name + "</td><td>default: malignant probability &ge; " +
          esc(threshold_text(*run->calibration, p)) +
-         " <span class=\"note\">(validation: sensitivity " +
-         fmt_metric(json_number(val, "sensitivity")) + ", specificity " +
-         fmt_metric(json_number(val, "specificity")) + ")</span></td>" +
-         rates_cells(p.at_threshold) + "</tr>";
+         (has_validation ? " <span class=\"note\">(validation: sensitivity " +
+                               fmt_metric(json_number(val, "sensitivity")) + ", specificity " +
+                               fmt_metric(json_number(val, "specificity")) + ")</span>"
+                         : std::string()) +
+         "</td>" + rates_cells(p.at_threshold) + "</tr>";
+    h += "<tr><td></td><td>argmax: the most probable class</td>" + rates_cells(p.at_decision) +
+         "</tr>";
     sentences += "<p>" + esc(malignant_sentence(run->display_name, p)) + "</p>";
   }
   h += "</tbody></table>" + sentences +
        "<p class=\"note\">Brackets: 95 % bootstrap intervals over the test images. The threshold "
        "comes from the few malignant images of the validation subset, so its test sensitivity "
-       "can fall short of 90 %; <code>predict --malignant-threshold validation</code> applies "
-       "it.</p></section>\n";
+       "can fall short of 90 %. <code>predict</code> applies it by default; "
+       "<code>--malignant-threshold off</code> gives the argmax.</p></section>\n";
   return h;
 }
 
@@ -242,8 +245,8 @@ std::string calibration_sections_markdown(const Comparison& c) {
                               ", specificity " + fmt_metric(json_number(val, "specificity"))
                         : std::string()) +
         ")";
-    for (const auto& [rule, r] : {std::pair{std::string("argmax (default)"), p.at_decision},
-                                  std::pair{threshold_rule, p.at_threshold}})
+    for (const auto& [rule, r] : {std::pair{"default: " + threshold_rule, p.at_threshold},
+                                  std::pair{std::string("argmax"), p.at_decision}})
       m += "| " + run->display_name + " | " + rule + " | " +
            value_ci(r.sensitivity, r.sensitivity_ci) + " | " +
            value_ci(r.specificity, r.specificity_ci) + " | " + missed(r) + " |\n";

@@ -278,6 +278,9 @@ Comparison build_cv_comparison(const CvPlan& plan, const ReportOptions& options)
     std::sort(files.begin(), files.end());
     for (const std::string& f : files) cv.external.push_back(read_json_file(f));
   }
+  const std::filesystem::path panel = std::filesystem::path(plan.out) / kGradcamPanelFile;
+  if (std::filesystem::is_regular_file(panel, ec))
+    cv.gradcam_panel = read_json_file(panel.string());
   Comparison comparison = compare_runs(std::move(a.run), std::move(b.run), options);
   cv.headline = cv_headline(comparison.a.display_name, comparison.b.display_name, cv);
   comparison.cv = std::move(cv);

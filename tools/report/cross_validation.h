@@ -43,6 +43,9 @@ struct CrossValidation {
   // compare --external: each folder's OUT/external/<name>/external.json (compare/
   // external_scoring.h): the fold ensembles' scores on images unseen and seen in training.
   std::vector<Json> external;
+  // OUT/gradcam/panel.json (compare/gradcam_panel.h): images beside both models' Grad-CAM
+  // maps; null when the comparison has none.
+  Json gradcam_panel;
 };
 
 // "Over 5 folds, VGG16's macro-F1 is 0.031 below SimpleCNN's (95 % CI ...); the corrected

@@ -7,6 +7,7 @@
 
 #include "tools/report/calibration_section.h"
 #include "tools/report/cv_section.h"
+#include "tools/report/gradcam_section.h"
 #include "tools/report/format.h"
 #include "tools/report/html_charts.h"
 #include "tools/report/html_style.h"
@@ -233,6 +234,7 @@ std::string render_report_html(const Comparison& c) {
        "</section>\n";
   h += calibration_section_html(c);
   h += malignant_section_html(c);
+  h += gradcam_section_html(c);
   h += std::string("<section><h2>Data split") + (c.cv ? " (fold 1 shown)" : "") +
        "</h2><p>From <code>" + esc(file_in(c.a.dir, "split.csv")) + "</code>" +
        (c.cv ? " (the first fold's; every fold's counts are in the cross-validation table)" : "") +

@@ -7,6 +7,7 @@
 #include "tools/report/cv_section.h"
 #include "tools/report/format.h"
 #include "tools/report/side_by_side.h"
+#include "tools/report/gradcam_section.h"
 
 namespace busi::tools {
 
@@ -86,6 +87,7 @@ std::string render_report_markdown(const Comparison& c) {
        p.interpretation + "\n\n";
 
   m += calibration_sections_markdown(c);
+  m += gradcam_section_markdown(c);
   m += "## Data split\n\n" + grouping_sentence(c.a) + "\n\n";
   m += "## Settings\n\n| Setting | " + a + " | " + b + " |\n|---|---|---|\n";
   for (const SettingRow& row : setting_rows(c))

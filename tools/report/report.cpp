@@ -18,8 +18,10 @@ ReportFiles write_comparison_report(const std::string& dir_a, const std::string&
   return write_report_files(build_comparison(dir_a, dir_b, options), out_dir);
 }
 
-ReportFiles write_cv_report(const CvPlan& plan, const ReportOptions& options) {
-  return write_report_files(build_cv_comparison(plan, options), plan.out);
+ReportFiles write_cv_report(const CvPlan& plan, const ReportOptions& options,
+                            const std::string& out_dir) {
+  return write_report_files(build_cv_comparison(plan, options),
+                            out_dir.empty() ? plan.out : out_dir);
 }
 
 ReportFiles write_report_files(const Comparison& c, const std::string& out_dir) {

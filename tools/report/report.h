@@ -16,7 +16,9 @@ struct ReportFiles {
 ReportFiles write_comparison_report(const std::string& dir_a, const std::string& dir_b,
                                     const std::string& out_dir, const ReportOptions& options = {});
 // The same for a cross-validated comparison (build_cv_comparison), into plan.out.
-ReportFiles write_cv_report(const CvPlan& plan, const ReportOptions& options = {});
+// The report of the cross-validated comparison in plan.out, written there or into `out_dir`.
+ReportFiles write_cv_report(const CvPlan& plan, const ReportOptions& options = {},
+                            const std::string& out_dir = "");
 // The three files of a comparison already built.
 ReportFiles write_report_files(const Comparison& c, const std::string& out_dir);
 

@@ -29,6 +29,9 @@ Json plan_to_json(const CvPlan& plan);
 // Throws busi::Error naming `path` when the JSON is not a plan.
 CvPlan plan_from_json(const Json& j, const std::string& out, const std::string& path);
 inline constexpr const char* kPlanFile = "compare.json";
+// The Grad-CAM panel compare writes after the folds (compare/gradcam_panel.h) and the report
+// shows, under the compare folder.
+inline constexpr const char* kGradcamPanelFile = "gradcam/panel.json";
 
 // "SimpleCNN", "VGG16", "VGG16 (random init)" for a model folder name (others as they are).
 std::string model_title(const std::string& model);

@@ -77,4 +77,14 @@ Rows compute_rows(const Forward& transform, BatchSource& source, Device device, 
   return out;
 }
 
+void refresh_precise_statistics(nn::Module& model, const Forward& forward, BatchSource& source,
+                                Device device) {
+  const bool was_training = model.is_training();
+  model.eval();
+  nn::begin_precise_statistics(model);
+  compute_rows(forward, source, device);  // only the forward passes matter, not their outputs
+  nn::end_precise_statistics(model);
+  model.train(was_training);
+}
+
 }  // namespace busi::tools

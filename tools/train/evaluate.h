@@ -42,4 +42,11 @@ struct Rows {
 // augmented version of every image, in the same order.
 Rows compute_rows(const Forward& transform, BatchSource& source, Device device, int64_t epoch = 0);
 
+// Precise statistics (engine/nn.h): every batch-norm and mean-centring layer of `model` set to
+// the exact statistics of `source`'s rows (one epoch, in order) under the current weights, with
+// dropout off; the model's mode is restored. Called before each validation, so that the epoch
+// chosen on validation is chosen for its weights, not for how far the running statistics lag.
+void refresh_precise_statistics(nn::Module& model, const Forward& forward, BatchSource& source,
+                                Device device);
+
 }  // namespace busi::tools

@@ -31,6 +31,7 @@ data::LoaderOptions make_loader_options(const TrainingSettings& s,
   o.height = o.width = s.img_size;
   o.shuffle = training;
   o.augment = training && s.augment;
+  if (s.augment_policy == "trivial") o.augmentation.policy = data::AugmentOptions::Policy::Trivial;
   o.normalization = normalization;
   o.seed = static_cast<uint64_t>(s.seed);
   o.workers = s.workers;

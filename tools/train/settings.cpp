@@ -49,6 +49,10 @@ void add_training_flags(CommandLine& cli, TrainingSettings& s, const std::string
                  "weigh the loss by inverse class frequency (training subset)");
   cli.add_on_off("--augment", &s.augment,
                  "training augmentation (crop, flip, rotation, brightness/contrast)");
+  cli.add_choice("--augment-policy", &s.augment_policy, {"fixed", "trivial"},
+                 "fixed: every augmentation each image; trivial: crop and flip, then one of 11 "
+                 "operations (rotate, shear, translate, brightness, contrast, gamma, blur, "
+                 "speckle, identity) at a random strength (TrivialAugment)");
   cli.add("--patience", &s.patience, "N",
           "stop a phase after N epochs without a better validation macro-F1 (0: never)");
   cli.add("--resume", &s.resume, "CKPT",

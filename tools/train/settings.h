@@ -34,6 +34,7 @@ struct TrainingSettings {
   bool all_folds = false;
   bool class_weights = true;
   bool augment = true;
+  std::string augment_policy = "fixed";  // fixed | trivial (data/augment.h)
   int64_t patience = 0;
   std::string resume;
   bool deterministic = false;
