@@ -347,8 +347,10 @@ TEST_CASE("finetune_vgg writes every promised file, both phases, the ImageNet la
 TEST_CASE("finetune_vgg skips phase 2 when the weight file has nothing from --unfreeze-from on") {
   if (!have_busi() || !have_tool("finetune_vgg")) return;
   const std::string dir = out_dir("vgg_block5");
-  const RunResult run =
-      run_tool("finetune_vgg", kTiny + " --epochs 2 --unfreeze-from block5 --out '" + dir + "'");
+  const RunResult run = run_tool("finetune_vgg", kTiny +
+                                                     " --head-epochs 1 --finetune-epochs 1 "
+                                                     "--unfreeze-from block5 --out '" +
+                                                     dir + "'");
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
   const Json config = read_json_file(dir + "/config.json");
@@ -359,6 +361,14 @@ TEST_CASE("finetune_vgg skips phase 2 when the weight file has nothing from --un
       dir, "vgg16",
       has_block5 ? std::vector<std::string>{"head", "finetune"} : std::vector<std::string>{"head"});
   CHECK((run.output.find("phase finetune: skipped") != std::string::npos) == !has_block5);
+  if (has_block5) return;
+  // --epochs N then gives all N epochs to phase 1, not half of them to a phase that never runs.
+  const std::string all = out_dir("vgg_block5_epochs");
+  const RunResult epochs =
+      run_tool("finetune_vgg", kTiny + " --epochs 2 --unfreeze-from block5 --out '" + all + "'");
+  INFO(epochs.output);
+  REQUIRE(epochs.exit_code == 0);
+  check_run_folder(all, "vgg16", {"head", "head"});
 }
 
 TEST_CASE("finetune_vgg with a complete weight file: cpu-quick runs the seed's 224 px recipe") {

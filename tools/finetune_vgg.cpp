@@ -320,11 +320,12 @@ void add_vgg_flags(CommandLine& cli, VggSettings& v) {
   cli.set_default_text("--center-head", "from the preset");
 }
 
-// --epochs N (the shared flag) splits into the two phases, --lr is --head-lr: values derived
-// from the command line, so they beat a resumed checkpoint's settings and the preset.
-void derive_phase_flags(CommandLine& cli, const TrainingSettings& s) {
+// --epochs N (the shared flag) splits into the two phases (all N to phase 1 when phase 2 has
+// nothing to unfreeze and would be skipped), --lr is --head-lr: values derived from the command
+// line, so they beat a resumed checkpoint's settings and the preset.
+void derive_phase_flags(CommandLine& cli, const TrainingSettings& s, bool phase2_runs) {
   if (cli.given("--epochs")) {
-    const int64_t head = (s.epochs + 1) / 2;
+    const int64_t head = phase2_runs ? (s.epochs + 1) / 2 : s.epochs;
     cli.set_if_not_given("--head-epochs", std::to_string(head));
     cli.set_if_not_given("--finetune-epochs", std::to_string(s.epochs - head));
   }
@@ -351,16 +352,21 @@ int run(int argc, char** argv) {
       "--cache-features on computes the frozen layers once per image (fast on a CPU); the\n"
       "training images are then augmented only through --feature-views (K fixed versions of\n"
       "each). off runs the whole network every step, on freshly augmented images.\n"
-      "--epochs N sets the two phases to ceil(N/2) + floor(N/2) epochs.\n"
+      "--epochs N sets the two phases to ceil(N/2) + floor(N/2) epochs (all N to phase 1 when\n"
+      "phase 2 has no pretrained layer to unfreeze).\n"
       "outputs: config.json split.csv history.csv best.safetensors last.safetensors "
       "predictions.csv metrics.json (see tools/README.md)\n");
   if (!cli.parse(argc, argv)) return 0;
   TrainingSettings& s = ctx.settings;
   VggSettings& v = ctx.vgg;
-  derive_phase_flags(cli, s);
-  // The preset depends on the weight file: a complete one gets the 224 px recipe.
-  const bool complete = v.init == "imagenet" && holds_all_imagenet_layers(weights_file_to_use(
-                                                    v.weights, cli.given("--weights")));
+  // What the weight file holds decides the preset (a complete file gets the 224 px recipe) and
+  // whether phase 2 has layers to unfreeze.
+  const std::set<std::string> file_layers =
+      v.init == "imagenet"
+          ? imagenet_layers_in_file(weights_file_to_use(v.weights, cli.given("--weights")))
+          : std::set<std::string>{};
+  const bool complete = file_layers.size() == models::VGG16::conv_layer_names().size();
+  derive_phase_flags(cli, s, !layers_phase2_unfreezes(file_layers, v.unfreeze_from).empty());
   ctx.device = resolve_training_settings(cli, s, vgg_presets(complete), models::VGG16::kModelName);
   if (complete && s.preset == "cpu-quick")
     std::cout << "preset cpu-quick: the weight file holds all 13 conv layers: " << s.img_size

@@ -43,16 +43,22 @@ std::string weights_file_to_use(const std::string& path, bool given) {
   return fs::exists(shared_partial_weights(), ec) ? shared_partial_weights() : "";
 }
 
-bool holds_all_imagenet_layers(const std::string& weights_file) {
-  if (weights_file.empty()) return false;
+std::set<std::string> imagenet_layers_in_file(const std::string& weights_file) {
+  std::set<std::string> layers;
+  if (weights_file.empty()) return layers;
   try {
     const weights::SafetensorsFile file(weights_file);
     for (const weights::VGG16ConvLayer& layer : weights::vgg16_conv_layers())
-      if (!file.find(layer.name + ".weight") || !file.find(layer.name + ".bias")) return false;
-    return true;
+      if (file.find(layer.name + ".weight") && file.find(layer.name + ".bias"))
+        layers.insert(layer.name);
   } catch (const Error&) {
-    return false;  // not a safetensors file: the load reports it, with the file's name
+    layers.clear();  // not a safetensors file: the load reports it, with the file's name
   }
+  return layers;
+}
+
+bool holds_all_imagenet_layers(const std::string& weights_file) {
+  return imagenet_layers_in_file(weights_file).size() == weights::vgg16_conv_layers().size();
 }
 
 void write_synthetic_complete_weights(const std::string& partial, const std::string& out,

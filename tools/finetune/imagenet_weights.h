@@ -19,9 +19,11 @@ std::string resolve_weights_file(const std::string& path, bool given);
 // decisions taken before the run starts (the preset for a complete file).
 std::string weights_file_to_use(const std::string& path, bool given);
 
-// True when `weights_file` holds every one of VGG16's 13 conv layers (weight and bias under the
-// engine's names): a complete ImageNet file, for which cpu-quick runs the seed's recipe at
-// 224 px. Reads only the header; false for a file that cannot be read.
+// The conv layers `weights_file` holds (weight and bias under the engine's names), read from
+// the header only; empty for "" or a file that cannot be read (the load reports it later).
+std::set<std::string> imagenet_layers_in_file(const std::string& weights_file);
+// True when it holds all 13: a complete ImageNet file, for which cpu-quick runs the seed's
+// recipe at 224 px.
 bool holds_all_imagenet_layers(const std::string& weights_file);
 
 // A complete 13-layer file for testing and timing the complete-weights path here, where the real
