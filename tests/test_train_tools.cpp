@@ -384,6 +384,9 @@ TEST_CASE("finetune_vgg with a complete weight file: cpu-quick runs the seed's 2
   write_synthetic_complete_weights(partial, complete, 3);
   CHECK(holds_all_imagenet_layers(complete));
   CHECK_FALSE(holds_all_imagenet_layers(partial));
+  // The partial file has torchvision's names (features.N.*): its 5 layers are found all the same.
+  CHECK(imagenet_layers_in_file(partial).size() == 5);
+  CHECK(imagenet_layers_in_file(partial).count("block3_conv1") == 1);
   CHECK_FALSE(holds_all_imagenet_layers((scratch() / "no such file").string()));
   const std::string dir = out_dir("vgg_complete");
   const RunResult run = run_tool(

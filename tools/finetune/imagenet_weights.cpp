@@ -47,9 +47,16 @@ std::set<std::string> imagenet_layers_in_file(const std::string& weights_file) {
   std::set<std::string> layers;
   if (weights_file.empty()) return layers;
   try {
+    // The engine's names, or torchvision's (features.N.*), as the load accepts them.
+    std::set<std::string> tensors;
+    const auto& torchvision = weights::vgg16_torchvision_to_engine();
     const weights::SafetensorsFile file(weights_file);
+    for (const weights::TensorEntry& e : file.entries()) {
+      const auto renamed = torchvision.find(e.name);
+      tensors.insert(renamed == torchvision.end() ? e.name : renamed->second);
+    }
     for (const weights::VGG16ConvLayer& layer : weights::vgg16_conv_layers())
-      if (file.find(layer.name + ".weight") && file.find(layer.name + ".bias"))
+      if (tensors.count(layer.name + ".weight") && tensors.count(layer.name + ".bias"))
         layers.insert(layer.name);
   } catch (const Error&) {
     layers.clear();  // not a safetensors file: the load reports it, with the file's name
