@@ -91,16 +91,24 @@ void sample_bilinear(const Image& image, double x, double y, uint8_t* out) {
   }
 }
 
-void jitter_brightness_contrast(Image& image, double contrast, double brightness) {
+// A lookup table applied to every value (brightness, contrast, gamma).
+void apply_table(Image& image, const std::function<double(int)>& f) {
+  std::array<uint8_t, 256> table;
+  for (int v = 0; v < 256; ++v)
+    table[v] = static_cast<uint8_t>(std::clamp(std::lround(f(v)), 0L, 255L));
+  for (uint8_t& v : image.pixels) v = table[v];
+}
+
+double mean_value(const Image& image) {
   uint64_t sum = 0;
   for (uint8_t v : image.pixels) sum += v;
-  const double mean = static_cast<double>(sum) / static_cast<double>(image.pixels.size());
-  std::array<uint8_t, 256> table;
-  for (int v = 0; v < 256; ++v) {
-    const double out = ((v - mean) * contrast + mean) * brightness;
-    table[v] = static_cast<uint8_t>(std::clamp(std::lround(out), 0L, 255L));
-  }
-  for (uint8_t& v : image.pixels) v = table[v];
+  return static_cast<double>(sum) / static_cast<double>(std::max<size_t>(1, image.pixels.size()));
+}
+
+// v -> ((v - m) contrast + m) brightness, m the image's mean value.
+void jitter_brightness_contrast(Image& image, double contrast, double brightness) {
+  const double mean = mean_value(image);
+  apply_table(image, [&](int v) { return ((v - mean) * contrast + mean) * brightness; });
 }
 
 // The output of an affine warp: output pixel (ox, oy) -> offset (u, v) from the crop centre in
@@ -165,20 +173,6 @@ void gaussian_blur(Image& image, double sigma) {
       }
 }
 
-// A lookup table applied to every value (brightness, contrast, gamma).
-void apply_table(Image& image, const std::function<double(int)>& f) {
-  std::array<uint8_t, 256> table;
-  for (int v = 0; v < 256; ++v)
-    table[v] = static_cast<uint8_t>(std::clamp(std::lround(f(v)), 0L, 255L));
-  for (uint8_t& v : image.pixels) v = table[v];
-}
-
-double mean_value(const Image& image) {
-  uint64_t sum = 0;
-  for (uint8_t v : image.pixels) sum += v;
-  return static_cast<double>(sum) / static_cast<double>(std::max<size_t>(1, image.pixels.size()));
-}
-
 // The trivial policy's operation applied: the geometric ones through the warp, the others after.
 Image trivial_augment(const Image& image, const CropBox& crop, bool flip, const TrivialDraw& t,
                       int64_t height, int64_t width, Generator& gen) {
@@ -208,11 +202,9 @@ Image trivial_augment(const Image& image, const CropBox& crop, bool flip, const 
     case TrivialOp::Brightness:
       apply_table(out, [&](int v) { return v * (1 + 0.5 * s); });
       break;
-    case TrivialOp::Contrast: {
-      const double mean = mean_value(out);
-      apply_table(out, [&](int v) { return (v - mean) * (1 + 0.5 * s) + mean; });
+    case TrivialOp::Contrast:
+      jitter_brightness_contrast(out, 1 + 0.5 * s, 1.0);
       break;
-    }
     case TrivialOp::Gamma: {
       const double g = std::exp(s * std::log(1.7));
       apply_table(out, [&](int v) { return 255.0 * std::pow(v / 255.0, g); });

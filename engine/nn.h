@@ -95,9 +95,9 @@ class Linear : public Module {
   Tensor weight, bias;
 };
 
-// Batch normalisation over channels: weight (gamma) ones, bias (beta) zeros; buffers
-// running_mean zeros and running_var ones (PyTorch's names and defaults).
-// Batch normalisation of (N, C, H, W) per channel (engine/ops.h batch_norm2d). The running
+// Batch normalisation of (N, C, H, W) per channel (engine/ops.h batch_norm2d): weight (gamma)
+// ones, bias (beta) zeros; buffers running_mean zeros and running_var ones (PyTorch's names and
+// defaults). The running
 // statistics that evaluation uses lag weights that change fast, and on a small data set the
 // validation score then jumps from epoch to epoch with the lag, not with the weights. Precise
 // statistics (Wu & Johnson 2021) remove the lag: between begin_estimate() and end_estimate() each

@@ -248,7 +248,8 @@ DecisionRule decision_rule(Classifier& c, const std::string& probabilities,
     if (!quiet) std::printf("probabilities raw: the network's softmax, not calibrated\n");
   }
   const std::vector<std::string>& names = c.first().class_names;
-  const bool has_malignant = std::find(names.begin(), names.end(), kMalignantClass) != names.end();
+  const auto found = std::find(names.begin(), names.end(), kMalignantClass);
+  const bool has_malignant = found != names.end();
   if (threshold_flag == "validation" && !threshold_given &&
       (!has_malignant || !c.malignant_threshold)) {
     std::cerr << "predict: note: " << c.source
@@ -262,8 +263,7 @@ DecisionRule decision_rule(Classifier& c, const std::string& probabilities,
     if (!quiet) std::printf("decision: the most probable class (argmax), no malignant threshold\n");
     return rule;
   }
-  const auto found = std::find(names.begin(), names.end(), kMalignantClass);
-  BUSI_CHECK(found != names.end(),
+  BUSI_CHECK(has_malignant,
              "--malignant-threshold: the checkpoint's classes have "
              "no 'malignant'");
   rule.malignant = found - names.begin();

@@ -31,15 +31,12 @@ namespace {
 // is in the training part of the other folds), resolved against the run's data folder.
 std::vector<std::string> trained_images(const CvPlan& plan) {
   const std::string dir = plan.fold_dir(1, 1, plan.models[0]);
-  const Json config = read_json_file((fs::path(dir) / "config.json").string());
-  const Json* data = config.find("data");
-  BUSI_CHECK(data && data->is_string(), dir, "/config.json: no \"data\" folder recorded");
+  const std::string data = trained_data_folder(plan);
   const CsvTable split = read_csv((fs::path(dir) / "split.csv").string());
   const size_t path = split.require_column("path"), subset = split.require_column("subset");
   std::vector<std::string> files;
   for (const auto& row : split.rows)
-    if (row[subset] != "excluded")
-      files.push_back((fs::path(data->as_string()) / row[path]).string());
+    if (row[subset] != "excluded") files.push_back((fs::path(data) / row[path]).string());
   return files;
 }
 

@@ -55,11 +55,7 @@ std::string write_gradcam_panel(const CvPlan& plan, Device device, int64_t displ
   const std::string model_a = plan.models[0], model_b = plan.models[1];
   const PooledRun a = load_pooled_run(plan.dirs_of(model_a), 0);
   const PooledRun b = load_pooled_run(plan.dirs_of(model_b), 0);
-  const Json config =
-      read_json_file((fs::path(plan.fold_dir(1, 1, model_a)) / "config.json").string());
-  const Json* data = config.find("data");
-  BUSI_CHECK(data && data->is_string(), plan.fold_dir(1, 1, model_a),
-             "/config.json: no \"data\" folder recorded");
+  const std::string data_dir = trained_data_folder(plan);
 
   // Each image's row in B's pooled predictions (the same images, tested in the same folds).
   std::map<std::string, size_t> row_b;
@@ -105,7 +101,7 @@ std::string write_gradcam_panel(const CvPlan& plan, Device device, int64_t displ
   for (const Pick& pick : picks) {
     const std::string& path = a.run.paths[pick.row_a];
     const int64_t fold = a.fold_of_row[pick.row_a];
-    const std::string file = (fs::path(data->as_string()) / path).string();
+    const std::string file = (fs::path(data_dir) / path).string();
     Json row = Json::object();
     row["path"] = path;
     row["class"] = a.run.class_names[static_cast<size_t>(a.run.labels[pick.row_a])];

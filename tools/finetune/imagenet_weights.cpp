@@ -80,24 +80,21 @@ void write_synthetic_complete_weights(const std::string& partial, const std::str
   std::map<std::string, std::string> metadata = weights::read_safetensors(partial).metadata();
   metadata.erase(weights::kLayersKey);  // the partial file's lists would be wrong here
   metadata.erase(weights::kLayersMissingKey);
-  metadata["synthetic"] = "a test file: " + std::to_string(loaded.layers.size()) +
-                          " conv layers from " + partial + ", the other " +
-                          std::to_string(13 - loaded.layers.size()) + " He-initialised with seed " +
-                          std::to_string(seed) + "; not ImageNet weights";
+  metadata["synthetic"] =
+      "a test file: " + std::to_string(loaded.layers.size()) + " conv layers from " + partial +
+      ", the other " + std::to_string(weights::vgg16_conv_layers().size() - loaded.layers.size()) +
+      " He-initialised with seed " + std::to_string(seed) + "; not ImageNet weights";
   weights::write_safetensors(out, conv, metadata);
 }
 
 // --weights as given; otherwise the converted default, else the shared partial file (said so).
 std::string resolve_weights_file(const std::string& path, bool given) {
-  if (given || fs::exists(path)) {
-    BUSI_CHECK(fs::exists(path), missing_weights_message(path));
-    return path;
-  }
-  const std::string partial = shared_partial_weights();
-  BUSI_CHECK(fs::exists(partial), missing_weights_message(path));
-  std::cout << "weights: " << path << " does not exist; using the shared partial file " << partial
-            << " instead\n";
-  return partial;
+  const std::string chosen = weights_file_to_use(path, given);
+  BUSI_CHECK(!chosen.empty(), missing_weights_message(path));
+  if (chosen != path)
+    std::cout << "weights: " << path << " does not exist; using the shared partial file " << chosen
+              << " instead\n";
+  return chosen;
 }
 
 Pretrained load_imagenet(models::VGG16& model, const std::string& weights_file) {

@@ -66,6 +66,14 @@ std::string model_title(const std::string& model) {
   return model;
 }
 
+std::string trained_data_folder(const CvPlan& plan) {
+  const std::string dir = plan.fold_dir(1, 1, plan.models.at(0));
+  const Json config = read_json_file((fs::path(dir) / "config.json").string());
+  const Json* data = config.find("data");
+  BUSI_CHECK(data && data->is_string(), dir, "/config.json: no \"data\" folder recorded");
+  return data->as_string();
+}
+
 bool is_compare_folder(const std::string& dir) {
   std::error_code ec;
   return fs::is_regular_file(fs::path(dir) / kPlanFile, ec);

@@ -36,6 +36,10 @@ inline constexpr const char* kGradcamPanelFile = "gradcam/panel.json";
 // "SimpleCNN", "VGG16", "VGG16 (random init)" for a model folder name (others as they are).
 std::string model_title(const std::string& model);
 
+// The data folder the comparison trained on, as fold 1's first run recorded it in its
+// config.json ("data"). Throws busi::Error naming the file when it is missing or says none.
+std::string trained_data_folder(const CvPlan& plan);
+
 // True when `dir` holds a compare.json (a cross-validated comparison's folder).
 bool is_compare_folder(const std::string& dir);
 // The plan in `dir`/compare.json; throws busi::Error naming the file when it is missing or not a
