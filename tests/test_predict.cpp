@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "data/image.h"
+#include "tests/tool_runner.h"
 #include "engine/ops.h"
 #include "tools/explain/gradcam.h"
 #include "tools/formats/csv.h"
@@ -25,42 +26,13 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kBusi = std::string(BUSI_SHARED_DIR) + "/busi";
-const std::string kTools = std::string(BUSI_BINARY_DIR) + "/tools/";
+const std::string& kTools = test::kToolsDir;
 
-fs::path scratch_dir() {
-  return fs::temp_directory_path() / ("busi_test_predict_" + std::to_string(getpid()));
-}
-
-const fs::path& scratch() {
-  static const fs::path dir = [] {
-    fs::remove_all(scratch_dir());
-    fs::create_directories(scratch_dir());
-    std::atexit([] { fs::remove_all(scratch_dir()); });
-    return scratch_dir();
-  }();
-  return dir;
-}
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-// Runs a tool, stdout and stderr captured separately (the CSV goes to stdout alone).
+// The scratch folder and the tool runner of tests/tool_runner.h, for this file.
+const fs::path& scratch() { return test::scratch_folder("test_predict"); }
+using RunResult = test::ToolRun;
 RunResult run_tool(const std::string& tool, const std::string& args) {
-  static int counter = 0;
-  const std::string n = std::to_string(counter++);
-  const fs::path out = scratch() / ("out" + n), err = scratch() / ("err" + n);
-  const std::string command =
-      "'" + kTools + tool + "' " + args + " > '" + out.string() + "' 2> '" + err.string() + "'";
-  const int status = std::system(command.c_str());
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  return test::run_tool(scratch(), tool, args);
 }
 
 // Trains a tiny model once per tool and returns its best checkpoint ("" when it failed).
