@@ -5,6 +5,7 @@
 //
 //   build/tools/bench_train_step [--device auto|cpu|cuda] [--model simple|vgg16|both]
 //                                [--batch N] [--img-size PX] [--steps N]
+//                                [--precision fp32|bf16|auto]
 #include <omp.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "engine/device.h"
 #include "engine/ops.h"
 #include "engine/optim.h"
+#include "engine/precision.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "models/simple_cnn.h"
 #include "models/vgg16.h"
@@ -33,6 +35,7 @@ namespace {
 
 struct Settings {
   std::string device = "auto";
+  std::string precision = "fp32";
   std::string model = "both";
   int64_t batch = 32;
   int64_t img_size = 0;  // 0: 224 on a GPU, 96 on the CPU
@@ -76,8 +79,8 @@ void bench_model(const std::string& name, nn::Module& model, int64_t channels, c
   }
   std::sort(seconds.begin(), seconds.end());
   const double median = seconds[seconds.size() / 2];
-  std::printf("| %s | %s | %lld x %lld x %lld x %lld | %.2f | %.1f |\n", name.c_str(),
-              device.str().c_str(), static_cast<long long>(s.batch),
+  std::printf("| %s | %s | %s | %lld x %lld x %lld x %lld | %.2f | %.1f |\n", name.c_str(),
+              device.str().c_str(), precision_name(precision()), static_cast<long long>(s.batch),
               static_cast<long long>(channels), static_cast<long long>(s.img_size),
               static_cast<long long>(s.img_size), 1e3 * median, s.batch / median);
   std::fflush(stdout);
@@ -89,6 +92,9 @@ int run(int argc, char** argv) {
                          "Times one training step (forward, loss, backward, AdamW) of SimpleCNN "
                          "and VGG16.");
   cli.add_choice("--device", &s.device, {"auto", "cpu", "cuda"}, "where to compute");
+  cli.add_choice("--precision", &s.precision, {"fp32", "bf16", "auto"},
+                 "GEMM/convolution math: fp32, or bf16 operands with FP32 accumulation (auto: "
+                 "bf16 where the device has it natively)");
   cli.add_choice("--model", &s.model, {"simple", "vgg16", "both"}, "which model");
   cli.add("--batch", &s.batch, "N", "images per step");
   cli.add("--img-size", &s.img_size, "PX", "image side (0: 224 on a GPU, 96 on the CPU)");
@@ -96,6 +102,9 @@ int run(int argc, char** argv) {
   if (!cli.parse(argc, argv)) return 0;  // --help
   const Device device = choose_device(s.device);
   if (s.img_size == 0) s.img_size = device.is_cuda() ? 224 : 96;
+  const PrecisionChoice precision_choice = resolve_precision(s.precision, device);
+  set_precision(precision_choice.precision);
+  std::printf("bench_train_step: %s\n", precision_description(precision_choice).c_str());
   if (s.batch < 1 || s.steps < 1 || s.img_size < 32)
     throw tools::UsageError("--batch and --steps must be >= 1, --img-size >= 32");
 #ifdef BUSI_WITH_CUDA
@@ -108,8 +117,8 @@ int run(int argc, char** argv) {
                 omp_get_max_threads(), cpu::cpu_kernels_description().c_str(), load);
   }
   std::printf(
-      "\n| model | device | input (N x C x H x W) | ms / step (median of %lld) | "
-      "img/s |\n|---|---|---|---:|---:|\n",
+      "\n| model | device | precision | input (N x C x H x W) | ms / step (median of %lld) | "
+      "img/s |\n|---|---|---|---|---:|---:|\n",
       static_cast<long long>(s.steps));
   if (s.model != "vgg16") {
     models::SimpleCNN simple;

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "kernels/common/error.h"
+#include "kernels/common/precision.h"
 #include "kernels/cpu/conv_algorithms.h"
 
 namespace busi::cpu {
@@ -57,11 +58,22 @@ ConvChoice choose_conv_algorithms(const Conv2dShape& s) {
 }
 
 namespace {
+// In BF16 mode (kernels/common/precision.h) Winograd gives way to the fused im2col packing, whose
+// products are plain GEMMs that round their operands to bf16. Winograd would round the
+// *transformed* tiles (B^T d B, G g G^T, sums of up to 16 inputs with coefficients up to 1), and
+// its inverse transform adds up to 16 such products with cancellation: the error would be
+// relative to the transformed magnitudes, not bounded by (2u + u^2) sum |w||x| as a GEMM's is
+// (docs/bf16.md), and it would grow with bf16's 2^-8 where FP32's 2^-24 hides it. A forced
+// Winograd is honoured only in FP32 mode for the same reason.
 ConvAlgorithm resolve(ConvAlgorithm forced, ConvAlgorithm chosen, const Conv2dShape& s) {
-  if (forced == ConvAlgorithm::automatic) return chosen;
+  if (forced == ConvAlgorithm::automatic) {
+    if (bf16_gemms() && chosen == ConvAlgorithm::winograd) return ConvAlgorithm::im2col_packed;
+    return chosen;
+  }
   BUSI_CHECK(conv_algorithm_applies(forced, s), "conv2d: algorithm ", conv_algorithm_name(forced),
              " needs a 3x3 kernel, stride 1 and padding <= 2 (got ", s.kH, "x", s.kW, ", stride ",
              s.stride, ", padding ", s.pad, ")");
+  if (bf16_gemms() && forced == ConvAlgorithm::winograd) return ConvAlgorithm::im2col_packed;
   return forced;
 }
 }  // namespace

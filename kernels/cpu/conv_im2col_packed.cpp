@@ -5,13 +5,14 @@
 //   forward  y_n (O, P)  = W (O, K) col (K, P)                      B panel = columns of col
 //   dw       dw (O, K)  += dy_n (O, P) col^T (P, K)                 B panel = rows of col
 //   dx       dcol (K, P) = W^T (K, O) dy_n (O, P), dx_n = col2im(dcol)   (as the reference)
+// In BF16 mode each product rounds its packed operands to bf16 (gemm_bf16_blocked.h).
 #include <omp.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "kernels/cpu/conv_algorithms.h"
-#include "kernels/cpu/gemm_blocked.h"
+#include "kernels/cpu/gemm_bf16_blocked.h"
 
 namespace busi::cpu {
 
@@ -135,9 +136,9 @@ void im2col_packed_forward(const Conv2dShape& s, const T* x, const T* w, const T
     T* y_n = y + n * s.O * P;  // (O, P)
     if (b)
       for (int64_t o = 0; o < s.O; ++o) std::fill(y_n + o * P, y_n + (o + 1) * P, b[o]);
-    gemm_blocked(mk, s.O, P, K, T(1), Prepacked<T>{w_packed.data(), K, mk.mr},
-                 ForwardColumnsPacker<T>{s, x + n * s.C * s.H * s.W, mk.nr}, b ? T(1) : T(0), y_n,
-                 P);
+    gemm_blocked_in_mode(mk, s.O, P, K, T(1), Prepacked<T>{w_packed.data(), K, mk.mr},
+                         ForwardColumnsPacker<T>{s, x + n * s.C * s.H * s.W, mk.nr},
+                         b ? T(1) : T(0), y_n, P);
   }
 }
 
@@ -165,11 +166,11 @@ void im2col_packed_backward(const Conv2dShape& s, const T* x, const T* w, const 
       const T* x_n = x + n * s.C * s.H * s.W;
       const T* dy_n = dy + n * s.O * P;  // (O, P)
       if (dw)
-        gemm_blocked(mk, s.O, K, P, T(1), MatrixPackA<T>{dy_n, P, s.O, false, mk.mr},
-                     FilterRowsPacker<T>{s, x_n, mk.nr}, T(1), my_dw.data(), K);
+        gemm_blocked_in_mode(mk, s.O, K, P, T(1), MatrixPackA<T>{dy_n, P, s.O, false, mk.mr},
+                             FilterRowsPacker<T>{s, x_n, mk.nr}, T(1), my_dw.data(), K);
       if (dx) {
-        gemm_blocked(mk, K, P, s.O, T(1), Prepacked<T>{wt_packed.data(), s.O, mk.mr},
-                     MatrixPackB<T>{dy_n, P, P, false, mk.nr}, T(0), dcol.data(), P);
+        gemm_blocked_in_mode(mk, K, P, s.O, T(1), Prepacked<T>{wt_packed.data(), s.O, mk.mr},
+                             MatrixPackB<T>{dy_n, P, P, false, mk.nr}, T(0), dcol.data(), P);
         col2im_image(s, dcol.data(), dx + n * s.C * s.H * s.W);
       }
     }

@@ -1,9 +1,10 @@
 // The CPU GEMM: the blocked driver (gemm_blocked.h) over packed copies of the two matrices, with
 // the micro-kernel of the vector variant chosen at run time (cpu_kernels.h) for float and the
-// portable one for double; and the naive triple loop every variant is tested against.
+// portable one for double; and the naive triple loop every variant is tested against. In BF16
+// mode (kernels/common/precision.h) the float GEMM rounds its operands to bf16 (gemm_bf16.h).
 #include "kernels/cpu/gemm.h"
 
-#include "kernels/cpu/gemm_blocked.h"
+#include "kernels/cpu/gemm_bf16_blocked.h"
 
 namespace busi::cpu {
 
@@ -74,8 +75,8 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   const MicroKernel<T> mk = micro_kernel_for<T>();
-  gemm_blocked(mk, M, N, K, alpha, MatrixPackA<T>{A, lda, M, trans_a, mk.mr},
-               MatrixPackB<T>{B, ldb, N, trans_b, mk.nr}, beta, C, ldc);
+  gemm_blocked_in_mode(mk, M, N, K, alpha, MatrixPackA<T>{A, lda, M, trans_a, mk.mr},
+                       MatrixPackB<T>{B, ldb, N, trans_b, mk.nr}, beta, C, ldc);
 }
 
 template <typename T>

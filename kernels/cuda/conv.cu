@@ -1,7 +1,10 @@
 // CUDA convolution, twin of kernels/cpu/conv.cpp: the entry points of conv.h, which dispatch to
 // cuDNN (conv_cudnn.cu, the default on a GPU) or to the hand-written implicit GEMM
 // (conv_direct.cu; BUSI_CONV=handwritten, and always on the emulated device), and the fused
-// bias + ReLU epilogue that follows cuDNN's convolution.
+// bias + ReLU epilogue that follows cuDNN's convolution. In BF16 mode (kernels/common/precision.h)
+// every convolution takes the hand-written path, which rounds its operands to bf16 (tiled_gemm.h):
+// cuDNN's bf16 convolutions want bf16 tensors in and out, and activations are stored as FP32 here
+// (docs/bf16.md), so cuDNN is not used in BF16 mode yet.
 #include "kernels/cuda/conv.h"
 
 #include <cuda_runtime.h>
@@ -10,6 +13,7 @@
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/conv_variants.h"
+#include "kernels/common/precision.h"
 #include "kernels/cuda/runtime/backend_options.h"
 
 namespace busi::cuda {
@@ -82,7 +86,7 @@ void add_bias_relu(int64_t N, int64_t O, int64_t P, const float* b, bool relu, f
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
                     bool relu) {
-  if (conv_backend() == ConvBackend::Handwritten)
+  if (conv_backend() == ConvBackend::Handwritten || bf16_gemms())
     conv2d_forward_handwritten(s, x, w, b, y, relu);
   else
     conv2d_forward_cudnn(s, x, w, b, y, relu);
@@ -90,7 +94,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy,
                      float* dx, float* dw, float* db) {
-  if (conv_backend() == ConvBackend::Handwritten)
+  if (conv_backend() == ConvBackend::Handwritten || bf16_gemms())
     conv2d_backward_handwritten(s, x, w, dy, dx, dw, db);
   else
     conv2d_backward_cudnn(s, x, w, dy, dx, dw, db);

@@ -4,7 +4,8 @@
 //   - the hand-written tiled SGEMM of tiled_gemm.cuh (here: 128 x 128 tiles, 8 x 8 per thread,
 //     double-buffered shared memory, split-K for thin products), for students, the benchmark and
 //     the emulated device (which has no cuBLAS).
-// The hand-written kernel is plain FP32 (FMA) whatever the TF32 switch says.
+// The hand-written kernel is plain FP32 (FMA) whatever the TF32 switch says; in BF16 mode
+// (kernels/common/precision.h) it rounds its operands to bf16 as it loads them (tiled_gemm.h).
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/runtime/backend_options.h"

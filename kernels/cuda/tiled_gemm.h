@@ -9,7 +9,9 @@
 #include "kernels/cuda/runtime/allocator.h"
 #include "kernels/cuda/runtime/check.h"
 #include "kernels/cuda/runtime/context.h"
+#include "kernels/common/bf16.h"
 #include "kernels/common/error.h"
+#include "kernels/common/precision.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/tiled_gemm.cuh"
 
@@ -87,12 +89,22 @@ struct Problem : Operands {
   }
 };
 
+// BF16 mode (kernels/common/precision.h): the operands as the kernel loads them, rounded to bf16
+// (round to nearest even, kernels/common/bf16.h), so every product is of two bf16 values and the
+// sums stay FP32 - the numbers of the CPU's bf16 GEMM up to the order of the sums. The storage
+// stays FP32 and the FMAs are FP32 ones: correct bf16 numerics, not bf16 tensor-core speed.
+template <class Operands>
+struct Bf16Operands : Operands {
+  __device__ float a(int m, int k) const { return round_to_bf16(Operands::a(m, k)); }
+  __device__ float b(int k, int n) const { return round_to_bf16(Operands::b(k, n)); }
+};
+
 // C = A B through `epilogue`, split along K when that fills the GPU better (allow_split): then
 // the partial tiles go to a scratch buffer (S, M, N) and sum_splits_kernel hands their sums to
 // the epilogue.
 template <class Operands, class Epilogue>
-void run_tiled_gemm(const char* what, const Operands& operands, const Epilogue& epilogue,
-                    bool allow_split) {
+void run_tiled_gemm_as_is(const char* what, const Operands& operands, const Epilogue& epilogue,
+                          bool allow_split) {
   if (operands.M <= 0 || operands.N <= 0) return;
   const LaunchShape shape = launch_shape(what, operands.M, operands.N, operands.K, allow_split);
   if (shape.splits == 1) {
@@ -106,6 +118,16 @@ void run_tiled_gemm(const char* what, const Operands& operands, const Epilogue& 
                     shape);
   BUSI_LAUNCH(sum_splits_kernel<Epilogue>, grid_for(count), kThreads, 0, operands.M, operands.N,
               shape.splits, partial.as<float>(), epilogue);
+}
+
+// run_tiled_gemm_as_is in the precision of the switch: FP32 operands, or bf16-rounded ones.
+template <class Operands, class Epilogue>
+void run_tiled_gemm(const char* what, const Operands& operands, const Epilogue& epilogue,
+                    bool allow_split) {
+  if (bf16_gemms())
+    run_tiled_gemm_as_is(what, Bf16Operands<Operands>{operands}, epilogue, allow_split);
+  else
+    run_tiled_gemm_as_is(what, operands, epilogue, allow_split);
 }
 
 }  // namespace busi::cuda::tiled

@@ -17,11 +17,15 @@ Json make_config(const CommandLine& cli, const TrainingSettings& s, const std::s
   config["img_size"] = s.img_size;
   config["epochs"] = s.epochs;
   config["created"] = local_timestamp();
-  // Every flag as it was used; "device" above is the device chosen, the flag is "device_flag".
+  config["precision"] = s.precision_used;  // the precision used, and why
+  config["precision_reason"] = s.precision_reason;
+  // Every flag as it was used; "device" and "precision" above are the ones chosen, the flags are
+  // "device_flag" and "precision_flag".
   const Json settings = cli.settings_json();
   for (const auto& [key, value] : settings.items()) {
-    if (config.contains(key) && key != "device") continue;
-    config[key == "device" ? "device_flag" : key] = value;
+    const bool chosen = key == "device" || key == "precision";
+    if (config.contains(key) && !chosen) continue;
+    config[chosen ? key + "_flag" : key] = value;
   }
   for (const auto& [key, value] : extra.items()) config[key] = value;
   const Json environment = environment_json(device.is_cuda());

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "data/image.h"
+#include "engine/precision.h"
 #include "kernels/common/error.h"
 #include "tools/formats/json_value.h"
 #include "tools/run_folder/run_dir.h"
@@ -21,6 +22,10 @@ void add_training_flags(CommandLine& cli, TrainingSettings& s, const std::string
   cli.add("--out", &s.out, "DIR", "run folder for every output");
   cli.set_default_text("--out", "runs/" + cli.program() + "-<YYYYmmdd-HHMMSS>");
   cli.add_choice("--device", &s.device, {"auto", "cpu", "cuda"}, "where to compute");
+  cli.add_choice("--precision", &s.precision, {"fp32", "bf16", "auto"},
+                 "math of the matrix products and convolutions: fp32, or bf16 operands with FP32 "
+                 "accumulation (weights, optimiser, loss, batch norm stay FP32); auto: bf16 where "
+                 "the device multiplies bf16 natively (docs/bf16.md)");
   cli.add_choice("--preset", &s.preset, {"auto", "cpu-quick", "gpu-full"},
                  "recipe for the flags not given (auto: gpu-full on a GPU, else cpu-quick)");
   cli.add("--epochs", &s.epochs, "N", "training epochs");
@@ -150,6 +155,11 @@ Device resolve_training_settings(CommandLine& cli, TrainingSettings& s,
   if (s.out.empty()) s.out = default_run_dir(cli.program());
   check_settings(s);
   data::set_max_image_pixels(static_cast<int64_t>(double(s.max_image_megapixels) * 1048576.0));
+  const PrecisionChoice precision = resolve_precision(s.precision, device);
+  set_precision(precision.precision);
+  s.precision_used = precision_name(precision.precision);
+  s.precision_reason = precision.reason;
+  std::cout << precision_description(precision) << "\n";
   if (s.deterministic && device.is_cuda()) {
 #ifdef BUSI_WITH_CUDA
     // cuDNN's fastest algorithms (chosen by timing) may differ between runs, and some sum in a

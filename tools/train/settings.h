@@ -17,6 +17,9 @@ struct TrainingSettings {
   std::string data;  // the dataset folder (one sub-folder per class)
   std::string out;   // the run folder; default runs/<tool>-<timestamp>
   std::string device = "auto";
+  std::string precision = "fp32";  // the flag: fp32 | bf16 | auto (engine/precision.h)
+  // Set by resolve_training_settings: the precision used ("fp32" or "bf16") and why.
+  std::string precision_used, precision_reason;
   std::string preset = "auto";
   int64_t epochs = 0;  // set by the preset
   int64_t batch = 32;
@@ -55,7 +58,8 @@ void add_training_flags(CommandLine& cli, TrainingSettings& settings,
 
 // After parsing: restores the settings of the --resume checkpoint (for the flags not given),
 // picks the device and the preset (gpu-full on a GPU, cpu-quick otherwise, with one line saying
-// which and why), and applies the preset. Returns the device.
+// which and why), applies the preset, and sets the precision (--precision; one line saying which
+// and why). Returns the device.
 Device resolve_training_settings(CommandLine& cli, TrainingSettings& settings,
                                  const std::vector<Preset>& presets, const std::string& model_name);
 
