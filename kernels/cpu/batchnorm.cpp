@@ -1,5 +1,9 @@
 // CPU reference kernels for batch normalisation over (N, C, HW) (see batchnorm.h). Each channel
-// is independent, so every kernel runs one OpenMP task per channel and sums in double.
+// is independent, so every kernel runs one OpenMP task per channel and sums in double. The sums
+// over a plane are `omp simd` reductions: one partial sum per vector lane, added together at the
+// end, so that the additions do not wait for each other (a single running sum makes every
+// addition wait for the previous one's 4-cycle latency). The result differs from the sequential
+// sum only in rounding (in double, far below float's precision).
 #include "kernels/cpu/batchnorm.h"
 
 #include <cmath>
@@ -26,12 +30,14 @@ void channel_statistics(int64_t N, int64_t C, int64_t HW, const T* x, int64_t c,
   double sum = 0.0;
   for (int64_t n = 0; n < N; ++n) {
     const T* plane = x + plane_offset(n, c, C, HW);
+#pragma omp simd reduction(+ : sum)
     for (int64_t i = 0; i < HW; ++i) sum += plane[i];
   }
   mean = sum / M;
   double squares = 0.0;
   for (int64_t n = 0; n < N; ++n) {
     const T* plane = x + plane_offset(n, c, C, HW);
+#pragma omp simd reduction(+ : squares)
     for (int64_t i = 0; i < HW; ++i) {
       const double d = plane[i] - mean;
       squares += d * d;
@@ -56,15 +62,17 @@ void apply_affine(int64_t N, int64_t C, int64_t HW, const T* x, int64_t c, doubl
 template <typename T>
 void channel_gradient_sums(int64_t N, int64_t C, int64_t HW, const T* x, const T* dy, int64_t c,
                            double mean, double invstd, double& sum_dy, double& sum_dy_xhat) {
-  sum_dy = 0.0;
-  sum_dy_xhat = 0.0;
+  double s_dy = 0.0, s_dy_xhat = 0.0;  // locals: a reduction variable may not be a reference
   for (int64_t n = 0; n < N; ++n) {
     const int64_t at = plane_offset(n, c, C, HW);
+#pragma omp simd reduction(+ : s_dy, s_dy_xhat)
     for (int64_t i = 0; i < HW; ++i) {
-      sum_dy += dy[at + i];
-      sum_dy_xhat += dy[at + i] * (x[at + i] - mean) * invstd;
+      s_dy += dy[at + i];
+      s_dy_xhat += dy[at + i] * (x[at + i] - mean) * invstd;
     }
   }
+  sum_dy = s_dy;
+  sum_dy_xhat = s_dy_xhat;
 }
 
 }  // namespace
