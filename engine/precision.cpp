@@ -3,7 +3,10 @@
 #include "engine/precision.h"
 
 #include "kernels/common/error.h"
+#include <cstdio>
+
 #include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/peak_fma.h"
 #ifdef BUSI_WITH_CUDA
 #include "kernels/cuda/runtime/controls.h"
 #endif
@@ -48,6 +51,19 @@ PrecisionSupport bf16_support(const Device& device) {
 #endif
 }
 
+Bf16Speed cpu_bf16_speed() {
+  static const Bf16Speed speed = [] {
+    Bf16Speed s;
+    if (!cpu::bf16_kernel_supported(cpu::Bf16Kernel::avx512bf16)) return s;
+    const double fp32 = cpu::measure_peak_fma(cpu::FmaWidth::bits512, 1, 0.02);
+    const double bf16 = cpu::measure_peak_dpbf16(1, 0.02);
+    s.ratio = fp32 > 0 ? bf16 / fp32 : 0.0;
+    s.faster = s.ratio > 1.1;  // a margin: the two loops are timed on a possibly busy machine
+    return s;
+  }();
+  return speed;
+}
+
 PrecisionChoice resolve_precision(const std::string& flag, const Device& device) {
   PrecisionChoice choice;
   if (flag == "fp32") {
@@ -70,6 +86,17 @@ PrecisionChoice resolve_precision(const std::string& flag, const Device& device)
   choice.precision = support.bf16_native ? Precision::BF16 : Precision::FP32;
   choice.reason = "auto: ";
   choice.reason += support.reason;
+  if (support.bf16_native && device.is_cpu()) {
+    const Bf16Speed speed = cpu_bf16_speed();
+    char ratio[96];
+    std::snprintf(ratio, sizeof ratio, "; vdpbf16ps measured at %.2fx the FP32 FMA rate",
+                  speed.ratio);
+    choice.reason += ratio;
+    if (!speed.faster) {
+      choice.precision = Precision::FP32;
+      choice.reason += ", so bf16 products would be slower here: fp32";
+    }
+  }
   return choice;
 }
 

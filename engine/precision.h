@@ -41,7 +41,18 @@ struct PrecisionSupport {
 };
 PrecisionSupport bf16_support(const Device& device);
 
-// A --precision flag: "fp32", "bf16" or "auto" (bf16 where `device` has it natively, else fp32).
+// Whether bf16 products beat FP32 ones on this CPU: the instruction alone is not enough. On the
+// project's Xeon (AVX512-BF16, no AMX exposed) vdpbf16ps issues at half the rate of FP32 FMAs,
+// so its 2 products per lane give 0.5x the FP32 FMA peak (docs/bf16.md). Measured once per
+// process (two 20 ms loops on one thread); `ratio` is bf16 dot GFLOP/s over FP32 FMA GFLOP/s.
+struct Bf16Speed {
+  bool faster = false;
+  double ratio = 0.0;
+};
+Bf16Speed cpu_bf16_speed();
+
+// A --precision flag: "fp32", "bf16" or "auto" (bf16 where `device` multiplies bf16 natively
+// and, on the CPU, faster than FP32; else fp32).
 // `reason` says why, for the start-up line and the run's config. "bf16" on a device without
 // native bf16 is honoured (the numbers are the same, only slower) and the reason says so. Anything
 // else throws.

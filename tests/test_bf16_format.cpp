@@ -90,9 +90,15 @@ TEST_CASE("the precision switch: scoped, and --precision parsed with a reason") 
   CHECK(resolve_precision("bf16", Device::cpu()).precision == Precision::BF16);
   const PrecisionChoice automatic = resolve_precision("auto", Device::cpu());
   const bool native = bf16_support(Device::cpu()).bf16_native;
-  CHECK(automatic.precision == (native ? Precision::BF16 : Precision::FP32));
+  // auto takes bf16 only where the CPU has the instruction and it outruns FP32 FMAs.
+  const bool faster = native && cpu_bf16_speed().faster;
+  CHECK(automatic.precision == (faster ? Precision::BF16 : Precision::FP32));
   CHECK(automatic.reason.find(native ? "has AVX512-BF16" : "lacks AVX512-BF16") !=
         std::string::npos);
+  if (native) {
+    CHECK(cpu_bf16_speed().ratio > 0.0);
+    CHECK(automatic.reason.find("FP32 FMA rate") != std::string::npos);
+  }
   MESSAGE(precision_description(automatic));
   CHECK_THROWS(resolve_precision("fp16", Device::cpu()));
 }

@@ -76,6 +76,15 @@ Peaks bench_peak() {
         "  %-20s %8.1f GFLOP/s measured; theoretical %.1f (2 FMA pipes x %d lanes at %.2f GHz)\n",
         name, best, p.theoretical(lanes), lanes, p.ghz);
   }
+  // vdpbf16ps: two bf16 products per lane per instruction, the bf16 GEMM's ceiling; on CPUs
+  // where it issues at the FMA's rate it doubles the FP32 peak.
+  double bf16 = 0;
+  for (int i = 0; i < 3; ++i) bf16 = std::max(bf16, cpu::measure_peak_dpbf16(threads));
+  if (bf16 == 0)
+    std::printf("  %-20s not supported by this CPU\n", "bf16 dot (AVX512-BF16)");
+  else
+    std::printf("  %-20s %8.1f GFLOP/s measured (vdpbf16ps, %.2f x the 512-bit FMA peak)\n",
+                "bf16 dot (AVX512-BF16)", bf16, p.bits512 > 0 ? bf16 / p.bits512 : 0.0);
   return p;
 }
 
@@ -272,7 +281,14 @@ void bench_training_step(int runs) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // --peak-only: the FMA peak alone (scripts/bench_vs_torch.sh reports the training step as a
+  // share of the peak measured in the same run).
+  const bool peak_only = argc == 2 && std::string(argv[1]) == "--peak-only";
+  if (argc > 1 && !peak_only) {
+    std::fprintf(stderr, "usage: bench_cpu [--peak-only]\n");
+    return 2;
+  }
   std::printf(
       "bench_cpu: CPU kernels, float32, %d OpenMP threads (omp_get_max_threads), kernels %s\n",
       omp_get_max_threads(), cpu::cpu_kernels_description().c_str());
@@ -285,6 +301,7 @@ int main() {
   std::printf("\n");
 
   const Peaks peaks = bench_peak();
+  if (peak_only) return 0;
   std::printf("\nGEMM  C = A B, each micro-kernel variant this CPU runs\n");
   const cpu::CpuKernels chosen = cpu::active_cpu_kernels();
   for (cpu::CpuKernels v :

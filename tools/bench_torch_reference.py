@@ -8,14 +8,20 @@ with the same shapes as build/tools/bench_train_step and bench_kernels:
     linear to 3 classes), batch 32 at 224 px, in plain FP32 and with TF32;
   - the SGEMMs and the VGG16 convolutions (forward) that bench_kernels times, in FP32.
 With --device cpu it times the same training steps as `bench_train_step --device cpu`: batch 32
-at 96 px, FP32, on --threads threads (default: OMP_NUM_THREADS, else 2), the models chosen with
---model. scripts/bench_vs_torch.sh runs both in turn and prints the ratios.
+at 96 px, on --threads threads (default: OMP_NUM_THREADS, else 2), the models chosen with
+--model, in FP32 or (--precision bf16) under bf16 autocast, `torch.autocast("cpu",
+dtype=torch.bfloat16)`: convolutions and matrix products in bf16 through oneDNN, the loss and
+reductions in FP32, FP32 weights and AdamW state, as PyTorch's own mixed-precision guide does it.
+It prints which allocator the process runs on (tcmalloc when preloaded, as PyTorch's CPU
+performance guide recommends) and which BLAS PyTorch was built with; scripts/bench_vs_torch.sh
+runs both in turn, prints oneDNN's ISA and the ratios.
 
 Needs PyTorch and torchvision (present on the GPU machines; on a Debian CPU machine the packages
 python3-torch and python3-torchvision, which scripts/bench_vs_torch.sh installs when missing).
 Usage: python3 tools/bench_torch_reference.py [--device cuda|cpu] [--model simple|vgg16|both]
                                               [--steps N] [--batch N] [--img-size PX] [--threads N]
                                               [--tf32 off|on|both] [--only steps|ops|all]
+                                              [--precision fp32|bf16]  (cpu)
 On the GPU, --tf32 picks the math of the training steps and --only what is timed, so that
 tools/gpu_session.sh can give each part its own process and time limit.
 """
@@ -67,7 +73,7 @@ def time_ms(fn, steps, warmup=2, device="cuda"):
     return statistics.median(times)
 
 
-def bench_step(name, model, channels, args, tf32, device="cuda"):
+def bench_step(name, model, channels, args, tf32, device="cuda", precision="fp32"):
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
@@ -78,7 +84,11 @@ def bench_step(name, model, channels, args, tf32, device="cuda"):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
 
     def step():
-        loss = loss_fn(model(images), labels)
+        # bf16 autocast: the ops on autocast's lower-precision list (conv, linear, matmul) run
+        # in bf16, the rest in FP32; the backward follows the forward's types. No loss scaling:
+        # bf16 has FP32's exponent range, so gradients do not underflow as fp16's would.
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = loss_fn(model(images), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -87,23 +97,42 @@ def bench_step(name, model, channels, args, tf32, device="cuda"):
     ms = time_ms(step, args.steps, device=device)
     shape = f"{args.batch} x {channels} x {args.img_size} x {args.img_size}"
     where = "" if device == "cuda" else " cpu"
-    print(f"| {name} | PyTorch{where} {'TF32' if tf32 else 'FP32'} | {shape} | {ms:.2f} | "
+    math = "bf16 autocast" if precision == "bf16" else "TF32" if tf32 else "FP32"
+    print(f"| {name} | PyTorch{where} {math} | {shape} | {ms:.2f} | "
           f"{args.batch / ms * 1e3:.1f} |", flush=True)
 
 
+def allocator():
+    """The malloc this process runs on: a preloaded tcmalloc or jemalloc shows in its maps."""
+    with open("/proc/self/maps") as maps:
+        text = maps.read()
+    for name in ("tcmalloc", "jemalloc"):
+        if name in text:
+            return name
+    return "glibc malloc"
+
+
+def blas():
+    """The BLAS PyTorch was built with, from its build configuration."""
+    for line in torch.__config__.show().splitlines():
+        if "BLAS_INFO" in line:
+            return line.split("BLAS_INFO=")[1].split(",")[0]
+    return "unknown"
+
+
 def main_cpu(args):
-    """The CPU training steps of `bench_train_step --device cpu`: FP32, the same thread count."""
+    """The CPU training steps of `bench_train_step --device cpu`: the same thread count."""
     torch.set_num_threads(args.threads)
     print(f"bench_torch_reference: torch {torch.__version__}, cpu, {torch.get_num_threads()} "
-          f"threads, oneDNN (mkldnn) {torch.backends.mkldnn.is_available()}, "
-          f"{torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, 'cpu') else ''}")
+          f"threads, oneDNN (mkldnn) {torch.backends.mkldnn.is_available()}, allocator "
+          f"{allocator()}, BLAS {blas()}, precision {args.precision}")
     print(f"\n| model | framework | input (N x C x H x W) | ms / step (median of {args.steps}) | "
           "img/s |\n|---|---|---|---:|---:|")
     torch.manual_seed(0)
     if args.model != "vgg16":
-        bench_step("SimpleCNN", simple_cnn(), 1, args, False, "cpu")
+        bench_step("SimpleCNN", simple_cnn(), 1, args, False, "cpu", args.precision)
     if args.model != "simple":
-        bench_step("VGG16 (all layers trained)", vgg16(), 3, args, False, "cpu")
+        bench_step("VGG16 (all layers trained)", vgg16(), 3, args, False, "cpu", args.precision)
 
 
 def bench_ops(args):
@@ -139,6 +168,8 @@ def main():
                         help="GPU training steps: plain FP32, TF32, or both")
     parser.add_argument("--only", choices=["steps", "ops", "all"], default="all",
                         help="GPU: the training steps, the SGEMM and convolution timings, or all")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="cpu: FP32, or bf16 autocast (torch.autocast('cpu', bfloat16))")
     args = parser.parse_args()
     if args.img_size == 0:
         args.img_size = 224 if args.device == "cuda" else 96

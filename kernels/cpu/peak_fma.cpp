@@ -55,15 +55,30 @@ __attribute__((target("avx2,fma"), noinline)) void fma_loop_256(int64_t rounds,
   *out = sum;
 }
 
-}  // namespace
+__attribute__((target("avx512f,avx512bw,avx512bf16"), noinline)) void dpbf16_loop(
+    int64_t rounds, volatile float* out) {
+  __m512 acc[kChains];
+  const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3F7F3F7F);  // bf16 pairs (0.996, 0.996)
+  const __m512bh b = (__m512bh)_mm512_set1_epi32(0x33D633D6);  // (1e-7, 1e-7)
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  for (int64_t r = 0; r < rounds * kRepeats; ++r)
+#pragma GCC unroll 16
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+  __m512 total = acc[0];
+  for (int i = 1; i < kChains; ++i) total = _mm512_add_ps(total, acc[i]);
+  float lanes[16];
+  _mm512_storeu_ps(lanes, total);
+  float sum = 0.0f;
+  for (float v : lanes) sum += v;
+  *out = sum;
+}
 
-double measure_peak_fma(FmaWidth width, int threads, double seconds) {
-  const bool wide = width == FmaWidth::bits512;
-  if (!cpu_kernels_supported(wide ? CpuKernels::avx512 : CpuKernels::avx2)) return 0.0;
-  const int lanes = wide ? 16 : 8;
+// GFLOP/s of `loop` on `threads` threads, `flops_per_step` FLOPs per chain step of each.
+template <typename Loop>
+double measure_loop(Loop loop, double flops_per_step, int threads, double seconds) {
   auto run = [&](int64_t rounds) {
     volatile float sink = 0.0f;
-    wide ? fma_loop_512(rounds, &sink) : fma_loop_256(rounds, &sink);
+    loop(rounds, &sink);
   };
   // Calibrate on one thread: rounds for about `seconds`.
   int64_t rounds = 1;
@@ -85,8 +100,30 @@ double measure_peak_fma(FmaWidth width, int threads, double seconds) {
     run(rounds);
     slowest = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  const double flops = 2.0 * lanes * kChains * static_cast<double>(rounds * kRepeats) * threads;
+  const double flops = flops_per_step * kChains * static_cast<double>(rounds * kRepeats) * threads;
   return flops / slowest * 1e-9;
+}
+
+}  // namespace
+
+double measure_peak_fma(FmaWidth width, int threads, double seconds) {
+  const bool wide = width == FmaWidth::bits512;
+  if (!cpu_kernels_supported(wide ? CpuKernels::avx512 : CpuKernels::avx2)) return 0.0;
+  const int lanes = wide ? 16 : 8;
+  return measure_loop(wide ? fma_loop_512 : fma_loop_256, 2.0 * lanes, threads, seconds);
+}
+
+double measure_peak_dpbf16(int threads, double seconds) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512bf16")))
+    return 0.0;
+  return measure_loop(dpbf16_loop, 2.0 * 2 * 16, threads, seconds);
+#else
+  (void)threads;
+  (void)seconds;
+  return 0.0;
+#endif
 }
 
 }  // namespace busi::cpu

@@ -14,4 +14,9 @@ enum class FmaWidth { bits256, bits512 };
 // `seconds`; 0 when the CPU lacks the instructions.
 double measure_peak_fma(FmaWidth width, int threads, double seconds = 0.2);
 
+// The same for AVX512-BF16's vdpbf16ps (16 lanes, each adding two bf16 x bf16 products into an
+// FP32 accumulator: 64 FLOPs an instruction, twice an FP32 FMA's), the ceiling of the bf16 GEMM
+// (gemm_bf16_avx512.cpp); 0 when the CPU lacks it.
+double measure_peak_dpbf16(int threads, double seconds = 0.2);
+
 }  // namespace busi::cpu
