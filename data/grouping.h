@@ -31,7 +31,7 @@ struct GroupingReport {
   int64_t grouped_images = 0;  // images in those groups
   int64_t conflicts = 0;       // groups whose images carry different labels
   int64_t conflict_images = 0;
-  double seconds = 0.0;  // decoding, signatures and comparisons
+  double seconds = 0.0;  // decoding, signatures and comparisons (given signatures: comparisons)
   NearDuplicates found;  // the compared pairs (empty for byte-identical)
   // "near-duplicates (fine >= 0.40 or plain >= 0.93): 662 images, 97 groups of 2+ (270 images),
   // 2 label conflicts (5 images), 0.8 s"

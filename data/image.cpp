@@ -3,6 +3,7 @@
 #include "data/image.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -54,6 +55,12 @@ ImageInfo read_image_info(const std::vector<uint8_t>& bytes, const std::string& 
   return info;
 }
 
+namespace {
+std::atomic<int64_t> g_images_decoded{0};
+}  // namespace
+
+int64_t images_decoded() { return g_images_decoded.load(std::memory_order_relaxed); }
+
 Image decode_image(const std::vector<uint8_t>& bytes, int64_t channels, const std::string& name) {
   BUSI_CHECK(channels == 1 || channels == 3, "decode_image: channels must be 1 or 3, got ",
              channels);
@@ -61,8 +68,20 @@ Image decode_image(const std::vector<uint8_t>& bytes, int64_t channels, const st
   // waits for room in the budget (a decoder holds the pixels as stored and as asked for).
   const ImageInfo info = read_image_info(bytes, name);
   const detail::BudgetHold hold(info.height * info.width * (info.channels + channels));
-  return detail::is_jpeg(bytes) ? detail::jpeg_decode(bytes, channels, name)
-                                : detail::png_decode(bytes, channels, name);
+  Image image = detail::is_jpeg(bytes) ? detail::jpeg_decode(bytes, channels, name)
+                                       : detail::png_decode(bytes, channels, name);
+  g_images_decoded.fetch_add(1, std::memory_order_relaxed);
+  return image;
+}
+
+Image grey_like_decoder(const Image& image) {
+  if (image.channels == 1) return image;
+  BUSI_CHECK(image.channels == 3, "grey_like_decoder: 1 or 3 channels, got ", image.channels);
+  Image grey(image.height, image.width, 1);
+  const uint8_t* rgb = image.pixels.data();  // (H, W, 3)
+  for (size_t i = 0; i < grey.pixels.size(); ++i, rgb += 3)
+    grey.pixels[i] = static_cast<uint8_t>((77 * rgb[0] + 150 * rgb[1] + 29 * rgb[2]) >> 8);
+  return grey;
 }
 
 Image decode_image_file(const std::string& path, int64_t channels) {

@@ -55,6 +55,16 @@ Image decode_image(const std::vector<uint8_t>& bytes, int64_t channels, const st
 // read_file_bytes + decode_image.
 Image decode_image_file(const std::string& path, int64_t channels);
 
+// How many images this process has decoded (decode_image calls that returned pixels): what the
+// tests read to check that a run decodes each file once before its first epoch.
+int64_t images_decoded();
+
+// An RGB image (H, W, 3) as grey, by the rule the PNG decoder applies when asked for one channel
+// (stb_image: (77 R + 150 G + 29 B) / 256, truncated): the same bytes as decoding the file as
+// grey for 8-bit PNGs (BUSI's); for JPEG and 16-bit PNGs within a grey level of it. A grey image
+// comes back as it is.
+Image grey_like_decoder(const Image& image);
+
 // Resizes to (height, width). Each axis on its own: bilinear interpolation when it grows,
 // area (box) averaging when it shrinks (every source pixel counts in proportion to how much of it
 // an output pixel covers, so shrinking does not alias). Equal sizes return an exact copy.

@@ -1,5 +1,6 @@
-// ImageCache: parallel decode + resize of a whole dataset into memory; the skip-bad build that
-// drops the files that fail to decode from the index and the cache together.
+// ImageCache: parallel decode + resize of a whole dataset into memory (and, when asked, each
+// image's near-duplicate signature from the same decode); the skip-bad build that drops the
+// files that fail to decode from the index and the cache together.
 #include "data/image_cache.h"
 
 #include <omp.h>
@@ -20,6 +21,7 @@ ImageCache::ImageCache(const DatasetIndex& index, const CacheOptions& options,
              "ImageCache: channels must be 1 or 3, got ", options.channels);
   const int64_t n = index.size();
   images_.resize(n);
+  if (options.signatures) signatures_.resize(n);
   for (const Sample& sample : index.samples) labels_.push_back(sample.label);
 
   // Each thread fills its own slots, and the problems are kept per image, so that the one
@@ -30,6 +32,7 @@ ImageCache::ImageCache(const DatasetIndex& index, const CacheOptions& options,
   for (int64_t i = 0; i < n; ++i) {
     try {
       const Image decoded = decode_image_file(index.samples[i].path, options.channels);
+      if (options.signatures) signatures_[i] = make_signature(grey_like_decoder(decoded));
       images_[i] = resize_image(decoded, options.height, options.width);
     } catch (const std::exception& e) {
       found[i] = e.what();
@@ -60,13 +63,16 @@ ImageCache ImageCache::build(DatasetIndex& index, const CacheOptions& options, b
   drop_bad_samples(index, bad);
   std::vector<Image> images;
   std::vector<int64_t> labels;
+  std::vector<ImageSignature> signatures;
   for (size_t id = 0; id < problems.size(); ++id) {
     if (!problems[id].empty()) continue;
     images.push_back(std::move(cache.images_[id]));
     labels.push_back(cache.labels_[id]);
+    if (options.signatures) signatures.push_back(std::move(cache.signatures_[id]));
   }
   cache.images_ = std::move(images);
   cache.labels_ = std::move(labels);
+  cache.signatures_ = std::move(signatures);
   return cache;
 }
 

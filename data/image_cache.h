@@ -8,6 +8,7 @@
 
 #include "data/dataset.h"
 #include "data/image.h"
+#include "data/image_signature.h"
 
 namespace busi::data {
 
@@ -15,6 +16,9 @@ struct CacheOptions {
   int64_t height = 256, width = 256;  // every image is resized to this (aspect not kept)
   int64_t channels = 3;               // 1 grey, or 3 (grey repeated into R=G=B)
   int threads = 0;                    // decoding threads; 0 = all cores
+  // Also make each image's near-duplicate signature (image_signature.h) from the same decoded
+  // pixels, full size, before the resize: the grouping then needs no second decode of the files.
+  bool signatures = false;
 };
 
 class ImageCache {
@@ -33,6 +37,10 @@ class ImageCache {
   // scan then only checks headers). Make splits after this call, from the updated index.
   static ImageCache build(DatasetIndex& index, const CacheOptions& options, bool skip_bad);
 
+  // With CacheOptions::signatures: each kept image's signature, by sample id (the grey of the
+  // decoded image, as decoding it as grey gives: grey_like_decoder). Moved out: call once.
+  std::vector<ImageSignature> take_signatures() { return std::move(signatures_); }
+
   int64_t size() const { return static_cast<int64_t>(images_.size()); }
   int64_t num_classes() const { return num_classes_; }
   int64_t height() const { return options_.height; }
@@ -50,8 +58,9 @@ class ImageCache {
 
   CacheOptions options_;
   int64_t num_classes_ = 0;
-  std::vector<Image> images_;    // by sample id, each (height, width, channels)
-  std::vector<int64_t> labels_;  // by sample id
+  std::vector<Image> images_;               // by sample id, each (height, width, channels)
+  std::vector<int64_t> labels_;             // by sample id
+  std::vector<ImageSignature> signatures_;  // by sample id, with CacheOptions::signatures
 };
 
 }  // namespace busi::data

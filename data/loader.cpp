@@ -65,11 +65,16 @@ int64_t BatchLoader::batches_per_epoch() const {
   return options_.drop_last ? n / size : (n + size - 1) / size;
 }
 
+std::vector<int64_t> shuffled_order(uint64_t seed, int64_t epoch, int64_t n) {
+  Generator gen(derive_seed(seed, SeedStream::Order, {static_cast<uint64_t>(epoch)}));
+  return gen.permutation(n);
+}
+
 std::vector<int64_t> BatchLoader::draw_order(int64_t epoch) const {
-  Generator gen(derive_seed(options_.seed, SeedStream::Order, {static_cast<uint64_t>(epoch)}));
   const int64_t n = samples_per_epoch();
   std::vector<int64_t> order;
   if (options_.class_balanced) {
+    Generator gen(derive_seed(options_.seed, SeedStream::Order, {static_cast<uint64_t>(epoch)}));
     std::vector<std::vector<int64_t>> by_class(cache_.num_classes());
     for (int64_t id : sample_ids_) by_class[cache_.label(id)].push_back(id);
     std::erase_if(by_class, [](const auto& members) { return members.empty(); });
@@ -79,7 +84,7 @@ std::vector<int64_t> BatchLoader::draw_order(int64_t epoch) const {
       order.push_back(members[gen.randint(static_cast<int64_t>(members.size()))]);
     }
   } else if (options_.shuffle) {
-    for (int64_t p : gen.permutation(n)) order.push_back(sample_ids_[p]);
+    for (int64_t p : shuffled_order(options_.seed, epoch, n)) order.push_back(sample_ids_[p]);
   } else {
     order = sample_ids_;
   }
@@ -92,8 +97,8 @@ Batch BatchLoader::build_batch(const EpochPlan& plan, int64_t batch_index) const
       std::min(begin + options_.batch_size, static_cast<int64_t>(plan.order.size()));
   const int64_t C = cache_.channels(), H = options_.height, W = options_.width;
   Batch batch;
-  batch.images = Tensor::empty({end - begin, C, H, W});
-  float* images = batch.images.data();
+  batch.inputs = Tensor::empty({end - begin, C, H, W});
+  float* images = batch.inputs.data();
   for (int64_t position = begin; position < end; ++position) {
     const int64_t id = plan.order[position];
     Image image;

@@ -20,8 +20,10 @@
 
 namespace busi::data {
 
+// One batch, the only batch type of the project: the loader's images, or (tools/train's
+// TensorSource) rows a frozen part of the network computed once, on the CPU or the device.
 struct Batch {
-  Tensor images;                    // (N, C, H, W) float32 on the CPU, normalised
+  Tensor inputs;                    // (N, C, H, W) float32 images, normalised; or (N, ...) rows
   std::vector<int64_t> labels;      // (N,) class indices
   std::vector<int64_t> sample_ids;  // (N,) ids into the DatasetIndex (and the ImageCache)
 };
@@ -47,6 +49,11 @@ struct LoaderOptions {
   int workers = 2;               // background threads building batches
   int64_t prefetch_batches = 4;  // the bounded queue: batches built ahead of the consumer
 };
+
+// The shuffled order of epoch `epoch` over n items: a permutation of 0..n-1 drawn from
+// derive_seed(seed, Order, {epoch}). The loader's order, and that of every other batch source
+// that must shuffle as it does (tools/train's TensorSource).
+std::vector<int64_t> shuffled_order(uint64_t seed, int64_t epoch, int64_t n);
 
 // Usage, each epoch:  loader.start_epoch(e); while (auto batch = loader.next()) { ... }
 //

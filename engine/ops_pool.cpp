@@ -46,7 +46,8 @@ Pool2dShape check_pool2d_args(const Tensor& x, int64_t kernel, int64_t stride, i
 
 }  // namespace
 
-// dL/dx[argmax of window] = dL/dy[window], the argmax being the window's first maximum. The CPU
+// The gradients of pooling are stated once, in kernels/common/pool_window.h. Max pooling's: the
+// window's dL/dy goes to its first maximum (its argmax), nothing to the other inputs. The CPU
 // recomputes it from the saved input (its 2x2 path is a few vector compares, and the input is
 // kept anyway); CUDA saves it in the forward, an int32 per output, so its backward reads a
 // quarter of the bytes and keeps no input (max_pool_backward_* in kernels/cuda/pool.cu).
@@ -76,7 +77,7 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
   });
 }
 
-// dL/dx[h, w] = sum over the windows containing (h, w) of dL/dy / (real elements of the window).
+// Average pooling's gradient: kernels/common/pool_window.h.
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
   const Pool2dShape s = check_pool2d_args(x, kernel, stride, padding, "avg_pool2d");
   Tensor y = Tensor::empty({s.N, s.C, s.Ho, s.Wo}, x.device());
@@ -97,7 +98,7 @@ Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
   });
 }
 
-// y[n, c] = mean of x[n, c, :, :], so dL/dx[n, c, h, w] = dL/dy[n, c] / (H W).
+// Global average pooling, y[n, c] = mean of x[n, c, :, :]; its gradient: kernels/common/pool_window.h.
 Tensor global_avg_pool2d(const Tensor& x) {
   check_defined(x, "global_avg_pool2d", "x");
   BUSI_CHECK(x.dim() == 4, "global_avg_pool2d: input ", shape_str(x.shape()),

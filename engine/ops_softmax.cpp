@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "engine/autograd.h"
-#include "kernels/cuda/runtime/api.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "kernels/cpu/softmax.h"
+#include "kernels/cuda/runtime/api.h"
 #include "kernels/cuda/softmax.h"
 
 namespace busi {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the GPU bundle on a machine without a GPU: the programs a GPU run needs
-# (tools/gpu_session.sh), compiled with nvcc for sm_90 against CUDA, cuBLAS and cuDNN, so that the
+# (tools/bench/gpu_session.sh), compiled with nvcc for sm_90 against CUDA, cuBLAS and cuDNN, so that the
 # GPU machine spends its scarce minutes running them rather than compiling them.
 #   - portable CPU code (no -march=native: the GPU machine's processor may differ), no optional
 #     host library (HDF5, libjpeg), -lineinfo in the device code; the engine one shared library

@@ -34,7 +34,7 @@ std::vector<std::pair<int64_t, int64_t>> one_epoch(TensorSource& source, int64_t
                                                    const std::vector<int64_t>& ids) {
   std::vector<std::pair<int64_t, int64_t>> served;
   source.start_epoch(epoch);
-  while (std::optional<TrainBatch> batch = source.next()) {
+  while (std::optional<data::Batch> batch = source.next()) {
     const std::vector<float> x = batch->inputs.to_vector();
     REQUIRE(x.size() == 2 * batch->labels.size());
     for (size_t r = 0; r < batch->labels.size(); ++r) {

@@ -30,7 +30,7 @@ using namespace busi;
 namespace {
 
 // The caching allocator for the scope of a test of the cache itself, also when the run asked for
-// exact allocations (tools/compute_sanitizer.sh's memcheck sets BUSI_CUDA_ALLOC=exact).
+// exact allocations (tools/bench/compute_sanitizer.sh's memcheck sets BUSI_CUDA_ALLOC=exact).
 class CachingMode {
  public:
   CachingMode() : exact_(cuda::exact_allocation()) { cuda::set_exact_allocation(false); }

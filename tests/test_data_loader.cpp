@@ -74,7 +74,7 @@ bool same_batches(const std::vector<Batch>& a, const std::vector<Batch>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
     if (a[i].sample_ids != b[i].sample_ids || a[i].labels != b[i].labels ||
-        a[i].images.to_vector() != b[i].images.to_vector())
+        a[i].inputs.to_vector() != b[i].inputs.to_vector())
       return false;
   return true;
 }
@@ -89,11 +89,11 @@ TEST_CASE("loader: batches in order, NCHW float32, labels and pixels of the righ
   CHECK(loader.batches_per_epoch() == 5);
   const std::vector<Batch> batches = whole_epoch(loader, 0);
   REQUIRE(batches.size() == 5);
-  CHECK(batches[0].images.shape() == busi::Shape{4, 3, 8, 8});
-  CHECK(batches[4].images.shape() == busi::Shape{2, 3, 8, 8});  // the last, partial batch kept
+  CHECK(batches[0].inputs.shape() == busi::Shape{4, 3, 8, 8});
+  CHECK(batches[4].inputs.shape() == busi::Shape{2, 3, 8, 8});  // the last, partial batch kept
   CHECK(ids_of(batches) == data.all_ids);
   for (const Batch& batch : batches) {
-    const std::vector<float> values = batch.images.to_vector();
+    const std::vector<float> values = batch.inputs.to_vector();
     for (size_t i = 0; i < batch.sample_ids.size(); ++i) {
       const int64_t id = batch.sample_ids[i];
       CHECK(batch.labels[i] == data.index.samples[id].label);
@@ -149,7 +149,7 @@ TEST_CASE("loader: augmented batches identical with 0, 1 or 3 workers and any qu
     runs.push_back(whole_epoch(loader, 3));
   }
   REQUIRE(runs[0].size() == 5);
-  CHECK(runs[0][0].images.shape() == busi::Shape{4, 3, 6, 6});
+  CHECK(runs[0][0].inputs.shape() == busi::Shape{4, 3, 6, 6});
   for (size_t r = 1; r < runs.size(); ++r) CHECK(same_batches(runs[0], runs[r]));
 }
 

@@ -219,17 +219,8 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   const Json architecture = architecture_json(config);
   const int64_t layers_loaded = static_cast<int64_t>(pretrained.layers.size());
 
-  TrainerOptions options;
-  options.run_dir = run_dir;
-  options.model_name = models::VGG16::kModelName;
-  options.class_names = d.index.classes;
-  options.device = ctx.device;
-  options.patience = s.patience;
-  options.stop_after_epoch = s.stop_after;
-  options.live_progress = stdout_is_terminal();
-  options.checkpoint_metadata = base_checkpoint_metadata(*ctx.cli, s, d);
-  options.checkpoint_metadata["architecture"] = architecture.dump(0);
-  options.checkpoint_metadata["normalization"] = normalization_to_json(norm).dump(0);
+  TrainerOptions options = make_trainer_options(*ctx.cli, s, d, run_dir, models::VGG16::kModelName,
+                                                ctx.device, architecture, norm);
   options.checkpoint_metadata["imagenet_layers_loaded"] = std::to_string(layers_loaded);
   Trainer trainer(model, options);
 
@@ -242,11 +233,8 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   facts["lsuv"] = v.lsuv;
   facts["preprocessing"] = norm.name;
   Json config_extra = facts;
-  config_extra["normalization"] = normalization_to_json(norm);
-  config_extra["architecture"] = architecture;
-  config_extra["grouping"] = grouping_json(s, d);
+  add_run_facts(config_extra, s, d, fold, architecture, norm);
   if (!lsuv.empty()) config_extra["lsuv_layers"] = lsuv_json(lsuv);
-  if (s.folds > 0) config_extra["fold"] = fold;
   write_config_json(run_dir, make_config(*ctx.cli, s, options.model_name, ctx.device,
                                          BUSI_SOURCE_DIR, config_extra));
   if (!s.resume.empty()) trainer.resume(s.resume);

@@ -1,4 +1,4 @@
-// gpu_preflight: the first thing a GPU run does (tools/gpu_session.sh), in a few seconds: which
+// gpu_preflight: the first thing a GPU run does (tools/bench/gpu_session.sh), in a few seconds: which
 // GPU, driver and libraries this binary found, whether the loaded cuDNN fits the one it was
 // built for, and the GPU self-check (engine/gpu_self_check.h: the main kernels on small inputs
 // against the CPU, never from the cache here). Prints one line per check and a verdict line.

@@ -94,25 +94,13 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
 
   const Json architecture = architecture_json(config);
 
-  TrainerOptions options;
-  options.run_dir = run_dir;
-  options.model_name = models::SimpleCNN::kModelName;
-  options.class_names = d.index.classes;
-  options.device = ctx.device;
-  options.patience = s.patience;
-  options.stop_after_epoch = s.stop_after;
-  options.live_progress = stdout_is_terminal();
-  options.checkpoint_metadata = base_checkpoint_metadata(*ctx.cli, s, d);
-  options.checkpoint_metadata["architecture"] = architecture.dump(0);
-  options.checkpoint_metadata["normalization"] = normalization_to_json(norm).dump(0);
+  const TrainerOptions options = make_trainer_options(
+      *ctx.cli, s, d, run_dir, models::SimpleCNN::kModelName, ctx.device, architecture, norm);
   Trainer trainer(model, options);
 
   Json extra = Json::object();
-  extra["normalization"] = normalization_to_json(norm);
-  extra["architecture"] = architecture;
+  add_run_facts(extra, s, d, fold, architecture, norm);
   extra["parameters"] = model.num_parameters();
-  extra["grouping"] = grouping_json(s, d);
-  if (s.folds > 0) extra["fold"] = fold;
   write_config_json(
       run_dir, make_config(*ctx.cli, s, options.model_name, ctx.device, BUSI_SOURCE_DIR, extra));
   if (!s.resume.empty()) trainer.resume(s.resume);

@@ -357,7 +357,8 @@ Value parse(std::string_view text, const std::string& origin, const ParseOptions
 
 std::string quote(std::string_view s) {
   std::string out = "\"";
-  for (const char c : s) {
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
     switch (c) {
       case '"':
         out += "\\\"";
@@ -374,13 +375,19 @@ std::string quote(std::string_view s) {
       case '\t':
         out += "\\t";
         break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
+        if (c < 0x20) {
           char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
         } else {
-          out += c;
+          out += ch;  // bytes of UTF-8 sequences pass through unchanged
         }
     }
   }

@@ -72,7 +72,8 @@ struct ParseOptions {
 // must not be ambiguous).
 Value parse(std::string_view text, const std::string& origin, const ParseOptions& options = {});
 
-// `s` as a JSON string literal, quotes included ("a\"b" for a"b; control characters as \u00XX).
+// `s` as a JSON string literal, quotes included ("a\"b" for a"b; \b \f \n \r \t, other control
+// characters as \u00XX; UTF-8 kept). The one quoting function: the tools' Json writer uses it too.
 std::string quote(std::string_view s);
 
 }  // namespace busi::weights::json

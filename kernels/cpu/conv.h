@@ -7,7 +7,7 @@
 //                  column matrix is never written out (conv_im2col_packed.cpp)
 //   winograd       F(2x2, 3x3) for 3x3 stride-1 layers: 2.25x fewer multiplications, rounding
 //                  within a bound proved in conv_winograd.cpp
-// `automatic` picks per layer shape and direction from a fixed table (conv_algorithm.cpp), so a
+// `automatic` picks per layer shape and direction from a fixed table (choose_conv_algorithms in conv.cpp), so a
 // given shape always runs the same algorithm on a machine and training stays deterministic.
 #pragma once
 

@@ -1,7 +1,10 @@
-// CPU reference kernels for the SGD and Adam/AdamW updates (see optim.h for the formulas).
+// CPU reference kernels for the SGD and Adam/AdamW updates: each element's step is
+// kernels/common/optim_step.h (the formulas), shared with the CUDA twin.
 #include "kernels/cpu/optim.h"
 
 #include <cmath>
+
+#include "kernels/common/optim_step.h"
 
 namespace busi::cpu {
 
@@ -10,16 +13,9 @@ void sgd_update(int64_t n, T* param, const T* grad, T* momentum_buf, const SgdHy
                 bool first_step) {
   const T lr = h.lr, mu = h.momentum, wd = h.weight_decay;
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; ++i) {
-    const T g = grad[i] + wd * param[i];
-    if (mu == T(0)) {
-      param[i] -= lr * g;
-      continue;
-    }
-    const T buf = first_step ? g : mu * momentum_buf[i] + g;
-    momentum_buf[i] = buf;
-    param[i] -= lr * (h.nesterov ? g + mu * buf : buf);
-  }
+  for (int64_t i = 0; i < n; ++i)
+    sgd_step(param[i], grad[i], mu == T(0) ? nullptr : momentum_buf + i, lr, mu, wd, h.nesterov,
+             first_step);
 }
 
 template <typename T>
@@ -28,18 +24,9 @@ void adam_update(int64_t n, T* param, const T* grad, T* m, T* v, const AdamHyper
   const T correction1 = T(1) - std::pow(b1, static_cast<T>(h.step));
   const T correction2 = T(1) - std::pow(b2, static_cast<T>(h.step));
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; ++i) {
-    T g = grad[i];
-    if (h.decoupled) {
-      param[i] -= lr * wd * param[i];
-    } else {
-      g += wd * param[i];
-    }
-    m[i] = b1 * m[i] + (T(1) - b1) * g;
-    v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-    const T m_hat = m[i] / correction1, v_hat = v[i] / correction2;
-    param[i] -= lr * m_hat / (std::sqrt(v_hat) + eps);
-  }
+  for (int64_t i = 0; i < n; ++i)
+    adam_step(param[i], grad[i], m[i], v[i], lr, b1, b2, eps, wd, h.decoupled, correction1,
+              correction2);
 }
 
 #define BUSI_INSTANTIATE(T)                                                      \

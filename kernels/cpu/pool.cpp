@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/common/pool_window.h"
+
 namespace busi::cpu {
 
 namespace {
@@ -13,33 +15,8 @@ namespace {
 // microseconds, and far more when other processes compete for the cores.
 constexpr int64_t kParallelWork = int64_t{1} << 15;
 
-// The input coordinates [begin, end) covered by window `out_index` along one axis, with the
-// padding clipped off: the window starts at out_index * stride - pad and is `kernel` long.
-struct Span {
-  int64_t begin, end;
-  int64_t size() const { return end - begin; }
-};
-inline Span window_span(int64_t out_index, int64_t stride, int64_t pad, int64_t kernel,
-                        int64_t in) {
-  const int64_t start = out_index * stride - pad;
-  return {std::max<int64_t>(start, 0), std::min(start + kernel, in)};
-}
-
-// Index h * W + v (in the plane) of the first maximum of the window rows x cols, scanning in
-// row-major order; padding is never visited, which is the same as counting it as -infinity.
-// Returns -1 for an empty window (which the op's argument checks rule out).
-template <typename T>
-int64_t first_max_index(const T* plane, int64_t W, Span rows, Span cols) {
-  int64_t best = -1;
-  T best_value = -std::numeric_limits<T>::infinity();
-  for (int64_t h = rows.begin; h < rows.end; ++h)
-    for (int64_t v = cols.begin; v < cols.end; ++v)
-      if (best < 0 || plane[h * W + v] > best_value) {  // strict >: ties keep the first
-        best = h * W + v;
-        best_value = plane[best];
-      }
-  return best;
-}
+// The windows (pool_window_span, pool_first_max_index) and the gradient formulas:
+// kernels/common/pool_window.h, shared with the CUDA twin.
 
 // The networks' pooling, 2x2 windows at stride 2 without padding: every window lies inside the
 // plane and no two overlap, so the general scan reduces to four values per output: the same
@@ -109,18 +86,18 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y) {
     const T* x_p = x + plane * s.H * s.W;  // (H, W)
     T* y_p = y + plane * s.Ho * s.Wo;      // (Ho, Wo)
     for (int64_t i = 0; i < s.Ho; ++i) {
-      const Span rows = window_span(i, s.stride, s.pad, s.kernel, s.H);
+      const PoolSpan rows = pool_window_span(i, s.stride, s.pad, s.kernel, s.H);
       for (int64_t j = 0; j < s.Wo; ++j) {
-        const Span cols = window_span(j, s.stride, s.pad, s.kernel, s.W);
-        const int64_t at = first_max_index(x_p, s.W, rows, cols);
+        const PoolSpan cols = pool_window_span(j, s.stride, s.pad, s.kernel, s.W);
+        const int64_t at = pool_first_max_index(x_p, s.W, rows, cols);
         y_p[i * s.Wo + j] = at >= 0 ? x_p[at] : -std::numeric_limits<T>::infinity();
       }
     }
   }
 }
 
-// y = x[argmax], so dL/dx[argmax] = dy for each window and 0 elsewhere; overlapping windows
-// (stride < kernel) add up. dx is overwritten.
+// The max-pooling gradient of pool_window.h, rescanning each window for its first maximum. dx is
+// overwritten.
 template <typename T>
 void max_pool2d_backward(const Pool2dShape& s, const T* x, const T* dy, T* dx) {
   if (is_plain_2x2(s)) return max_pool2d_2x2_backward(s, x, dy, dx);
@@ -131,10 +108,10 @@ void max_pool2d_backward(const Pool2dShape& s, const T* x, const T* dy, T* dx) {
     T* dx_p = dx + plane * s.H * s.W;          // (H, W)
     std::fill(dx_p, dx_p + s.H * s.W, T(0));
     for (int64_t i = 0; i < s.Ho; ++i) {
-      const Span rows = window_span(i, s.stride, s.pad, s.kernel, s.H);
+      const PoolSpan rows = pool_window_span(i, s.stride, s.pad, s.kernel, s.H);
       for (int64_t j = 0; j < s.Wo; ++j) {
-        const Span cols = window_span(j, s.stride, s.pad, s.kernel, s.W);
-        const int64_t at = first_max_index(x_p, s.W, rows, cols);
+        const PoolSpan cols = pool_window_span(j, s.stride, s.pad, s.kernel, s.W);
+        const int64_t at = pool_first_max_index(x_p, s.W, rows, cols);
         if (at >= 0) dx_p[at] += dy_p[i * s.Wo + j];
       }
     }
@@ -148,9 +125,9 @@ void avg_pool2d_forward(const Pool2dShape& s, const T* x, T* y) {
     const T* x_p = x + plane * s.H * s.W;  // (H, W)
     T* y_p = y + plane * s.Ho * s.Wo;      // (Ho, Wo)
     for (int64_t i = 0; i < s.Ho; ++i) {
-      const Span rows = window_span(i, s.stride, s.pad, s.kernel, s.H);
+      const PoolSpan rows = pool_window_span(i, s.stride, s.pad, s.kernel, s.H);
       for (int64_t j = 0; j < s.Wo; ++j) {
-        const Span cols = window_span(j, s.stride, s.pad, s.kernel, s.W);
+        const PoolSpan cols = pool_window_span(j, s.stride, s.pad, s.kernel, s.W);
         T total = T(0);
         for (int64_t h = rows.begin; h < rows.end; ++h)
           for (int64_t v = cols.begin; v < cols.end; ++v) total += x_p[h * s.W + v];
@@ -160,8 +137,7 @@ void avg_pool2d_forward(const Pool2dShape& s, const T* x, T* y) {
   }
 }
 
-// y = (1 / count) sum of the window, so each real element of the window receives dy / count;
-// overlapping windows add up. dx is overwritten.
+// The average-pooling gradient of pool_window.h, window by window. dx is overwritten.
 template <typename T>
 void avg_pool2d_backward(const Pool2dShape& s, const T* dy, T* dx) {
 #pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
@@ -170,9 +146,9 @@ void avg_pool2d_backward(const Pool2dShape& s, const T* dy, T* dx) {
     T* dx_p = dx + plane * s.H * s.W;          // (H, W)
     std::fill(dx_p, dx_p + s.H * s.W, T(0));
     for (int64_t i = 0; i < s.Ho; ++i) {
-      const Span rows = window_span(i, s.stride, s.pad, s.kernel, s.H);
+      const PoolSpan rows = pool_window_span(i, s.stride, s.pad, s.kernel, s.H);
       for (int64_t j = 0; j < s.Wo; ++j) {
-        const Span cols = window_span(j, s.stride, s.pad, s.kernel, s.W);
+        const PoolSpan cols = pool_window_span(j, s.stride, s.pad, s.kernel, s.W);
         const T share =
             dy_p[i * s.Wo + j] / static_cast<T>(std::max<int64_t>(rows.size() * cols.size(), 1));
         for (int64_t h = rows.begin; h < rows.end; ++h)

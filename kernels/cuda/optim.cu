@@ -9,11 +9,12 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/cuda/runtime/allocator.h"
-#include "kernels/cuda/runtime/check.h"
 #include "kernels/common/error.h"
+#include "kernels/common/optim_step.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/optim.h"
+#include "kernels/cuda/runtime/allocator.h"
+#include "kernels/cuda/runtime/check.h"
 
 namespace busi::cuda {
 
@@ -65,51 +66,30 @@ unsigned table_grid(int64_t num_chunks) {
   return static_cast<unsigned>(std::min<int64_t>(num_chunks, int64_t(sm_count()) * 8));
 }
 
-// SGD:  g = grad + wd p;  buf = first_step ? g : momentum buf + g;
-//       step = nesterov ? g + momentum buf : buf;  p -= lr step   (momentum 0: p -= lr g)
+// SGD, one element at a time: sgd_step of kernels/common/optim_step.h (the CPU's formula).
 __global__ void sgd_multi_kernel(const ParamSlot* slots, const Chunk* chunks, int64_t num_chunks,
                                  SgdHyper h, bool first_step) {
   const float lr = h.lr, mu = h.momentum, wd = h.weight_decay;
   for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {
     const Chunk chunk = chunks[c];
     const ParamSlot slot = slots[chunk.slot];
-    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
-      const float g = slot.grad[i] + wd * slot.param[i];
-      if (mu == 0.0f) {
-        slot.param[i] -= lr * g;
-        continue;
-      }
-      const float buf = first_step ? g : mu * slot.state1[i] + g;
-      slot.state1[i] = buf;
-      slot.param[i] -= lr * (h.nesterov ? g + mu * buf : buf);
-    }
+    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x)
+      sgd_step(slot.param[i], slot.grad[i], mu == 0.0f ? nullptr : slot.state1 + i, lr, mu, wd,
+               h.nesterov, first_step);
   }
 }
 
-// Adam / AdamW with the bias corrections c1 = 1 - b1^t, c2 = 1 - b2^t computed on the host:
-//   AdamW: p -= lr wd p;   Adam: g = grad + wd p
-//   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2;   p -= lr (m / c1) / (sqrt(v / c2) + eps)
+// Adam / AdamW, one element at a time: adam_step of kernels/common/optim_step.h, with the bias
+// corrections c1 = 1 - b1^t, c2 = 1 - b2^t computed on the host.
 __global__ void adam_multi_kernel(const ParamSlot* slots, const Chunk* chunks, int64_t num_chunks,
                                   AdamHyper h, float correction1, float correction2) {
   const float b1 = h.beta1, b2 = h.beta2, lr = h.lr, wd = h.weight_decay, eps = h.eps;
   for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {
     const Chunk chunk = chunks[c];
     const ParamSlot slot = slots[chunk.slot];
-    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
-      float g = slot.grad[i];
-      float p = slot.param[i];
-      if (h.decoupled) {
-        p -= lr * wd * p;
-      } else {
-        g += wd * p;
-      }
-      const float m = b1 * slot.state1[i] + (1.0f - b1) * g;
-      const float v = b2 * slot.state2[i] + (1.0f - b2) * g * g;
-      slot.state1[i] = m;
-      slot.state2[i] = v;
-      const float m_hat = m / correction1, v_hat = v / correction2;
-      slot.param[i] = p - lr * m_hat / (sqrtf(v_hat) + eps);
-    }
+    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x)
+      adam_step(slot.param[i], slot.grad[i], slot.state1[i], slot.state2[i], lr, b1, b2, eps, wd,
+                h.decoupled, correction1, correction2);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <cfloat>
 
 #include "kernels/common/error.h"
+#include "kernels/common/pool_window.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/pool.h"
 
@@ -19,37 +20,13 @@ namespace busi::cuda {
 
 namespace {
 
-// The real input rows (or columns) [begin, end) of window `out_index` along one axis.
-struct Span {
-  int64_t begin, end;
-};
-__device__ __forceinline__ Span window_span(int64_t out_index, int64_t stride, int64_t pad,
-                                            int64_t kernel, int64_t in) {
-  const int64_t start = out_index * stride - pad;
-  return {start > 0 ? start : 0, start + kernel < in ? start + kernel : in};
-}
-
-// Plane index h * W + v of the first maximum of the window (strict >, so ties keep the first;
-// the first real element is taken as it is, so a NaN there propagates as on the CPU).
-__device__ __forceinline__ int64_t first_max_index(const float* plane, int64_t W, Span rows,
-                                                   Span cols) {
-  int64_t best = -1;
-  float best_value = -FLT_MAX;
-  for (int64_t h = rows.begin; h < rows.end; ++h)
-    for (int64_t v = cols.begin; v < cols.end; ++v) {
-      const float value = plane[h * W + v];
-      if (best < 0 || value > best_value) {
-        best = h * W + v;
-        best_value = value;
-      }
-    }
-  return best;
-}
+// The windows (pool_window_span, pool_first_max_index) and the gradient formulas:
+// kernels/common/pool_window.h, shared with the CPU twin.
 
 // The output windows [first, last] along one axis that contain input coordinate `x`: window i
 // covers [i*stride - pad, i*stride - pad + kernel), so i*stride <= x + pad < i*stride + kernel.
-__device__ __forceinline__ Span windows_containing(int64_t x, int64_t stride, int64_t pad,
-                                                   int64_t kernel, int64_t out) {
+__device__ __forceinline__ PoolSpan windows_containing(int64_t x, int64_t stride, int64_t pad,
+                                                       int64_t kernel, int64_t out) {
   const int64_t lowest = x + pad - kernel + 1;  // i*stride >= lowest
   const int64_t first = lowest <= 0 ? 0 : (lowest + stride - 1) / stride;
   const int64_t last = (x + pad) / stride;            // i*stride <= x + pad
@@ -73,8 +50,9 @@ __global__ void max_pool_forward_kernel(Pool2dShape s, const float* x, float* y,
     int64_t plane, oh, ow;
     split_output(s, i, plane, oh, ow);
     const float* x_p = x + plane * s.H * s.W;  // (H, W)
-    const int64_t at = first_max_index(x_p, s.W, window_span(oh, s.stride, s.pad, s.kernel, s.H),
-                                       window_span(ow, s.stride, s.pad, s.kernel, s.W));
+    const int64_t at =
+        pool_first_max_index(x_p, s.W, pool_window_span(oh, s.stride, s.pad, s.kernel, s.H),
+                             pool_window_span(ow, s.stride, s.pad, s.kernel, s.W));
     y[i] = at >= 0 ? x_p[at] : -INFINITY;
     argmax[i] = static_cast<int32_t>(at);
   }
@@ -91,8 +69,8 @@ __global__ void max_pool_backward_disjoint_kernel(Pool2dShape s, const int32_t* 
     int64_t plane, oh, ow;
     split_output(s, i, plane, oh, ow);
     float* dx_p = dx + plane * s.H * s.W;  // (H, W)
-    const Span rows = window_span(oh, s.stride, s.pad, s.kernel, s.H);
-    const Span cols = window_span(ow, s.stride, s.pad, s.kernel, s.W);
+    const PoolSpan rows = pool_window_span(oh, s.stride, s.pad, s.kernel, s.H);
+    const PoolSpan cols = pool_window_span(ow, s.stride, s.pad, s.kernel, s.W);
     const int64_t at = argmax[i];
     const float g = dy[i];
     for (int64_t h = rows.begin; h < rows.end; ++h)
@@ -110,8 +88,8 @@ __global__ void max_pool_backward_gather_kernel(Pool2dShape s, const int32_t* ar
     const int64_t v = i % s.W, h = (i / s.W) % s.H, plane = i / (s.H * s.W);
     const float* dy_p = dy + plane * s.Ho * s.Wo;         // (Ho, Wo)
     const int32_t* arg_p = argmax + plane * s.Ho * s.Wo;  // (Ho, Wo)
-    const Span rows = windows_containing(h, s.stride, s.pad, s.kernel, s.Ho);
-    const Span cols = windows_containing(v, s.stride, s.pad, s.kernel, s.Wo);
+    const PoolSpan rows = windows_containing(h, s.stride, s.pad, s.kernel, s.Ho);
+    const PoolSpan cols = windows_containing(v, s.stride, s.pad, s.kernel, s.Wo);
     const int64_t self = h * s.W + v;
     float total_grad = 0.0f;
     for (int64_t oh = rows.begin; oh < rows.end; ++oh)
@@ -127,8 +105,8 @@ __global__ void avg_pool_forward_kernel(Pool2dShape s, const float* x, float* y)
     int64_t plane, oh, ow;
     split_output(s, i, plane, oh, ow);
     const float* x_p = x + plane * s.H * s.W;  // (H, W)
-    const Span rows = window_span(oh, s.stride, s.pad, s.kernel, s.H);
-    const Span cols = window_span(ow, s.stride, s.pad, s.kernel, s.W);
+    const PoolSpan rows = pool_window_span(oh, s.stride, s.pad, s.kernel, s.H);
+    const PoolSpan cols = pool_window_span(ow, s.stride, s.pad, s.kernel, s.W);
     float sum = 0.0f;
     for (int64_t h = rows.begin; h < rows.end; ++h)
       for (int64_t v = cols.begin; v < cols.end; ++v) sum += x_p[h * s.W + v];
@@ -137,19 +115,19 @@ __global__ void avg_pool_forward_kernel(Pool2dShape s, const float* x, float* y)
   }
 }
 
-// dx[h, v] = sum over the windows containing (h, v) of dy / (real elements of that window).
+// The average-pooling gradient of pool_window.h, gathered per input element (no atomics).
 __global__ void avg_pool_backward_kernel(Pool2dShape s, const float* dy, float* dx) {
   const int64_t total = s.N * s.C * s.H * s.W;
   for (int64_t i = global_thread_index(); i < total; i += grid_thread_count()) {
     const int64_t v = i % s.W, h = (i / s.W) % s.H, plane = i / (s.H * s.W);
     const float* dy_p = dy + plane * s.Ho * s.Wo;  // (Ho, Wo)
-    const Span rows = windows_containing(h, s.stride, s.pad, s.kernel, s.Ho);
-    const Span cols = windows_containing(v, s.stride, s.pad, s.kernel, s.Wo);
+    const PoolSpan rows = windows_containing(h, s.stride, s.pad, s.kernel, s.Ho);
+    const PoolSpan cols = windows_containing(v, s.stride, s.pad, s.kernel, s.Wo);
     float total_grad = 0.0f;
     for (int64_t oh = rows.begin; oh < rows.end; ++oh) {
-      const Span wr = window_span(oh, s.stride, s.pad, s.kernel, s.H);
+      const PoolSpan wr = pool_window_span(oh, s.stride, s.pad, s.kernel, s.H);
       for (int64_t ow = cols.begin; ow < cols.end; ++ow) {
-        const Span wc = window_span(ow, s.stride, s.pad, s.kernel, s.W);
+        const PoolSpan wc = pool_window_span(ow, s.stride, s.pad, s.kernel, s.W);
         const int64_t count = (wr.end - wr.begin) * (wc.end - wc.begin);
         total_grad += dy_p[oh * s.Wo + ow] / static_cast<float>(count > 1 ? count : 1);
       }

@@ -1,6 +1,6 @@
 // The shapes bench_kernels times: the layers of SimpleCNN and VGG16 at 224 x 224 and batch 32
 // (the default), a few of them (--quick), or tiny ones that only check that every row runs
-// (--smoke, which tools/gpu_session.sh --dry-run uses on the emulated device).
+// (--smoke, which tools/bench/gpu_session.sh --dry-run uses on the emulated device).
 #pragma once
 
 #include <cstddef>

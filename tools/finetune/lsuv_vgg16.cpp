@@ -28,7 +28,7 @@ std::vector<LsuvLayerReport> lsuv_vgg16(models::VGG16& model,
   eval_options.augment = false;
   LoaderSource source(cache, chosen, eval_options);
   source.start_epoch(0);
-  std::optional<TrainBatch> batch = source.next();
+  std::optional<data::Batch> batch = source.next();
   BUSI_CHECK(batch.has_value(), "LSUV: the loader gave no batch");
 
   const bool was_training = model.is_training();

@@ -130,46 +130,7 @@ size_t Json::size() const {
   return 0;
 }
 
-// ---- Writing ------------------------------------------------------------------------------------
-
-std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += ch;  // bytes of UTF-8 sequences pass through unchanged
-        }
-    }
-  }
-  return out + "\"";
-}
+// ---- Writing (strings quoted by weights/json.h's quote) --------------------------------------
 
 namespace {
 
@@ -208,7 +169,7 @@ void Json::write(std::string& out, int indent, int depth) const {
       out += is_integer_ ? std::to_string(integer_) : json_number(number_);
       return;
     case Kind::String:
-      out += json_quote(string_);
+      out += weights::json::quote(string_);
       return;
     case Kind::Array: {
       // Arrays of plain values stay on one line (a confusion-matrix row, a CI [low, high]).
@@ -232,7 +193,7 @@ void Json::write(std::string& out, int indent, int depth) const {
       for (size_t i = 0; i < members_.size(); ++i) {
         if (i > 0) out += indent == 0 ? ", " : ",";
         if (indent > 0) newline(depth + 1);
-        out += json_quote(members_[i].first);
+        out += weights::json::quote(members_[i].first);
         out += ": ";
         members_[i].second.write(out, indent, depth + 1);
       }

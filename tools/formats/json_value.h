@@ -96,8 +96,6 @@ class Json {
   std::vector<std::pair<std::string, Json>> members_;
 };
 
-// JSON string literal for s: quotes added, ", \ and control characters escaped; UTF-8 kept.
-std::string json_quote(std::string_view s);
 // The shortest decimal text that reads back as exactly x ("0.1", "0.0001", "1e-05", "42"),
 // scientific only below 1e-4 or from 1e16 on; "null" when x is not finite. The float overload
 // gives the float's shortest form (0.1f -> "0.1").

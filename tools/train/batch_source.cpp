@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "data/seeds.h"
-#include "kernels/common/error.h"
 #include "engine/random.h"
+#include "kernels/common/error.h"
 
 namespace busi::tools {
 
@@ -14,11 +14,7 @@ LoaderSource::LoaderSource(const data::ImageCache& cache, std::vector<int64_t> s
                            data::LoaderOptions options)
     : loader_(cache, std::move(sample_ids), std::move(options)) {}
 
-std::optional<TrainBatch> LoaderSource::next() {
-  std::optional<data::Batch> batch = loader_.next();
-  if (!batch) return std::nullopt;
-  return TrainBatch{batch->images, std::move(batch->labels), std::move(batch->sample_ids)};
-}
+std::optional<data::Batch> LoaderSource::next() { return loader_.next(); }
 
 TensorSource::TensorSource(Tensor rows, std::vector<int64_t> labels,
                            std::vector<int64_t> sample_ids, int64_t batch_size, bool shuffle,
@@ -39,10 +35,7 @@ TensorSource::TensorSource(Tensor rows, std::vector<int64_t> labels,
 void TensorSource::start_epoch(int64_t epoch) {
   const int64_t n = samples_per_epoch();
   if (shuffle_) {
-    // The same stream the image loader draws its order from, so both behave alike.
-    Generator gen(
-        data::derive_seed(seed_, data::SeedStream::Order, {static_cast<uint64_t>(epoch)}));
-    order_ = gen.permutation(n);
+    order_ = data::shuffled_order(seed_, epoch, n);  // the image loader's order
   } else {
     order_.resize(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) order_[static_cast<size_t>(i)] = i;
@@ -58,14 +51,14 @@ void TensorSource::start_epoch(int64_t epoch) {
   position_ = 0;
 }
 
-std::optional<TrainBatch> TensorSource::next() {
+std::optional<data::Batch> TensorSource::next() {
   const int64_t total = static_cast<int64_t>(order_.size());
   if (position_ >= total) return std::nullopt;
   const int64_t count = std::min(batch_size_, total - position_);
   const int64_t n = samples_per_epoch();
   Shape shape = rows_.shape();
   shape[0] = count;
-  TrainBatch batch{Tensor::empty(shape, rows_.device()), {}, {}};
+  data::Batch batch{Tensor::empty(shape, rows_.device()), {}, {}};
   for (int64_t i = 0; i < count; ++i) {
     const int64_t row = order_[position_ + i];
     batch.inputs.narrow0(i, 1).copy_(rows_.narrow0(row, 1));

@@ -13,21 +13,13 @@
 
 namespace busi::tools {
 
-// One batch as the loop sees it. inputs (N, ...) on the CPU or the device; labels and sample ids
-// (N,).
-struct TrainBatch {
-  Tensor inputs;
-  std::vector<int64_t> labels;
-  std::vector<int64_t> sample_ids;
-};
-
 // Where one subset's batches come from, epoch by epoch. Both kinds below give batches that depend
 // only on (seed, epoch), never on timing, so a resumed run sees exactly the same batches.
 class BatchSource {
  public:
   virtual ~BatchSource() = default;
   virtual void start_epoch(int64_t epoch) = 0;
-  virtual std::optional<TrainBatch> next() = 0;  // nullopt when the epoch is over
+  virtual std::optional<data::Batch> next() = 0;  // nullopt when the epoch is over
   virtual int64_t batches_per_epoch() const = 0;
   virtual int64_t samples_per_epoch() const = 0;
 };
@@ -38,7 +30,7 @@ class LoaderSource : public BatchSource {
   LoaderSource(const data::ImageCache& cache, std::vector<int64_t> sample_ids,
                data::LoaderOptions options);
   void start_epoch(int64_t epoch) override { loader_.start_epoch(epoch); }
-  std::optional<TrainBatch> next() override;
+  std::optional<data::Batch> next() override;
   int64_t batches_per_epoch() const override { return loader_.batches_per_epoch(); }
   int64_t samples_per_epoch() const override { return loader_.samples_per_epoch(); }
 
@@ -56,7 +48,7 @@ class TensorSource : public BatchSource {
   TensorSource(Tensor rows, std::vector<int64_t> labels, std::vector<int64_t> sample_ids,
                int64_t batch_size, bool shuffle, uint64_t seed, int64_t views = 1);
   void start_epoch(int64_t epoch) override;
-  std::optional<TrainBatch> next() override;
+  std::optional<data::Batch> next() override;
   int64_t batches_per_epoch() const override;
   int64_t samples_per_epoch() const override { return static_cast<int64_t>(labels_.size()); }
 

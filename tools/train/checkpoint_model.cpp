@@ -8,7 +8,7 @@
 #include "models/vgg16.h"
 #include "tools/formats/json_value.h"
 #include "tools/train/architecture.h"
-#include "tools/train/calibrated_test.h"
+#include "tools/train/calibration_scoring.h"
 #include "tools/train/run_checkpoint.h"
 #include "tools/train/run_config.h"
 

@@ -27,7 +27,7 @@ Evaluation evaluate(nn::Module& model, const Forward& forward, BatchSource& sour
   Evaluation result;
   double loss_sum = 0.0;
   source.start_epoch(0);  // evaluation sources are not shuffled: the epoch changes nothing
-  while (std::optional<TrainBatch> batch = source.next()) {
+  while (std::optional<data::Batch> batch = source.next()) {
     const Tensor logits = forward(batch->inputs.to(device));
     loss_sum += cross_entropy(logits, batch->labels).item() * batch->labels.size();
     const std::vector<float> z = logits.to_vector();  // (B, K)
@@ -61,7 +61,7 @@ Rows compute_rows(const Forward& transform, BatchSource& source, Device device, 
   const int64_t total = source.samples_per_epoch();
   int64_t filled = 0;
   source.start_epoch(epoch);
-  while (std::optional<TrainBatch> batch = source.next()) {
+  while (std::optional<data::Batch> batch = source.next()) {
     const Tensor y = transform(batch->inputs.to(device));
     if (!out.rows.defined()) {  // the output shape is known after the first batch
       Shape shape = y.shape();

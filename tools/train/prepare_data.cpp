@@ -54,15 +54,19 @@ PreparedData prepare_data(const TrainingSettings& s, const std::string& run_dir,
   scan.verify_decode = false;  // the cache below decodes every image, once
   d.index = data::scan_folder(s.data, scan);
   if (s.limit_per_class > 0) d.index = limit_per_class(d.index, s.limit_per_class);
-  // Before the split: with --skip-bad the files that fail to decode leave the index here.
-  d.cache = std::make_unique<data::ImageCache>(
-      data::ImageCache::build(d.index, cache_options, s.skip_bad));
-  // The groups, from the images (also for a read split: an old CSV has none, and a new one's are
-  // a record); after the bad files left the index, before any split.
   data::GroupingOptions grouping;
   grouping.near_duplicates = s.group_duplicates == "near";
   grouping.near.fine_threshold = s.near_threshold;
-  d.grouping = data::group_duplicates(d.index, grouping);
+  // Before the split: with --skip-bad the files that fail to decode leave the index here. Each
+  // file is decoded once: the cache makes the near-duplicate signatures from the same pixels.
+  data::CacheOptions decode = cache_options;
+  decode.signatures = grouping.near_duplicates;
+  d.cache =
+      std::make_unique<data::ImageCache>(data::ImageCache::build(d.index, decode, s.skip_bad));
+  // The groups, from the images (also for a read split: an old CSV has none, and a new one's are
+  // a record); after the bad files left the index, before any split. Their time is the
+  // comparisons' alone: the decoding belongs to the cache.
+  d.grouping = data::group_duplicates(d.index, d.cache->take_signatures(), grouping);
   const bool keep_conflicts = s.label_conflicts == "keep";
 
   if (!s.split_csv.empty()) {

@@ -2,6 +2,7 @@
 #include "tools/train/run_config.h"
 
 #include "kernels/common/error.h"
+#include "tools/cli/progress_bar.h"
 #include "tools/run_folder/run_dir.h"
 
 namespace busi::tools {
@@ -43,6 +44,33 @@ std::map<std::string, std::string> base_checkpoint_metadata(const CommandLine& c
   metadata["class_names"] = Json(d.index.classes).dump(0);
   metadata["img_size"] = std::to_string(s.img_size);
   return metadata;
+}
+
+TrainerOptions make_trainer_options(const CommandLine& cli, const TrainingSettings& s,
+                                    const PreparedData& d, const std::string& run_dir,
+                                    const std::string& model_name, Device device,
+                                    const Json& architecture,
+                                    const data::Normalization& normalization) {
+  TrainerOptions options;
+  options.run_dir = run_dir;
+  options.model_name = model_name;
+  options.class_names = d.index.classes;
+  options.device = device;
+  options.patience = s.patience;
+  options.stop_after_epoch = s.stop_after;
+  options.live_progress = stdout_is_terminal();
+  options.checkpoint_metadata = base_checkpoint_metadata(cli, s, d);
+  options.checkpoint_metadata["architecture"] = architecture.dump(0);
+  options.checkpoint_metadata["normalization"] = normalization_to_json(normalization).dump(0);
+  return options;
+}
+
+void add_run_facts(Json& extra, const TrainingSettings& s, const PreparedData& d, int64_t fold,
+                   const Json& architecture, const data::Normalization& normalization) {
+  extra["normalization"] = normalization_to_json(normalization);
+  extra["architecture"] = architecture;
+  extra["grouping"] = grouping_json(s, d);
+  if (s.folds > 0) extra["fold"] = fold;
 }
 
 Json normalization_to_json(const data::Normalization& n) {

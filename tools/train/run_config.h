@@ -11,6 +11,7 @@
 #include "tools/formats/json_value.h"
 #include "tools/train/prepare_data.h"
 #include "tools/train/settings.h"
+#include "tools/train/trainer.h"
 
 namespace busi::tools {
 
@@ -24,6 +25,21 @@ Json make_config(const CommandLine& cli, const TrainingSettings& settings,
 std::map<std::string, std::string> base_checkpoint_metadata(const CommandLine& cli,
                                                             const TrainingSettings& settings,
                                                             const PreparedData& data);
+
+// The trainer's options as both trainers set them: the run folder, model, classes, device,
+// patience, --stop-after, the live bar on a terminal, and the checkpoint metadata (the base
+// above, the architecture and the normalisation), to which a trainer may add its own.
+TrainerOptions make_trainer_options(const CommandLine& cli, const TrainingSettings& settings,
+                                    const PreparedData& data, const std::string& run_dir,
+                                    const std::string& model_name, Device device,
+                                    const Json& architecture,
+                                    const data::Normalization& normalization);
+
+// config.json's entries both trainers add to make_config's: the normalisation, the
+// architecture, the near-duplicate grouping and, with --folds, the fold.
+void add_run_facts(Json& extra, const TrainingSettings& settings, const PreparedData& data,
+                   int64_t fold, const Json& architecture,
+                   const data::Normalization& normalization);
 
 // A normalisation as JSON ({"name", "bgr", "scale", "mean", "std"}) for config.json and the
 // checkpoints, and back (what predict uses to prepare images exactly as in training).

@@ -18,7 +18,7 @@
 #include "tools/cli/text_table.h"
 #include "tools/formats/csv.h"
 #include "tools/formats/text_file.h"
-#include "tools/train/calibrated_test.h"
+#include "tools/train/calibration_scoring.h"
 
 namespace busi::tools {
 
@@ -188,7 +188,7 @@ Trainer::EpochResult Trainer::train_one_epoch(Phase& phase, int64_t epoch) {
   EpochResult result;
   double loss_sum = 0.0;
   int64_t correct = 0, batches = 0;
-  while (std::optional<TrainBatch> batch = phase.train->next()) {
+  while (std::optional<data::Batch> batch = phase.train->next()) {
     optim::Optimizer& optimizer = *phase.optimizer;
     optimizer.set_lr_factor(phase.schedule->factor(optimizer.step_count()));
     const Tensor logits = phase.forward(batch->inputs.to(options_.device));

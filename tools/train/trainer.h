@@ -72,7 +72,7 @@ class Trainer {
 
   // After training: loads best.safetensors (or keeps the current weights if there is none),
   // evaluates `val` and `test` through `forward`, fits the temperature on the validation logits
-  // (calibrated_test.h) and stores it, with the malignant threshold, in best.safetensors, writes
+  // (calibration_scoring.h) and stores it, with the malignant threshold, in best.safetensors, writes
   // predictions.csv and metrics.json (`extra` is merged into metrics.json) and returns the test
   // metrics (of the raw probabilities: the temperature never changes the predicted class).
   ClassificationMetrics evaluate_test(const Forward& forward, BatchSource& val, BatchSource& test,

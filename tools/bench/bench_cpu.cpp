@@ -282,7 +282,7 @@ void bench_training_step(int runs) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // --peak-only: the FMA peak alone (scripts/bench_vs_torch.sh reports the training step as a
+  // --peak-only: the FMA peak alone (tools/bench/bench_vs_torch.sh reports the training step as a
   // share of the peak measured in the same run).
   const bool peak_only = argc == 2 && std::string(argv[1]) == "--peak-only";
   if (argc > 1 && !peak_only) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference timings for docs/benchmarks.md, beside the engine's own benchmarks.
 
-On the GPU (the default; tools/gpu_session.sh runs it with the engine's GPU benchmarks) it times,
+On the GPU (the default; tools/bench/gpu_session.sh runs it with the engine's GPU benchmarks) it times,
 with the same shapes as build/tools/bench_train_step and bench_kernels:
   - one training step (forward, class-weighted cross-entropy, backward, AdamW) of SimpleCNN and
     of VGG16 (torchvision's layers, with the engine's head: global average pooling, dropout,
@@ -13,17 +13,17 @@ at 96 px, on --threads threads (default: OMP_NUM_THREADS, else 2), the models ch
 dtype=torch.bfloat16)`: convolutions and matrix products in bf16 through oneDNN, the loss and
 reductions in FP32, FP32 weights and AdamW state, as PyTorch's own mixed-precision guide does it.
 It prints which allocator the process runs on (tcmalloc when preloaded, as PyTorch's CPU
-performance guide recommends) and which BLAS PyTorch was built with; scripts/bench_vs_torch.sh
+performance guide recommends) and which BLAS PyTorch was built with; tools/bench/bench_vs_torch.sh
 runs both in turn, prints oneDNN's ISA and the ratios.
 
 Needs PyTorch and torchvision (present on the GPU machines; on a Debian CPU machine the packages
-python3-torch and python3-torchvision, which scripts/bench_vs_torch.sh installs when missing).
-Usage: python3 tools/bench_torch_reference.py [--device cuda|cpu] [--model simple|vgg16|both]
+python3-torch and python3-torchvision, which tools/bench/bench_vs_torch.sh installs when missing).
+Usage: python3 tools/bench/bench_torch_reference.py [--device cuda|cpu] [--model simple|vgg16|both]
                                               [--steps N] [--batch N] [--img-size PX] [--threads N]
                                               [--tf32 off|on|both] [--only steps|ops|all]
                                               [--precision fp32|bf16]  (cpu)
 On the GPU, --tf32 picks the math of the training steps and --only what is timed, so that
-tools/gpu_session.sh can give each part its own process and time limit.
+tools/bench/gpu_session.sh can give each part its own process and time limit.
 """
 import argparse
 import os

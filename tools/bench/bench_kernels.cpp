@@ -8,7 +8,7 @@
 // of --reps runs, and the L2 cache flushed (a memset of twice its size) before each run of a
 // memory-bound kernel; the rows are printed by tools/bench/kernel_table.h.
 // Not a test: without a GPU it prints one line and exits 0. --smoke runs every row once at tiny
-// sizes, also on the emulated device (tools/gpu_session.sh --dry-run: the plumbing, not the
+// sizes, also on the emulated device (tools/bench/gpu_session.sh --dry-run: the plumbing, not the
 // speed), leaving out the cuBLAS and cuDNN rows where those libraries cannot run.
 //
 //   build/tools/bench_kernels [--reps N] [--quick | --smoke] [--only SUBSTRING]
@@ -27,10 +27,6 @@
 
 #include <cuda_runtime_api.h>
 
-#include "kernels/cuda/runtime/check.h"
-#include "kernels/cuda/runtime/context.h"
-#include "kernels/cuda/runtime/api.h"
-#include "kernels/cuda/runtime/controls.h"
 #include "engine/tensor.h"
 #include "kernels/common/optim_hyper.h"
 #include "kernels/common/shapes.h"
@@ -42,6 +38,10 @@
 #include "kernels/cuda/optim.h"
 #include "kernels/cuda/pool.h"
 #include "kernels/cuda/reduce.h"
+#include "kernels/cuda/runtime/api.h"
+#include "kernels/cuda/runtime/check.h"
+#include "kernels/cuda/runtime/context.h"
+#include "kernels/cuda/runtime/controls.h"
 #include "kernels/cuda/softmax.h"
 #include "tools/bench/cuda_timer.h"
 #include "tools/bench/kernel_shapes.h"

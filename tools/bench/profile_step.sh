@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A per-op profile of the CPU training step, with how much of it runs on one thread only:
-#   scripts/profile_step.sh [--model simple|vgg16] [--steps N] [--threads N]
+#   tools/bench/profile_step.sh [--model simple|vgg16] [--steps N] [--threads N]
 # runs `build/tools/bench_train_step --device cpu` under `perf record` (sampling both OpenMP
 # threads; OMP_WAIT_POLICY=passive, so that a waiting thread sleeps instead of spinning and its
 # samples are work only), sorts the samples by thread and function, groups the functions by op
@@ -10,7 +10,7 @@
 # the step that ran serially. Model set-up and the random input (before the first step) are
 # counted apart. Needs perf (Debian: linux-perf); BUSI_BUILD_DIR as in bench_vs_torch.sh.
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 usage() { sed -n '2,3p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 model=vgg16 steps=3 threads=2
 while [ $# -gt 0 ]; do

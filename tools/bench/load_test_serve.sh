@@ -3,13 +3,13 @@
 # real image from 8 connections for 30 s, and prints p50/p99 latency, requests (images) per second,
 # errors (socket errors and non-2xx answers), and the server's resident memory sampled at the
 # start, middle and end of the run (flat: no leak per request).
-# Usage: scripts/load_test_serve.sh CHECKPOINT [IMAGE] [SECONDS] [CONNECTIONS]
+# Usage: tools/bench/load_test_serve.sh CHECKPOINT [IMAGE] [SECONDS] [CONNECTIONS]
 #   CHECKPOINT  a checkpoint, run folder or compare folder (as serve --checkpoint); build serve
 #               first (./run serve --help, or cmake --build build --target serve)
 #   IMAGE       default: ../shared/busi/benign/benign (10).png
 set -euo pipefail
-cd "$(dirname "$0")/.."
-checkpoint=${1:?usage: scripts/load_test_serve.sh CHECKPOINT [IMAGE] [SECONDS] [CONNECTIONS]}
+cd "$(dirname "$0")/../.."
+checkpoint=${1:?usage: tools/bench/load_test_serve.sh CHECKPOINT [IMAGE] [SECONDS] [CONNECTIONS]}
 image=${2:-../shared/busi/benign/benign (10).png}
 seconds=${3:-30}
 connections=${4:-8}

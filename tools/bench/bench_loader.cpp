@@ -26,7 +26,7 @@ double images_per_second(BatchLoader& loader, int64_t epochs) {
   const auto start = std::chrono::steady_clock::now();
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
     loader.start_epoch(epoch);
-    while (auto batch = loader.next()) images += batch->images.size(0);
+    while (auto batch = loader.next()) images += batch->inputs.size(0);
   }
   return static_cast<double>(images) / seconds_since(start);
 }

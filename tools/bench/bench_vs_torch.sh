@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The engine's CPU training step against PyTorch's, run the way PyTorch's guides say, side by side:
-#   scripts/bench_vs_torch.sh [--rounds N] [--steps N] [--threads N] [--model simple|vgg16|both]
+#   tools/bench/bench_vs_torch.sh [--rounds N] [--steps N] [--threads N] [--model simple|vgg16|both]
 #                             [--precision fp32|bf16|both] [--glibc]
-# runs `build/tools/bench_train_step --device cpu` and `tools/bench_torch_reference.py --device
+# runs `build/tools/bench_train_step --device cpu` and `tools/bench/bench_torch_reference.py --device
 # cpu` (the same models, batch 32 at 96 px, forward + class-weighted cross-entropy + backward +
 # AdamW, the same thread count) alternately, N rounds each, and prints every round's images per
 # second, the median and best of each side and the engine/PyTorch ratio (the median of the rounds'
@@ -26,7 +26,7 @@
 # by the build or the tests. BUSI_BUILD_DIR (default build/) is where the engine's tools are.
 # Exit status: 0 measured, 1 a run failed, 2 wrong usage.
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 usage() { sed -n '2,3p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 rounds=3 steps=5 threads=2 model=both precision=fp32 glibc=0
@@ -94,7 +94,7 @@ conv_impl=$(grep ',convolution,' <<<"$verbose" | cut -d, -f5 | tr '\n' ' ' || tr
 aten=$(grep -m1 '^aten ' <<<"$verbose" | cut -d' ' -f2- || true)
 echo "  PyTorch's oneDNN ISA: ${isa:-not reported}; its convolutions (FP32, bf16): ${conv_impl:-not reported}; ATen's CPU capability: ${aten:-n/a}"
 echo "  engine: $engine (kernels: ${BUSI_CPU_KERNELS:-chosen at run time})"
-peak=$("$build/tools/bench_cpu" --peak-only | awk '/512-bit/ && /measured/ {print $3}')
+peak=$("$build/tools/bench_cpu" --peak-only | awk '/^  512-bit/ && /measured/ {print $3}')
 echo "  FP32 FMA peak measured now (bench_cpu --peak-only, 512-bit, $threads threads): ${peak:-n/a} GFLOP/s"
 
 # img/s, the last column of the table row of `name` in a run's output.
@@ -110,11 +110,11 @@ for p in "${precisions[@]}"; do
     ours=() tuned=() plain=()
     for r in $(seq 1 "$rounds"); do
       e=$("$engine" "${engine_flags[@]}" | img_per_s "$name") || exit 1
-      t=$(torch_tuned "$python" "$repo/tools/bench_torch_reference.py" "${torch_flags[@]}" |
+      t=$(torch_tuned "$python" "$repo/tools/bench/bench_torch_reference.py" "${torch_flags[@]}" |
           img_per_s "$name") || exit 1
       line="  $name $p round $r: engine $e img/s, PyTorch (tcmalloc) $t img/s"
       if [ "$glibc" = 1 ]; then
-        g=$(torch_glibc "$python" "$repo/tools/bench_torch_reference.py" "${torch_flags[@]}" |
+        g=$(torch_glibc "$python" "$repo/tools/bench/bench_torch_reference.py" "${torch_flags[@]}" |
             img_per_s "$name") || exit 1
         line+=", PyTorch (glibc malloc) $g img/s"
         plain+=("$g")

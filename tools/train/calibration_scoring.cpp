@@ -1,6 +1,6 @@
 // Temperature scaling, calibration scores and the malignant operating point of a finished run
-// (see calibrated_test.h).
-#include "tools/train/calibrated_test.h"
+// (see calibration_scoring.h).
+#include "tools/train/calibration_scoring.h"
 
 #include <algorithm>
 

@@ -4,8 +4,8 @@
 # a GPU on the emulated device (-DBUSI_CUDA=EMULATE, in CI).
 #
 #   Prepare here:  scripts/build_gpu_bundle.sh      (the programs, built for sm_90: .gpu-bundle/)
-#   On the GPU:    device tool run, carry [".gpu-bundle"], command: tools/gpu_session.sh "$OUT"
-#   Dry run:       tools/gpu_session.sh --dry-run OUT_DIR   (here and in CI: the same steps on the
+#   On the GPU:    device tool run, carry [".gpu-bundle"], command: tools/bench/gpu_session.sh "$OUT"
+#   Dry run:       tools/bench/gpu_session.sh --dry-run OUT_DIR   (here and in CI: the same steps on the
 #                  emulated device, from the emulated build in build/; BUSI_BUILD_DIR to change)
 #
 # The steps, in order of what they verify, each with its own time limit (the limits add up to
@@ -27,7 +27,7 @@
 # metadata, ldconfig and CUDA's standard folders. Then copy the figures into docs/benchmarks.md
 # with the date and the GPU; docs/cuda.md lists what each step must confirm.
 set -uo pipefail
-cd "$(dirname "$0")/.." || exit 2
+cd "$(dirname "$0")/../.." || exit 2
 
 dry_run=0
 if [ "${1:-}" = "--dry-run" ]; then
@@ -207,7 +207,7 @@ step_train_step() {
     BUSI_TF32=0 run 40 "$(bin bench_train_step)" "${small[@]}" || failed=1
     BUSI_TF32=1 run 40 "$(bin bench_train_step)" "${small[@]}" --model simple || failed=1
     if timeout 10 python3 -c 'import torch, torchvision' 2>/dev/null; then
-      run 15 python3 tools/bench_torch_reference.py --device cpu --steps 1 --batch 2 \
+      run 15 python3 tools/bench/bench_torch_reference.py --device cpu --steps 1 --batch 2 \
         --img-size 32 --threads 2 || failed=1
     else
       echo "PyTorch is not installed here: its training steps were not run"
@@ -215,8 +215,8 @@ step_train_step() {
   else
     BUSI_TF32=0 run 25 "$(bin bench_train_step)" --device cuda --steps 3 || failed=1
     BUSI_TF32=1 run 25 "$(bin bench_train_step)" --device cuda --steps 3 || failed=1
-    run 25 python3 tools/bench_torch_reference.py --only steps --tf32 off --steps 3 || failed=1
-    run 25 python3 tools/bench_torch_reference.py --only steps --tf32 on --steps 3 || failed=1
+    run 25 python3 tools/bench/bench_torch_reference.py --only steps --tf32 off --steps 3 || failed=1
+    run 25 python3 tools/bench/bench_torch_reference.py --only steps --tf32 on --steps 3 || failed=1
   fi
   exit $failed
 }
@@ -225,7 +225,7 @@ step_torch_ref() {
   if [ $dry_run -eq 1 ]; then
     skip "PyTorch's GPU reference needs a GPU"
   fi
-  run 24 python3 tools/bench_torch_reference.py --only ops
+  run 24 python3 tools/bench/bench_torch_reference.py --only ops
 }
 
 step_sanitizer() {

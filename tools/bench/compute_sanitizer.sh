@@ -9,11 +9,11 @@
 # elements past its end is outside what memcheck knows as allocated (with the cache's rounded and
 # reused blocks it would not be).
 #
-#   tools/compute_sanitizer.sh [BUILD_DIR] [doctest options...]
-#   e.g. tools/compute_sanitizer.sh build -tc="*conv2d*"
+#   tools/bench/compute_sanitizer.sh [BUILD_DIR] [doctest options...]
+#   e.g. tools/bench/compute_sanitizer.sh build -tc="*conv2d*"
 # Exits non-zero when a tool reports an error or a test fails; prints one line per run.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 build=${1:-build}
 shift || true

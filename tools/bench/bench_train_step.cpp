@@ -1,6 +1,6 @@
 // bench_train_step: the time of one whole training step (forward, class-weighted cross-entropy,
 // backward, AdamW update) of the two real models, SimpleCNN and VGG16, on the CPU or the GPU.
-// tools/bench_torch_reference.py times the same models and steps in PyTorch, so that the two
+// tools/bench/bench_torch_reference.py times the same models and steps in PyTorch, so that the two
 // can be put side by side (docs/benchmarks.md). Not a test.
 //
 //   build/tools/bench_train_step [--device auto|cpu|cuda] [--model simple|vgg16|both]
