@@ -9,14 +9,15 @@
 // which is twice the multiply-adds of an FP32 FMA per instruction.
 #include <immintrin.h>
 
+#include "kernels/cpu/gemm_avx512_tile.h"
 #include "kernels/cpu/gemm_bf16_blocked.h"
 
 namespace busi::cpu {
 
 namespace {
 
-constexpr int kMR = 8;
-constexpr int kNV = 3;  // vectors of 16 columns per row: NR = 48
+constexpr int kMR = avx512_tile::kMR;
+constexpr int kNV = avx512_tile::kNV;  // vectors of 16 columns per row: NR = 48
 constexpr int kNR = 16 * kNV;
 
 #define BUSI_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512bf16")))
@@ -43,26 +44,7 @@ BUSI_AVX512BF16 void kernel_8x48(int64_t kc, const float* a_words, const float* 
       for (int v = 0; v < kNV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], ar, bv[v]);
     }
   }
-  const __m512 va = _mm512_set1_ps(alpha);
-  __mmask16 mask[kNV];
-  for (int v = 0; v < kNV; ++v) {
-    const int64_t left = cols - 16 * v;
-    mask[v] = left >= 16  ? __mmask16(0xFFFF)
-              : left <= 0 ? __mmask16(0)
-                          : __mmask16((1u << left) - 1);
-  }
-  const int64_t live_rows = rows < kMR ? rows : kMR;
-#pragma GCC unroll 8
-  for (int r = 0; r < kMR; ++r) {
-    if (r >= live_rows) break;
-    float* row = c + r * ldc;
-#pragma GCC unroll 3
-    for (int v = 0; v < kNV; ++v) {
-      __m512 out = _mm512_mul_ps(va, acc[r][v]);
-      if (accumulate) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask[v], row + 16 * v));
-      _mm512_mask_storeu_ps(row + 16 * v, mask[v], out);
-    }
-  }
+  avx512_tile::store_8x48(acc, c, ldc, rows, cols, alpha, accumulate);
 }
 
 #undef BUSI_AVX512BF16
