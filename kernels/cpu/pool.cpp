@@ -4,10 +4,17 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/common/pool_window.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 namespace busi::cpu {
+
+// pool_avx512.cpp: windows [0, 16 floor(Wo / 16)) of one row of the 2x2 max-pool gradient, on
+// AVX-512 F (only once cpu_kernels.h has found it); returns how many it did.
+int64_t max_pool_2x2_backward_row_avx512(const float* r0, const float* r1, const float* g,
+                                         float* d0, float* d1, int64_t Wo);
 
 namespace {
 
@@ -47,6 +54,10 @@ void max_pool2d_2x2_forward(const Pool2dShape& s, const T* x, T* y) {
 
 template <typename T>
 void max_pool2d_2x2_backward(const Pool2dShape& s, const T* x, const T* dy, T* dx) {
+  // GCC leaves the loop below scalar (four interleaved stores per window); on AVX-512 the
+  // vector row does 16 windows at a time and the loop only the rest (pool_avx512.cpp).
+  [[maybe_unused]] const bool vector_rows =
+      std::is_same_v<T, float> && active_cpu_kernels() == CpuKernels::avx512;
 #pragma omp parallel for schedule(static) if (s.N * s.C * s.H * s.W > kParallelWork)
   for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
     T* dx_p = dx + plane * s.H * s.W;                                 // (H, W)
@@ -57,8 +68,11 @@ void max_pool2d_2x2_backward(const Pool2dShape& s, const T* x, const T* dy, T* d
       T* d0 = dx_p + 2 * i * s.W;
       T* d1 = d0 + s.W;
       const T* g = dy + (plane * s.Ho + i) * s.Wo;
+      int64_t done = 0;
+      if constexpr (std::is_same_v<T, float>)
+        if (vector_rows) done = max_pool_2x2_backward_row_avx512(r0, r1, g, d0, d1, s.Wo);
 #pragma omp simd
-      for (int64_t j = 0; j < s.Wo; ++j) {
+      for (int64_t j = done; j < s.Wo; ++j) {
         // beat_k: element k beats the maximum of those before it; the last that does is the
         // first maximum.
         const T a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
