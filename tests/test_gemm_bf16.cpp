@@ -1,6 +1,7 @@
 // The CPU bf16 GEMM (kernels/cpu/gemm_bf16.h): the AVX512-BF16 kernel bit for bit against the
 // portable pair kernel, both against the naive loop of the same rounded operands, and against the
-// FP32 GEMM within the per-element bound of tests/bf16_bound.h.
+// FP32 GEMM within the per-element bound of tests/bf16_bound.h; an operand packed once
+// (PackedOperandA) against the same product packed per call.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/gemm_bf16_blocked.h"
 #include "tests/bf16_bound.h"
 #include "tests/gradcheck.h"
 
@@ -135,4 +137,36 @@ TEST_CASE("gemm<float> in BF16 mode: within the bf16 bound of FP32, and the boun
   MESSAGE("5-bit operands: worst error / bf16 bound " << r.worst_ratio << ", " << r.violations
                                                       << " of " << coarse.size() << " outside");
   CHECK(r.violations > 0);
+}
+
+TEST_CASE(
+    "an A operand packed once (and in BF16 mode converted to pairs once) multiplies as gemm") {
+  // PackedOperandA (a convolution's weights, met by every image) against gemm<float>, which packs
+  // and converts A again in every call: the same panels, slices and kernel, so the same bits.
+  for (cpu::CpuKernels variant :
+       {cpu::CpuKernels::portable, cpu::CpuKernels::avx2, cpu::CpuKernels::avx512}) {
+    if (!cpu::cpu_kernels_supported(variant)) continue;
+    const cpu::CpuKernels before = cpu::active_cpu_kernels();
+    REQUIRE(cpu::set_cpu_kernels(variant));
+    for (Precision precision : {Precision::FP32, Precision::BF16}) {
+      ScopedPrecision mode(precision);
+      for (const Case& c : kCases) {
+        const Operands o = operands(c, 500 + c.K);
+        for (float beta : {0.0f, 1.0f}) {
+          std::vector<float> once(c.M * c.N, 0.5f), every_call(c.M * c.N, 0.5f);
+          const cpu::MicroKernel<float> mk = cpu::micro_kernel_for<float>();
+          const cpu::PackedOperandA<float> a(mk, o.A.data(), o.lda, c.ta, c.M, c.K);
+          a.times(c.N, 1.0f, cpu::MatrixPackB<float>{o.B.data(), o.ldb, c.N, c.tb, mk.nr}, beta,
+                  once.data(), c.N);
+          cpu::gemm<float>(c.ta, c.tb, c.M, c.N, c.K, 1.0f, o.A.data(), o.lda, o.B.data(), o.ldb,
+                           beta, every_call.data(), c.N);
+          INFO(cpu::cpu_kernels_name(variant)
+               << (precision == Precision::BF16 ? " bf16" : " fp32") << " M=" << c.M << " N=" << c.N
+               << " K=" << c.K << " beta " << beta);
+          CHECK(once == every_call);
+        }
+      }
+    }
+    cpu::set_cpu_kernels(before);
+  }
 }

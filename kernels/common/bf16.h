@@ -40,12 +40,13 @@ BUSI_HOST_DEVICE inline float float_from_bits(uint32_t u) {
 
 // Round to nearest even: add 0x7FFF plus the lowest kept bit, then drop the low 16 bits. A carry
 // out of the significand bumps the exponent (correct rounding up to the next binade, and to inf
-// past the largest finite value).
+// past the largest finite value). NaN is a select, not an early return, so that a loop of these
+// conversions vectorises (the bf16 GEMM's pair packing, gemm_bf16_blocked.h).
 BUSI_HOST_DEVICE inline bf16_bits float_to_bf16(float x) {
   const uint32_t u = float_bits(x);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<bf16_bits>((u >> 16) | 0x0040u);  // NaN
-  const uint32_t lsb = (u >> 16) & 1u;
-  return static_cast<bf16_bits>((u + 0x7FFFu + lsb) >> 16);
+  const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (u >> 16) | 0x0040u;
+  return static_cast<bf16_bits>((u & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : rounded);
 }
 
 BUSI_HOST_DEVICE inline float bf16_to_float(bf16_bits h) {

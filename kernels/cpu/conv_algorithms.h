@@ -41,16 +41,16 @@ void conv_bias_gradient(const Conv2dShape& s, const T* dy, T* db) {
   }
 }
 
-// out (count) = sum of the non-empty partial buffers, added in index order (so the result does
-// not depend on which thread finished first).
-template <typename T>
-void sum_partials(const std::vector<std::vector<T>>& partials, int64_t count, T* out) {
+// out (count) = sum of the non-empty partial buffers (std::vector or HostBuffer, one per thread),
+// added in index order (so the result does not depend on which thread finished first).
+template <typename T, typename Partials>
+void sum_partials(const Partials& partials, int64_t count, T* out) {
   const int64_t work = count * static_cast<int64_t>(partials.size());
 #pragma omp parallel for schedule(static) if (work > kConvParallelWork)
   for (int64_t k = 0; k < count; ++k) {
     T total = T(0);
-    for (const std::vector<T>& part : partials)
-      if (!part.empty()) total += part[k];
+    for (const auto& part : partials)
+      if (!part.empty()) total += part.data()[k];
     out[k] = total;
   }
 }

@@ -13,6 +13,7 @@
 
 #include "kernels/cpu/conv_algorithms.h"
 #include "kernels/cpu/gemm_bf16_blocked.h"
+#include "kernels/cpu/host_allocator.h"
 
 namespace busi::cpu {
 
@@ -128,17 +129,15 @@ void im2col_packed_forward(const Conv2dShape& s, const T* x, const T* w, const T
   const int64_t K = s.C * s.kH * s.kW, P = s.Ho * s.Wo;
   const MicroKernel<T> mk = micro_kernel_for<T>();
   // W (O, K) packed once for all images (for a small image, packing per product cost as much
-  // as the product).
-  std::vector<T> w_packed((s.O + mk.mr - 1) / mk.mr * K * mk.mr);
-  pack_a_whole(w, K, false, s.O, K, mk.mr, w_packed.data());
+  // as the product; in BF16 mode converted to bf16 pairs once too).
+  const PackedOperandA<T> w_packed(mk, w, K, false, s.O, K);
 #pragma omp parallel for schedule(static) if (threads_take_whole_images(s))
   for (int64_t n = 0; n < s.N; ++n) {
     T* y_n = y + n * s.O * P;  // (O, P)
     if (b)
       for (int64_t o = 0; o < s.O; ++o) std::fill(y_n + o * P, y_n + (o + 1) * P, b[o]);
-    gemm_blocked_in_mode(mk, s.O, P, K, T(1), Prepacked<T>{w_packed.data(), K, mk.mr},
-                         ForwardColumnsPacker<T>{s, x + n * s.C * s.H * s.W, mk.nr},
-                         b ? T(1) : T(0), y_n, P);
+    w_packed.times(P, T(1), ForwardColumnsPacker<T>{s, x + n * s.C * s.H * s.W, mk.nr},
+                   b ? T(1) : T(0), y_n, P);
   }
 }
 
@@ -150,17 +149,18 @@ void im2col_packed_backward(const Conv2dShape& s, const T* x, const T* w, const 
   if (!dx && !dw) return;
   const int64_t K = s.C * s.kH * s.kW, P = s.Ho * s.Wo;
   const MicroKernel<T> mk = micro_kernel_for<T>();
-  std::vector<std::vector<T>> dw_per_thread(omp_get_max_threads());  // each (O, K) or empty
-  std::vector<T> wt_packed;  // W^T (K, O) packed once for all images
-  if (dx) {
-    wt_packed.resize((K + mk.mr - 1) / mk.mr * s.O * mk.mr);
-    pack_a_whole(w, K, true, K, s.O, mk.mr, wt_packed.data());
-  }
+  // Every buffer from the host cache: fresh memory each call cost page faults every step.
+  std::vector<HostBuffer<T>> dw_per_thread(omp_get_max_threads());  // each (O, K) or empty
+  // W^T (K, O) packed once for all images (nothing when dx is not wanted).
+  const PackedOperandA<T> wt_packed(mk, w, K, true, dx ? K : 0, s.O);
 #pragma omp parallel if (threads_take_whole_images(s))
   {
-    std::vector<T> dcol(dx ? K * P : 0);  // (K, P), one per thread
-    std::vector<T>& my_dw = dw_per_thread[omp_get_thread_num()];
-    if (dw) my_dw.assign(s.O * K, T(0));
+    HostBuffer<T> dcol(dx ? K * P : 0);  // (K, P), one per thread; the GEMM writes all of it
+    HostBuffer<T>& my_dw = dw_per_thread[omp_get_thread_num()];
+    if (dw) {
+      my_dw.resize(s.O * K);
+      std::fill(my_dw.data(), my_dw.data() + s.O * K, T(0));
+    }
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.N; ++n) {
       const T* x_n = x + n * s.C * s.H * s.W;
@@ -169,8 +169,7 @@ void im2col_packed_backward(const Conv2dShape& s, const T* x, const T* w, const 
         gemm_blocked_in_mode(mk, s.O, K, P, T(1), MatrixPackA<T>{dy_n, P, s.O, false, mk.mr},
                              FilterRowsPacker<T>{s, x_n, mk.nr}, T(1), my_dw.data(), K);
       if (dx) {
-        gemm_blocked_in_mode(mk, K, P, s.O, T(1), Prepacked<T>{wt_packed.data(), s.O, mk.mr},
-                             MatrixPackB<T>{dy_n, P, P, false, mk.nr}, T(0), dcol.data(), P);
+        wt_packed.times(P, T(1), MatrixPackB<T>{dy_n, P, P, false, mk.nr}, T(0), dcol.data(), P);
         col2im_image(s, dcol.data(), dx + n * s.C * s.H * s.W);
       }
     }

@@ -10,8 +10,10 @@
 #include <type_traits>
 
 #include "kernels/common/bf16.h"
+#include "kernels/common/error.h"
 #include "kernels/common/precision.h"
 #include "kernels/cpu/gemm_blocked.h"
+#include "kernels/cpu/host_allocator.h"
 
 namespace busi::cpu {
 
@@ -22,6 +24,26 @@ MicroKernel<float> bf16_micro_kernel_for(const MicroKernel<float>& float_kernel)
 // The AVX512-BF16 kernel (gemm_bf16_avx512.cpp), tile 8 x 48; only for a CPU that has it.
 MicroKernel<float> avx512bf16_micro_kernel();
 
+// Rows [0, kc) of a float panel v (kc, width) as pair words out (ceil(kc / 2), width), the layout
+// at the top of the file. Both rows of a pair are read in one pass and every conversion is
+// branch-free (float_to_bf16), so the inner loop vectorises (16 words per AVX-512 step).
+inline void write_pair_panel(const float* v, int64_t kc, int64_t width, uint32_t* out) {
+  for (int64_t t = 0; t < kc / 2; ++t) {
+    const float* even = v + 2 * t * width;
+    const float* odd = even + width;
+    uint32_t* row = out + t * width;
+#pragma omp simd
+    for (int64_t r = 0; r < width; ++r)
+      row[r] = uint32_t{float_to_bf16(even[r])} | uint32_t{float_to_bf16(odd[r])} << 16;
+  }
+  if (kc % 2) {
+    const float* last = v + (kc - 1) * width;
+    uint32_t* row = out + kc / 2 * width;
+#pragma omp simd
+    for (int64_t r = 0; r < width; ++r) row[r] = uint32_t{float_to_bf16(last[r])};
+  }
+}
+
 // A float packer whose panels come out as bf16 pairs (see the top of the file).
 template <typename FloatPack>
 struct Bf16PairPacker {
@@ -30,30 +52,41 @@ struct Bf16PairPacker {
   const float* operator()(int64_t first, int64_t k0, int64_t kc, float* dst) const {
     thread_local Scratch<float> scratch;
     const float* v = inner(first, k0, kc, scratch.get(kc * width));  // (kc, width)
-    uint32_t* out = reinterpret_cast<uint32_t*>(dst);                // (ceil(kc / 2), width)
-    for (int64_t t = 0; t < kc / 2; ++t) {
-      const float* even = v + 2 * t * width;
-      const float* odd = even + width;
-      for (int64_t r = 0; r < width; ++r)
-        out[t * width + r] = uint32_t{float_to_bf16(even[r])} | uint32_t{float_to_bf16(odd[r])}
-                                                                    << 16;
-    }
-    if (kc % 2)
-      for (int64_t r = 0; r < width; ++r)
-        out[kc / 2 * width + r] = uint32_t{float_to_bf16(v[(kc - 1) * width + r])};
+    write_pair_panel(v, kc, width, reinterpret_cast<uint32_t*>(dst));
     return dst;
   }
 };
 
+// Pair panels converted once, over their full depth, from an operand packed whole
+// (PackedOperandA below): panel p is (ceil(depth / 2), width) words at base + p ceil(depth / 2)
+// width, and a slice starting at k0 (even: the driver's slices start at multiples of its even kc)
+// starts k0 / 2 word rows into it. The products read them as they are.
+struct PrepackedPairs {
+  const uint32_t* base;
+  int64_t depth, width;
+  const float* operator()(int64_t first, int64_t k0, int64_t, float*) const {
+    const uint32_t* panel = base + (first / width) * ((depth + 1) / 2) * width + k0 / 2 * width;
+    return reinterpret_cast<const float*>(panel);
+  }
+};
+
+// The packer that hands the bf16 micro-kernel pair panels: a float packer is wrapped to convert
+// its panels; panels already converted are passed through.
+template <typename Pack>
+Bf16PairPacker<Pack> pair_packer(const Pack& pack, int64_t width) {
+  return {pack, width};
+}
+inline PrepackedPairs pair_packer(const PrepackedPairs& pairs, int64_t) { return pairs; }
+
 // C (M, N) = alpha op(A) op(B) + beta C with the operands rounded to bf16 (the float packers'
-// values), FP32 accumulation.
+// values, or pairs converted before), FP32 accumulation.
 template <typename PackA, typename PackB>
 void gemm_blocked_bf16(const MicroKernel<float>& float_kernel, int64_t M, int64_t N, int64_t K,
                        float alpha, const PackA& pack_a, const PackB& pack_b, float beta, float* C,
                        int64_t ldc) {
   const MicroKernel<float> mk = bf16_micro_kernel_for(float_kernel);
-  gemm_blocked(mk, M, N, K, alpha, Bf16PairPacker<PackA>{pack_a, mk.mr},
-               Bf16PairPacker<PackB>{pack_b, mk.nr}, beta, C, ldc);
+  gemm_blocked(mk, M, N, K, alpha, pair_packer(pack_a, mk.mr), pair_packer(pack_b, mk.nr), beta, C,
+               ldc);
 }
 
 // gemm_blocked in the precision the switch (kernels/common/precision.h) says: bf16 products for
@@ -66,5 +99,49 @@ void gemm_blocked_in_mode(const MicroKernel<T>& mk, int64_t M, int64_t N, int64_
   }
   gemm_blocked(mk, M, N, K, alpha, pack_a, pack_b, beta, C, ldc);
 }
+
+// An A operand op(A) (M, K) packed once for many products with different B (a convolution's
+// weights, met by every image of the batch): float panels of mr rows over the full depth
+// (pack_a_whole), and in BF16 mode those panels converted to bf16 pairs once, here, instead of
+// in every product (per image and per thread). times() multiplies in the precision the switch
+// said when the operand was packed. Both buffers come from the host cache (host_allocator.h).
+template <typename T>
+class PackedOperandA {
+ public:
+  PackedOperandA(const MicroKernel<T>& mk, const T* A, int64_t lda, bool trans, int64_t M,
+                 int64_t K)
+      : mk_(mk), M_(M), K_(K), panels_((M + mk.mr - 1) / mk.mr) {
+    floats_.resize(panels_ * K * mk.mr);  // (panels, K, mr)
+    pack_a_whole(A, lda, trans, M, K, mk.mr, floats_.data());
+    if constexpr (std::is_same_v<T, float>) {
+      if (!bf16_gemms()) return;
+      BUSI_CHECK(mk.kc % 2 == 0, "PackedOperandA: the pair slices need an even kc, not ", mk.kc);
+      const int64_t words = (K + 1) / 2 * mk.mr;  // one panel's pairs: (ceil(K / 2), mr)
+      pairs_.resize(panels_ * words);
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && M * K > (int64_t{1} << 16))
+      for (int64_t p = 0; p < panels_; ++p)
+        write_pair_panel(floats_.data() + p * K * mk.mr, K, mk.mr, pairs_.data() + p * words);
+      floats_.resize(0);  // only the pairs are read from now on
+    }
+  }
+
+  // C (M, N) = alpha A op(B) + beta C, op(B) from pack_b (gemm_blocked.h's contract).
+  template <typename PackB>
+  void times(int64_t N, T alpha, const PackB& pack_b, T beta, T* C, int64_t ldc) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (!pairs_.empty())
+        return gemm_blocked_bf16(mk_, M_, N, K_, alpha, PrepackedPairs{pairs_.data(), K_, mk_.mr},
+                                 pack_b, beta, C, ldc);
+    }
+    gemm_blocked(mk_, M_, N, K_, alpha, Prepacked<T>{floats_.data(), K_, mk_.mr}, pack_b, beta, C,
+                 ldc);
+  }
+
+ private:
+  MicroKernel<T> mk_;
+  int64_t M_, K_, panels_;
+  HostBuffer<T> floats_;        // (panels, K, mr), FP32 products
+  HostBuffer<uint32_t> pairs_;  // (panels, ceil(K / 2), mr) bf16 pairs, BF16 mode
+};
 
 }  // namespace busi::cpu

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace busi::cpu {
 
@@ -36,5 +37,54 @@ struct HostAllocatorStats {
   size_t peak_bytes = 0;       // the largest allocated_bytes so far
 };
 HostAllocatorStats host_allocator_stats();
+
+// A kernel's temporary array of n elements of T, uninitialised, from the same cache and given
+// back to it when the buffer goes. Scratch the size of a layer's activations (a convolution's
+// column gradients, its per-thread weight-gradient sums, its packed weights) taken as a
+// std::vector in every call was mapped and zeroed afresh, page by page, at every step: 15 % of
+// the bf16 VGG16 step (docs/benchmarks.md).
+template <typename T>
+class HostBuffer {
+ public:
+  HostBuffer() = default;
+  explicit HostBuffer(int64_t n) { resize(n); }
+  ~HostBuffer() { release(); }
+  HostBuffer(const HostBuffer&) = delete;
+  HostBuffer& operator=(const HostBuffer&) = delete;
+  HostBuffer(HostBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  HostBuffer& operator=(HostBuffer&& other) noexcept {
+    if (this != &other) {
+      release();
+      std::swap(data_, other.data_);
+      std::swap(size_, other.size_);
+    }
+    return *this;
+  }
+
+  // n elements, uninitialised (what was held before is not kept); 0 gives the block back.
+  void resize(int64_t n) {
+    release();
+    if (n > 0) {
+      data_ = static_cast<T*>(host_malloc(static_cast<size_t>(n) * sizeof(T)));
+      size_ = n;
+    }
+  }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  int64_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  void release() {
+    host_free(data_, static_cast<size_t>(size_) * sizeof(T));
+    data_ = nullptr;
+    size_ = 0;
+  }
+  T* data_ = nullptr;
+  int64_t size_ = 0;
+};
 
 }  // namespace busi::cpu

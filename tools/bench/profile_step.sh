@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A per-op profile of the CPU training step, with how much of it runs on one thread only:
 #   tools/bench/profile_step.sh [--model simple|vgg16] [--steps N] [--threads N]
+#                               [--precision fp32|bf16]
 # runs `build/tools/bench_train_step --device cpu` under `perf record` (sampling both OpenMP
 # threads; OMP_WAIT_POLICY=passive, so that a waiting thread sleeps instead of spinning and its
 # samples are work only), sorts the samples by thread and function, groups the functions by op
@@ -11,27 +12,29 @@
 # counted apart. Needs perf (Debian: linux-perf); BUSI_BUILD_DIR as in bench_vs_torch.sh.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-usage() { sed -n '2,3p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-model=vgg16 steps=3 threads=2
+usage() { sed -n '2,4p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+model=vgg16 steps=3 threads=2 precision=fp32
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) [ $# -ge 2 ] || usage; model=$2; shift 2 ;;
     --steps) [ $# -ge 2 ] || usage; steps=$2; shift 2 ;;
     --threads) [ $# -ge 2 ] || usage; threads=$2; shift 2 ;;
+    --precision) [ $# -ge 2 ] || usage; precision=$2; shift 2 ;;
     *) usage ;;
   esac
 done
 build="${BUSI_BUILD_DIR:-$repo/build}"
 data=$(mktemp /tmp/profile_step.XXXXXX.data)
 trap 'rm -f "$data"' EXIT
-echo "profile_step: $model, $steps steps after 2 warm-up steps, $threads threads, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "profile_step: $model in $precision, $steps steps after 2 warm-up steps, $threads threads, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=passive perf record -q -F 999 -o "$data" \
-  "$build/tools/bench_train_step" --device cpu --model "$model" --steps "$steps" | grep '^| [SV]'
+  "$build/tools/bench_train_step" --device cpu --model "$model" --steps "$steps" --precision "$precision" | grep '^| [SV]'
 perf report -i "$data" --stdio --no-children --sort pid,dso,sym -g none 2>/dev/null |
   python3 -c '
 import re, sys
 ops = [  # (op, pattern on "dso symbol"), first match wins
     ("setup: weights init, random input (before the steps)", r"Generator|busi::init|random_values|normal_|__cos|__ieee754_log|__sin"),
+    ("conv: bf16 pair conversion (BF16 mode)", r"write_pair_panel|Bf16PairPacker|PackedOperandA"),
     ("conv: GEMM micro-kernel", r"kernel_8x48|kernel_6x16|portable_kernel"),
     ("conv: Winograd transforms", r"winograd|gather_patches|gather_output_tiles|scatter_output_tiles|for_each_run"),
     ("conv: im2col, packing, col2im", r"im2col|col2im|gemm_blocked|Packer|pack_a_whole|col_row_segment|MatrixPack"),
