@@ -7,6 +7,7 @@
 // as pairs. gemm_blocked_in_mode runs the FP32 or the bf16 product as the precision switch says.
 #pragma once
 
+#include <algorithm>
 #include <type_traits>
 
 #include "kernels/common/bf16.h"
@@ -70,10 +71,57 @@ struct PrepackedPairs {
   }
 };
 
+// Column r of a pair panel (ceil(kc / 2), width) from kc values v that run along the depth:
+// word (t, r) = bf16(v[2t]) | bf16(v[2t+1]) << 16, the high half 0 past an odd kc. Where an
+// operand's depth runs along memory, its two values of a pair sit side by side, and the panel is
+// written straight from them, without the float panel and the second pass of Bf16PairPacker.
+inline void write_pair_column(const float* v, int64_t kc, int64_t width, int64_t r, uint32_t* out) {
+  for (int64_t t = 0; t < kc / 2; ++t)
+    out[t * width + r] = uint32_t{float_to_bf16(v[2 * t])} | uint32_t{float_to_bf16(v[2 * t + 1])}
+                                                                 << 16;
+  if (kc % 2) out[kc / 2 * width + r] = uint32_t{float_to_bf16(v[kc - 1])};
+}
+
+// The pair panel of a stored matrix whose depth runs along memory, op(A) = A (row i is
+// A[i lda + k]) or op(B) = B^T (column j is B[j ldb + k]), written column by column with
+// write_pair_column; the other orientations go through Bf16PairPacker. The same words either way.
+template <typename MatrixPack>
+struct MatrixPairPacker {
+  MatrixPack pack;
+  int64_t width;
+  const float* operator()(int64_t first, int64_t k0, int64_t kc, float* dst) const {
+    const float* base;
+    int64_t ld, extent;
+    bool along_depth;
+    if constexpr (std::is_same_v<MatrixPack, MatrixPackA<float>>)
+      base = pack.A, ld = pack.lda, extent = pack.M, along_depth = !pack.trans;
+    else
+      base = pack.B, ld = pack.ldb, extent = pack.N, along_depth = pack.trans;
+    if (!along_depth) return Bf16PairPacker<MatrixPack>{pack, width}(first, k0, kc, dst);
+    uint32_t* out = reinterpret_cast<uint32_t*>(dst);  // (ceil(kc / 2), width)
+    const int64_t filled = std::min(width, extent - first);
+    for (int64_t r = 0; r < filled; ++r)
+      write_pair_column(base + (first + r) * ld + k0, kc, width, r, out);
+    for (int64_t t = 0; t < (kc + 1) / 2; ++t)
+      for (int64_t r = filled; r < width; ++r) out[t * width + r] = 0;
+    return dst;
+  }
+};
+
 // The packer that hands the bf16 micro-kernel pair panels: a float packer is wrapped to convert
-// its panels; panels already converted are passed through.
+// its panels; a stored matrix's panel is converted from the matrix where it can be; panels
+// already converted are passed through. (A caller's own packer can add an overload beside its
+// type, found by argument-dependent lookup: conv_im2col_packed.cpp does.)
 template <typename Pack>
 Bf16PairPacker<Pack> pair_packer(const Pack& pack, int64_t width) {
+  return {pack, width};
+}
+inline MatrixPairPacker<MatrixPackA<float>> pair_packer(const MatrixPackA<float>& pack,
+                                                        int64_t width) {
+  return {pack, width};
+}
+inline MatrixPairPacker<MatrixPackB<float>> pair_packer(const MatrixPackB<float>& pack,
+                                                        int64_t width) {
   return {pack, width};
 }
 inline PrepackedPairs pair_packer(const PrepackedPairs& pairs, int64_t) { return pairs; }

@@ -9,7 +9,11 @@
 # and how its samples split between the main thread and the others. An op whose work the other
 # threads share has main ~ others; the main thread's excess, (main - others) / main, is the share of
 # the step that ran serially. Model set-up and the random input (before the first step) are
-# counted apart. Needs perf (Debian: linux-perf); BUSI_BUILD_DIR as in bench_vs_torch.sh.
+# counted apart. The 2 warm-up steps are sampled too, and they touch every buffer for the first
+# time, so with few --steps the OS-kernel row is mostly their page faults; after them perf stat
+# counts almost none (VGG16 about 60 a step, SimpleCNN 1 in 20 steps) and that row is thread
+# sleeps and wake-ups (the passive wait policy) and interrupts. Use --steps 8 or more.
+# Needs perf (Debian: linux-perf); BUSI_BUILD_DIR as in bench_vs_torch.sh.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 usage() { sed -n '2,4p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -48,7 +52,7 @@ ops = [  # (op, pattern on "dso symbol"), first match wins
     ("dropout", r"dropout"),
     ("linear", r"linear_|matmul_"),
     ("elementwise (gradient sums, scaling)", r"busi::cpu::(add|sub|mul|div|scale|axpy|binary|unary|fill|sum|elementwise)"),
-    ("memory: page faults, zeroing and unmapping of new tensors (the kernel)", r"\[kernel"),
+    ("the OS kernel: page faults of first touches (warm-up steps), thread sleeps and wake-ups, interrupts", r"\[kernel"),
     ("copies and fills (libc: Winograd panel copies, clones)", r"memset|memmove|memcpy|__libc|malloc|free"),
     ("OpenMP runtime: fork, join, barriers", r"libgomp"),
 ]
