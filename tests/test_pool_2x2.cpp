@@ -57,7 +57,7 @@ TEST_CASE("2x2 max pooling matches the definition, forward and backward") {
       x[0] = std::nanf("");                                              // a NaN first
       x[3] = std::numeric_limits<float>::infinity();
       x[x.size() / 2] = -std::numeric_limits<float>::infinity();
-      if (W > 40) x[2 * W + 37] = std::nanf("");  // a NaN inside a vector step
+      if (W > 40 && H > 2) x[2 * W + 37] = std::nanf("");  // a NaN inside a vector step
       const std::vector<float> dy = test::random_floats(N * C * s.Ho * s.Wo, 8);
       std::vector<float> y(dy.size(), -7.0f), dx(x.size(), -7.0f), y_ref, dx_ref;
       cpu::max_pool2d_forward<float>(s, x.data(), y.data());
