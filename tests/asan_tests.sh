@@ -5,7 +5,9 @@
 #     fuzzed files must give clean errors, never an invalid read;
 #   - the CUDA tests on the emulated device (-DBUSI_CUDA=EMULATE): device memory is host memory
 #     there, so a kernel that reads or writes outside a buffer (or outside its shared memory) is
-#     reported, with the kernel's source line.
+#     reported, with the kernel's source line;
+#   - the CPU kernels written with AVX-512 intrinsics and pointer-walking packers (the 2x2
+#     max-pool gradient, the bf16 GEMM's pair panels), whose tests take a second or two here.
 # Usage: tests/asan_tests.sh [BUILD_DIR]   (default: build-asan, relative to the repo)
 # Exit status: 0 when every test passed with no sanitizer report, 1 otherwise.
 set -euo pipefail
@@ -16,11 +18,14 @@ case "$build" in /*) ;; *) build="$repo/$build" ;; esac
 
 # The test executables: tests/test_safetensors*.cpp, test_checkpoint*.cpp, test_convert*.cpp,
 # test_cuda_*.cpp and test_gpu_self_check.cpp (the self-check's kernels on the emulated device),
-# plus the converter tool (test_convert runs it). Nothing else is built.
+# the CPU kernel tests named above, plus the converter tool (test_convert runs it). Nothing else
+# is built.
 tests=()
 for src in "$repo"/tests/test_safetensors*.cpp "$repo"/tests/test_checkpoint*.cpp \
            "$repo"/tests/test_convert*.cpp "$repo"/tests/test_cuda_*.cpp \
-           "$repo"/tests/test_gpu_self_check.cpp "$repo"/tests/test_fuzz_regressions.cpp; do
+           "$repo"/tests/test_gpu_self_check.cpp "$repo"/tests/test_fuzz_regressions.cpp \
+           "$repo"/tests/test_pool_2x2.cpp "$repo"/tests/test_gemm_bf16.cpp \
+           "$repo"/tests/test_ops_bf16.cpp; do
   [ -e "$src" ] && tests+=("$(basename "$src" .cpp)")
 done
 
