@@ -92,23 +92,21 @@ struct FilterRowsPacker {
 
 // In BF16 mode the dw product's B panel as pairs, written straight from the image: a panel
 // column is a row of col, whose depth is the output positions, so the two values of a pair are
-// neighbouring positions of one run (gemm_bf16_blocked.h, write_pair_column). Found by
+// neighbouring positions of one run (gemm_bf16_blocked.h, write_pair_panel_by_columns). Found by
 // gemm_blocked_bf16 through argument-dependent lookup; the same words as converting the float
 // panel.
 struct FilterRowsPairPacker {
   FilterRowsPacker<float> rows;
   const float* operator()(int64_t j0, int64_t k0, int64_t kc, float* dst) const {
     const Conv2dShape& s = rows.s;
-    const int64_t K = s.C * s.kH * s.kW, width = rows.nr, filled = std::min(width, K - j0);
+    const int64_t K = s.C * s.kH * s.kW;
     thread_local Scratch<float> scratch;
-    float* run = scratch.get(kc);                      // (kc) one row of col
-    uint32_t* out = reinterpret_cast<uint32_t*>(dst);  // (ceil(kc / 2), width)
-    for (int64_t r = 0; r < filled; ++r) {
-      col_row_segment<true>(s, rows.x_n, j0 + r, k0, kc, run, 1);
-      write_pair_column(run, kc, width, r, out);
-    }
-    for (int64_t t = 0; t < (kc + 1) / 2; ++t)
-      for (int64_t r = filled; r < width; ++r) out[t * width + r] = 0;
+    float* run = scratch.get(kc);  // (kc) one row of col
+    write_pair_panel_by_columns(kc, rows.nr, std::min(rows.nr, K - j0),
+                                reinterpret_cast<uint32_t*>(dst), [&](int64_t r) {
+                                  col_row_segment<true>(s, rows.x_n, j0 + r, k0, kc, run, 1);
+                                  return static_cast<const float*>(run);
+                                });
     return dst;
   }
 };

@@ -82,6 +82,16 @@ inline void write_pair_column(const float* v, int64_t kc, int64_t width, int64_t
   if (kc % 2) out[kc / 2 * width + r] = uint32_t{float_to_bf16(v[kc - 1])};
 }
 
+// A whole pair panel (ceil(kc / 2), width) written column by column: columns [0, filled) from
+// run(r), a pointer to column r's kc depth values, the columns past the operand's edge 0.
+template <typename RunOf>
+void write_pair_panel_by_columns(int64_t kc, int64_t width, int64_t filled, uint32_t* out,
+                                 const RunOf& run) {
+  for (int64_t r = 0; r < filled; ++r) write_pair_column(run(r), kc, width, r, out);
+  for (int64_t t = 0; t < (kc + 1) / 2; ++t)
+    for (int64_t r = filled; r < width; ++r) out[t * width + r] = 0;
+}
+
 // The pair panel of a stored matrix whose depth runs along memory, op(A) = A (row i is
 // A[i lda + k]) or op(B) = B^T (column j is B[j ldb + k]), written column by column with
 // write_pair_column; the other orientations go through Bf16PairPacker. The same words either way.
@@ -98,12 +108,9 @@ struct MatrixPairPacker {
     else
       base = pack.B, ld = pack.ldb, extent = pack.N, along_depth = pack.trans;
     if (!along_depth) return Bf16PairPacker<MatrixPack>{pack, width}(first, k0, kc, dst);
-    uint32_t* out = reinterpret_cast<uint32_t*>(dst);  // (ceil(kc / 2), width)
-    const int64_t filled = std::min(width, extent - first);
-    for (int64_t r = 0; r < filled; ++r)
-      write_pair_column(base + (first + r) * ld + k0, kc, width, r, out);
-    for (int64_t t = 0; t < (kc + 1) / 2; ++t)
-      for (int64_t r = filled; r < width; ++r) out[t * width + r] = 0;
+    write_pair_panel_by_columns(kc, width, std::min(width, extent - first),
+                                reinterpret_cast<uint32_t*>(dst),
+                                [&](int64_t r) { return base + (first + r) * ld + k0; });
     return dst;
   }
 };
@@ -158,16 +165,17 @@ class PackedOperandA {
  public:
   PackedOperandA(const MicroKernel<T>& mk, const T* A, int64_t lda, bool trans, int64_t M,
                  int64_t K)
-      : mk_(mk), M_(M), K_(K), panels_((M + mk.mr - 1) / mk.mr) {
-    floats_.resize(panels_ * K * mk.mr);  // (panels, K, mr)
+      : mk_(mk), M_(M), K_(K) {
+    const int64_t panels = (M + mk.mr - 1) / mk.mr;
+    floats_.resize(panels * K * mk.mr);  // (panels, K, mr)
     pack_a_whole(A, lda, trans, M, K, mk.mr, floats_.data());
     if constexpr (std::is_same_v<T, float>) {
       if (!bf16_gemms()) return;
       BUSI_CHECK(mk.kc % 2 == 0, "PackedOperandA: the pair slices need an even kc, not ", mk.kc);
       const int64_t words = (K + 1) / 2 * mk.mr;  // one panel's pairs: (ceil(K / 2), mr)
-      pairs_.resize(panels_ * words);
+      pairs_.resize(panels * words);
 #pragma omp parallel for schedule(static) if (!omp_in_parallel() && M * K > (int64_t{1} << 16))
-      for (int64_t p = 0; p < panels_; ++p)
+      for (int64_t p = 0; p < panels; ++p)
         write_pair_panel(floats_.data() + p * K * mk.mr, K, mk.mr, pairs_.data() + p * words);
       floats_.resize(0);  // only the pairs are read from now on
     }
@@ -187,7 +195,7 @@ class PackedOperandA {
 
  private:
   MicroKernel<T> mk_;
-  int64_t M_, K_, panels_;
+  int64_t M_, K_;
   HostBuffer<T> floats_;        // (panels, K, mr), FP32 products
   HostBuffer<uint32_t> pairs_;  // (panels, ceil(K / 2), mr) bf16 pairs, BF16 mode
 };
