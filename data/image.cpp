@@ -231,4 +231,11 @@ Image crop_image(const Image& image, int64_t top, int64_t left, int64_t height, 
   return out;
 }
 
+void mirror_image(Image& image) {
+  for (int64_t y = 0; y < image.height; ++y)
+    for (int64_t x = 0; x < image.width / 2; ++x)
+      for (int64_t c = 0; c < image.channels; ++c)
+        std::swap(image.at(y, x, c), image.at(y, image.width - 1 - x, c));
+}
+
 }  // namespace busi::data

@@ -84,4 +84,7 @@ Image resample_image(const Image& image, int64_t height, int64_t width, Resample
 // The rectangle [top, top + height) x [left, left + width), which must lie inside the image.
 Image crop_image(const Image& image, int64_t top, int64_t left, int64_t height, int64_t width);
 
+// Mirrors the image left to right in place, every channel (the test-time flip).
+void mirror_image(Image& image);
+
 }  // namespace busi::data

@@ -186,6 +186,18 @@ TEST_CASE("crop: copies the rectangle, rejects one outside the image") {
   CHECK_THROWS_AS(crop_image(image, 3, 0, 2, 2), busi::Error);
 }
 
+TEST_CASE("mirror: left and right swap in every row and channel; twice gives the image back") {
+  Image image(2, 3, 2);
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 3; ++x)
+      for (int c = 0; c < 2; ++c) image.at(y, x, c) = static_cast<uint8_t>(100 * c + 10 * y + x);
+  Image mirrored = image;
+  mirror_image(mirrored);
+  CHECK(mirrored.pixels == std::vector<uint8_t>{2, 102, 1, 101, 0, 100, 12, 112, 11, 111, 10, 110});
+  mirror_image(mirrored);
+  CHECK(mirrored.pixels == image.pixels);
+}
+
 TEST_CASE("decode: an image whose header claims too many pixels is refused before decoding") {
   TempDir dir("image-limit");
   const fs::path huge = dir.path() / "huge.png";

@@ -17,6 +17,7 @@
 #include "tools/cli/command_line.h"
 #include "tools/formats/csv.h"
 #include "tools/formats/json_value.h"
+#include "tools/formats/text_file.h"
 #include "tools/finetune/imagenet_weights.h"
 #include "tools/metrics/calibration.h"
 #include "tools/run_folder/history.h"
@@ -533,6 +534,70 @@ TEST_CASE("resume: stopped after epoch 1 and resumed = the uninterrupted run, ep
     CHECK(history_without_timing(dir) == history_without_timing(out_dir(c.reference)));
     CHECK(fs::exists(dir + "/metrics.json"));
   }
+}
+
+TEST_CASE("train_simple --ema: validation sees the averaged weights; resumed = uninterrupted") {
+  if (!have_busi() || !have_tool("train_simple")) return;
+  REQUIRE(simple_reference().exit_code == 0);
+  const std::string averaged = out_dir("simple_ema");
+  const RunResult run =
+      run_tool("train_simple", kTiny + " --epochs 2 --ema 0.9 --out '" + averaged + "'");
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  // Training is the plain run's (the average never feeds back), validation is not.
+  const CsvTable plain = read_csv(out_dir("simple") + "/history.csv");
+  const CsvTable ema = read_csv(averaged + "/history.csv");
+  REQUIRE(ema.rows.size() == 2);
+  for (const char* column : {"train_loss", "train_acc"})
+    CHECK(ema.rows[1][ema.require_column(column)] == plain.rows[1][plain.require_column(column)]);
+  const size_t val_loss = ema.require_column("val_loss");
+  CHECK(ema.rows[1][val_loss] != plain.rows[1][val_loss]);
+  CHECK(fs::exists(averaged + "/metrics.json"));
+
+  // Stopped after epoch 1 and resumed (the average comes back from last.safetensors): the same
+  // run, with the precise statistics re-estimated for the averaged weights too.
+  const std::string whole = out_dir("simple_ema_bn"), resumed = out_dir("simple_ema_bn_resumed");
+  const std::string flags = kTiny + " --epochs 2 --ema 0.9 --precise-bn on";
+  REQUIRE(run_tool("train_simple", flags + " --out '" + whole + "'").exit_code == 0);
+  REQUIRE(run_tool("train_simple", flags + " --stop-after 1 --out '" + resumed + "'").exit_code ==
+          0);
+  const RunResult second = run_tool("train_simple", "--resume '" + resumed + "/last.safetensors'");
+  INFO(second.output);
+  REQUIRE(second.exit_code == 0);
+  CHECK(history_without_timing(resumed) == history_without_timing(whole));
+  CHECK(read_text_file(resumed + "/predictions.csv") == read_text_file(whole + "/predictions.csv"));
+
+  const RunResult bad = run_tool("train_simple", kTiny + " --ema 1");
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.output.find("--ema must be in [0, 1)") != std::string::npos);
+}
+
+TEST_CASE("train_simple --tta flip: a finished run re-evaluated with the mirror, not retrained") {
+  if (!have_busi() || !have_tool("train_simple")) return;
+  REQUIRE(simple_reference().exit_code == 0);
+  const std::string dir = out_dir("simple_tta");
+  const RunResult run =
+      run_tool("train_simple", "--resume '" + out_dir("simple") +
+                                   "/last.safetensors' --tta flip --out '" + dir + "'");
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.output.find("already finished") != std::string::npos);
+  CHECK(run.output.find("test-time flip: each validation and test image averaged") !=
+        std::string::npos);
+  CHECK(history_without_timing(dir) == history_without_timing(out_dir("simple")));
+  CHECK(read_json_file(dir + "/metrics.json").at("test_time_flip").as_bool());
+  CHECK_FALSE(read_json_file(out_dir("simple") + "/metrics.json").at("test_time_flip").as_bool());
+  // The same images and labels, other probabilities (each averaged with its mirror's).
+  const CsvTable plain = read_csv(out_dir("simple") + "/predictions.csv");
+  const CsvTable flipped = read_csv(dir + "/predictions.csv");
+  REQUIRE(plain.rows.size() == flipped.rows.size());
+  const size_t path = plain.require_column("path"), prob = plain.require_column("prob_benign");
+  int changed = 0;
+  for (size_t i = 0; i < plain.rows.size(); ++i) {
+    CHECK(plain.rows[i][path] == flipped.rows[i][path]);
+    changed += plain.rows[i][prob] != flipped.rows[i][prob];
+  }
+  CHECK(changed > 0);
 }
 
 TEST_CASE("resume with more epochs extends a finished run") {

@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
+#include "data/image.h"
 #include "data/image_cache.h"
 #include "data/normalize.h"
 #include "engine/nn.h"
@@ -54,6 +56,9 @@ struct Context {
   TrainingSettings settings;
   ArchitectureSettings arch;
   bool precise_bn = false;
+  float ema = 0.0f;
+  std::string tta =
+      "off";  // off | flip: the test (and its calibration) over image and mirror  // decay of the weight average; 0: validate and test the trained weights
   Device device;
 };
 
@@ -94,8 +99,9 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
 
   const Json architecture = architecture_json(config);
 
-  const TrainerOptions options = make_trainer_options(
+  TrainerOptions options = make_trainer_options(
       *ctx.cli, s, d, run_dir, models::SimpleCNN::kModelName, ctx.device, architecture, norm);
+  options.weight_average_decay = ctx.ema;
   Trainer trainer(model, options);
 
   Json extra = Json::object();
@@ -130,8 +136,18 @@ std::optional<ClassificationMetrics> train_one(Context& ctx, const std::string& 
   trainer.print_summary();
   if (!finished) return std::nullopt;
 
-  const ClassificationMetrics m =
-      trainer.evaluate_test(forward, val, test, d.index, Json::object());
+  // Test-time flip: the same validation and test images, each mirrored left to right.
+  std::optional<LoaderSource> val_mirrored, test_mirrored;
+  MirroredSources mirrored;
+  if (ctx.tta == "flip") {
+    data::LoaderOptions o = make_loader_options(s, norm, false);
+    o.custom_transform = [](data::Image& image, int64_t) { data::mirror_image(image); };
+    val_mirrored.emplace(cache, d.val_ids, o);
+    test_mirrored.emplace(cache, d.test_ids, o);
+    mirrored = {&*val_mirrored, &*test_mirrored};
+  }
+  const ClassificationMetrics m = trainer.evaluate_test(forward, val, test, d.index, Json::object(),
+                                                        ctx.tta == "flip" ? &mirrored : nullptr);
   std::printf(
       "test (%lld images): accuracy %.1f%%, balanced accuracy %.1f%%, macro-F1 %.4f, "
       "macro AUC %.4f; trained in %s\n",
@@ -157,6 +173,15 @@ int run(int argc, char** argv) {
                  "before each validation, set the batch-norm statistics to those of the "
                  "(unaugmented) training images under the current weights, instead of the "
                  "running averages that lag them (engine/nn.h BatchNorm2d)");
+  cli.add("--ema", &ctx.ema, "DECAY",
+          "validate, keep and test an exponential moving average of the weights, updated after "
+          "each step with this decay (warmed up: min(DECAY, (1+t)/(10+t)); 0.99 averages about "
+          "the last 100 steps; engine/weight_average.h); 0: the trained weights themselves");
+  cli.add_choice("--tta", &ctx.tta, {"off", "flip"},
+                 "test-time augmentation of the final evaluation: flip averages each validation "
+                 "and test image's probabilities with its left-right mirror's (the temperature "
+                 "and the malignant threshold are then fitted on those; validation during "
+                 "training stays plain)");
   cli.set_epilog(presets_help(simple_presets()) +
                  "outputs: config.json split.csv history.csv best.safetensors last.safetensors "
                  "predictions.csv metrics.json (see tools/README.md)\n");
@@ -165,6 +190,8 @@ int run(int argc, char** argv) {
       resolve_training_settings(cli, ctx.settings, simple_presets(), models::SimpleCNN::kModelName);
   TrainingSettings& s = ctx.settings;
   if (s.epochs < 1) throw UsageError("--epochs must be at least 1");
+  if (!(ctx.ema >= 0.0f && ctx.ema < 1.0f))
+    throw UsageError("--ema must be in [0, 1) (0: off; 0.99 averages about 100 steps)");
 
   train_runs(
       cli, s, models::SimpleCNN::kModelName, ctx.device,

@@ -80,11 +80,7 @@ LoadedModel load_model(const std::string& path, Device device) {
 
 Tensor prepare_input(const LoadedModel& m, const data::Image& decoded, Device device, bool flip) {
   data::Image resized = data::resize_image(decoded, m.img_size, m.img_size);
-  if (flip)  // left to right, every channel
-    for (int64_t y = 0; y < resized.height; ++y)
-      for (int64_t x = 0; x < resized.width / 2; ++x)
-        for (int64_t c = 0; c < resized.channels; ++c)
-          std::swap(resized.at(y, x, c), resized.at(y, resized.width - 1 - x, c));
+  if (flip) data::mirror_image(resized);
   Tensor x = Tensor::empty({1, m.channels, m.img_size, m.img_size});
   m.normalization.apply(resized, x.data());
   return x.to(device);

@@ -1,7 +1,10 @@
 // Evaluation of a subset and frozen features computed once (see evaluate.h).
 #include "tools/train/evaluate.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
 
 #include "engine/autograd.h"
 #include "kernels/common/error.h"
@@ -14,6 +17,17 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Accuracy and macro-F1 of the argmax of each row of result.probs.
+void score(Evaluation& result, int64_t num_classes) {
+  if (result.labels.empty()) return;
+  const auto confusion =
+      confusion_matrix(result.labels, argmax_predictions(result.probs), num_classes);
+  int64_t correct = 0;
+  for (int64_t c = 0; c < num_classes; ++c) correct += confusion[c][c];
+  result.accuracy = static_cast<double>(correct) / result.labels.size();
+  result.macro_f1 = macro_f1_from_confusion(confusion);
 }
 
 }  // namespace
@@ -42,17 +56,36 @@ Evaluation evaluate(nn::Module& model, const Forward& forward, BatchSource& sour
                              batch->sample_ids.end());
   }
   model.train(was_training);
-  if (!result.labels.empty()) {
-    const auto confusion =
-        confusion_matrix(result.labels, argmax_predictions(result.probs), num_classes);
-    int64_t correct = 0;
-    for (int64_t c = 0; c < num_classes; ++c) correct += confusion[c][c];
-    result.loss = loss_sum / result.labels.size();
-    result.accuracy = static_cast<double>(correct) / result.labels.size();
-    result.macro_f1 = macro_f1_from_confusion(confusion);
-  }
+  if (!result.labels.empty()) result.loss = loss_sum / result.labels.size();
+  score(result, num_classes);
   result.seconds = seconds_since(start);
   return result;
+}
+
+Evaluation average_with_mirror(const Evaluation& plain, const Evaluation& mirrored,
+                               int64_t num_classes) {
+  BUSI_CHECK(plain.sample_ids == mirrored.sample_ids && plain.labels == mirrored.labels,
+             "test-time flip: the mirrored evaluation holds other samples than the plain one");
+  Evaluation out;
+  out.sample_ids = plain.sample_ids;
+  out.labels = plain.labels;
+  out.seconds = plain.seconds + mirrored.seconds;
+  double loss_sum = 0.0;
+  for (size_t i = 0; i < plain.labels.size(); ++i) {
+    std::vector<float> p(num_classes), z(num_classes);
+    for (int64_t c = 0; c < num_classes; ++c) {
+      p[c] = 0.5f * (plain.probs[i][c] + mirrored.probs[i][c]);
+      // A probability that underflowed to 0 in both: the log of the smallest normal float
+      // instead of -infinity (its softmax is still 0 to float precision).
+      z[c] = std::log(std::max(p[c], std::numeric_limits<float>::min()));
+    }
+    loss_sum -= z[plain.labels[i]];
+    out.probs.push_back(std::move(p));
+    out.logits.push_back(std::move(z));
+  }
+  if (!out.labels.empty()) out.loss = loss_sum / out.labels.size();
+  score(out, num_classes);
+  return out;
 }
 
 Rows compute_rows(const Forward& transform, BatchSource& source, Device device, int64_t epoch) {

@@ -31,6 +31,14 @@ struct Evaluation {
 Evaluation evaluate(nn::Module& model, const Forward& forward, BatchSource& source, Device device,
                     int64_t num_classes);
 
+// Test-time flip: the evaluation of the same images and their mirrors, merged. Each image's
+// probabilities are the mean of the two, p = (p_plain + p_mirror) / 2, and its "logits" are
+// log p, so that softmax(logits / T) is the temperature-scaled family calibration fits (T = 1
+// gives p back); loss, accuracy and macro-F1 are recomputed from p. The two evaluations must
+// hold the same samples in the same order (checked).
+Evaluation average_with_mirror(const Evaluation& plain, const Evaluation& mirrored,
+                               int64_t num_classes);
+
 // Every row of `source` (one epoch, in order) passed through `transform` without gradient:
 // the frozen part of a network applied once. Returns the outputs stacked (N, ...) on `device`
 // with the labels and sample ids in the same order.

@@ -85,7 +85,10 @@ std::string short_float(double value) {
 }  // namespace
 
 Trainer::Trainer(nn::Module& model, TrainerOptions options)
-    : model_(model), options_(std::move(options)) {}
+    : model_(model), options_(std::move(options)) {
+  if (options_.weight_average_decay > 0.0f)
+    weight_average_ = std::make_unique<optim::WeightAverage>(model_, options_.weight_average_decay);
+}
 
 bool Trainer::phase_already_done(const std::string& phase, int64_t epochs) const {
   const bool finished = std::find(state_.finished_phases.begin(), state_.finished_phases.end(),
@@ -100,7 +103,13 @@ void Trainer::resume(const std::string& checkpoint_path) {
   RunCheckpoint checkpoint = load_checkpoint(checkpoint_path, model_, options_.model_name);
   state_ = checkpoint.loop;
   set_rng_state(model_, checkpoint.info.rng);
-  pending_optimizer_state_ = std::move(checkpoint.optimizer_state);
+  // The checkpoint's training state: the weight average's entries, then the optimiser's.
+  StateDict average_state;
+  pending_optimizer_state_.clear();
+  for (NamedTensor& t : checkpoint.optimizer_state)
+    (optim::WeightAverage::owns(t.name) ? average_state : pending_optimizer_state_)
+        .push_back(std::move(t));
+  if (weight_average_) weight_average_->load_state_dict(average_state);
   pending_optimizer_phase_ = state_.phase;
 
   // The history up to the checkpoint's epoch, from the checkpoint's own folder: a later row
@@ -215,6 +224,7 @@ Trainer::EpochResult Trainer::train_one_epoch(Phase& phase, int64_t epoch) {
     if (const std::string bad = first_non_finite_gradient(model_); !bad.empty())
       diverged("the gradient of " + bad);
     optimizer.step();
+    if (weight_average_) weight_average_->update();
 
     const int64_t n = static_cast<int64_t>(batch->labels.size());
     loss_sum += static_cast<double>(loss_value) * n;
@@ -287,6 +297,9 @@ bool Trainer::run_phase(Phase& phase) {
   for (int64_t e = begin_phase(phase); e < phase.epochs; ++e) {
     const int64_t epoch = state_.epoch + 1;
     const EpochResult train = train_one_epoch(phase, epoch);
+    // Validation, and the best checkpoint, see the averaged weights when there are any.
+    std::optional<optim::WeightAverage::Swap> averaged;
+    if (weight_average_) averaged.emplace(*weight_average_);
     if (phase.refresh_statistics) phase.refresh_statistics();
     const Evaluation val = evaluate(model_, phase.forward, *phase.val, options_.device, classes);
     const HistoryRow row{epoch,
@@ -311,6 +324,7 @@ bool Trainer::run_phase(Phase& phase) {
     if (e + 1 == phase.epochs || stop_early) state_.finished_phases.push_back(phase.name);
     print_epoch(row, phase, improved);
     if (improved) save_checkpoint(best_path(), *phase.optimizer);
+    averaged.reset();  // the trained weights back: training continues from them
     save_checkpoint(last_path(), *phase.optimizer);
 
     if (options_.stop_after_epoch > 0 && epoch >= options_.stop_after_epoch) {
@@ -336,6 +350,9 @@ void Trainer::save_checkpoint(const std::string& path, const optim::Optimizer& o
   contents.loop = state_;
   contents.rng = rng_state(model_);
   contents.optimizer_state = optimizer.state_dict();
+  if (weight_average_)
+    for (NamedTensor& t : weight_average_->state_dict())
+      contents.optimizer_state.push_back(std::move(t));
   write_checkpoint(path, model_, contents);
 }
 
@@ -359,7 +376,7 @@ double Trainer::mean_images_per_second() const {
 
 ClassificationMetrics Trainer::evaluate_test(const Forward& forward, BatchSource& val,
                                              BatchSource& test, const data::DatasetIndex& index,
-                                             Json extra) {
+                                             Json extra, const MirroredSources* mirrored) {
   std::optional<RunCheckpoint> best;
   if (std::filesystem::exists(best_path())) {
     best = load_checkpoint(best_path(), model_, options_.model_name);
@@ -367,8 +384,18 @@ ClassificationMetrics Trainer::evaluate_test(const Forward& forward, BatchSource
               << fixed(state_.best_val_macro_f1, 4) << ")\n";
   }
   const int64_t num_classes = static_cast<int64_t>(options_.class_names.size());
-  const Evaluation val_eval = evaluate(model_, forward, val, options_.device, num_classes);
-  const Evaluation eval = evaluate(model_, forward, test, options_.device, num_classes);
+  Evaluation val_eval = evaluate(model_, forward, val, options_.device, num_classes);
+  Evaluation eval = evaluate(model_, forward, test, options_.device, num_classes);
+  if (mirrored) {
+    BUSI_CHECK(mirrored->val && mirrored->test, "evaluate_test: a mirrored source is missing");
+    std::cout << "test-time flip: each validation and test image averaged with its mirror\n";
+    val_eval = average_with_mirror(
+        val_eval, evaluate(model_, forward, *mirrored->val, options_.device, num_classes),
+        num_classes);
+    eval = average_with_mirror(
+        eval, evaluate(model_, forward, *mirrored->test, options_.device, num_classes),
+        num_classes);
+  }
   const ClassificationMetrics metrics =
       compute_metrics(eval.labels, eval.probs, options_.class_names);
   const CalibratedTest calibrated = calibrate_test(val_eval, eval, options_.class_names);
@@ -415,6 +442,7 @@ ClassificationMetrics Trainer::evaluate_test(const Forward& forward, BatchSource
   doc["best_epoch"] = state_.best_epoch;
   doc["best_val_macro_f1"] = state_.best_val_macro_f1;
   doc["epochs_run"] = state_.epoch;
+  doc["test_time_flip"] = mirrored != nullptr;
   for (const auto& [key, value] : extra.items()) doc[key] = value;
   write_text_file(options_.run_dir + "/metrics.json", doc.dump(2) + "\n");
   return metrics;

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "data/dataset.h"
 #include "engine/nn.h"
 #include "engine/optim.h"
+#include "engine/weight_average.h"
 #include "tools/formats/json_value.h"
 #include "tools/metrics/classification.h"
 #include "tools/run_folder/history.h"
@@ -39,6 +41,14 @@ struct Phase {
   float label_smoothing = 0.0f;
 };
 
+// The validation and test images mirrored left to right, in the same order as the plain
+// sources: with them evaluate_test averages each image's probabilities with its mirror's
+// (test-time flip, evaluate.h average_with_mirror).
+struct MirroredSources {
+  BatchSource* val = nullptr;
+  BatchSource* test = nullptr;
+};
+
 struct TrainerOptions {
   std::string run_dir;
   std::string model_name;  // "simple_cnn" / "vgg16", stored in checkpoints
@@ -46,7 +56,11 @@ struct TrainerOptions {
   Device device = Device::cpu();
   int64_t patience = 0;          // epochs without a better val macro-F1; 0 = never stop
   int64_t stop_after_epoch = 0;  // end the run after this epoch (0 = off), resumable
-  bool live_progress = false;    // the per-batch bar (on a terminal)
+  // Decay of the exponential moving average of the weights (engine/weight_average.h), 0 = off.
+  // When on, validation, the best checkpoint and the test use the averaged weights; training
+  // goes on from the trained ones, and last.safetensors holds both.
+  float weight_average_decay = 0.0f;
+  bool live_progress = false;  // the per-batch bar (on a terminal)
   // Stored in every checkpoint beside the weights: architecture, image size, normalisation,
   // class names, settings... everything predict and --resume need to rebuild the run.
   std::map<std::string, std::string> checkpoint_metadata;
@@ -75,8 +89,11 @@ class Trainer {
   // (calibration_scoring.h) and stores it, with the malignant threshold, in best.safetensors, writes
   // predictions.csv and metrics.json (`extra` is merged into metrics.json) and returns the test
   // metrics (of the raw probabilities: the temperature never changes the predicted class).
+  // With `mirrored`, every figure, the temperature and the threshold are those of the
+  // flip-averaged probabilities, and metrics.json says "test_time_flip": true.
   ClassificationMetrics evaluate_test(const Forward& forward, BatchSource& val, BatchSource& test,
-                                      const data::DatasetIndex& index, Json extra);
+                                      const data::DatasetIndex& index, Json extra,
+                                      const MirroredSources* mirrored = nullptr);
 
   // Prints the history as a table, the best epoch marked.
   void print_summary() const;
@@ -120,6 +137,7 @@ class Trainer {
   // From a resumed checkpoint: the optimiser state to load when its phase starts.
   StateDict pending_optimizer_state_;
   std::string pending_optimizer_phase_;
+  std::unique_ptr<optim::WeightAverage> weight_average_;  // null unless the option is on
   double setup_seconds_ = 0.0;
   bool resumed_ = false;      // resume() was called
   bool run_started_ = false;  // begin_run() has run
