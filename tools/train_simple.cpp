@@ -56,9 +56,8 @@ struct Context {
   TrainingSettings settings;
   ArchitectureSettings arch;
   bool precise_bn = false;
-  float ema = 0.0f;
-  std::string tta =
-      "off";  // off | flip: the test (and its calibration) over image and mirror  // decay of the weight average; 0: validate and test the trained weights
+  float ema = 0.0f;         // decay of the weight average; 0: validate and test the trained weights
+  std::string tta = "off";  // off | flip: the final evaluation over each image and its mirror
   Device device;
 };
 
