@@ -598,6 +598,19 @@ TEST_CASE("train_simple --tta flip: a finished run re-evaluated with the mirror,
     changed += plain.rows[i][prob] != flipped.rows[i][prob];
   }
   CHECK(changed > 0);
+  // predict says when its decision would not be the one the run validated (calibrated with the
+  // mirror averaged in), and is silent when it is.
+  if (!have_tool("predict")) return;
+  const std::string image = kBusi + "/benign/benign (10).png";
+  const RunResult plain_predict = run_tool("predict", "--checkpoint '" + dir + "' '" + image + "'");
+  INFO(plain_predict.output);
+  CHECK(plain_predict.exit_code == 0);
+  CHECK(plain_predict.output.find("give --tta flip to decide as it was validated") !=
+        std::string::npos);
+  const RunResult flip_predict =
+      run_tool("predict", "--checkpoint '" + dir + "' --tta flip '" + image + "'");
+  CHECK(flip_predict.exit_code == 0);
+  CHECK(flip_predict.output.find("give --tta flip") == std::string::npos);
 }
 
 TEST_CASE("resume with more epochs extends a finished run") {

@@ -60,6 +60,15 @@ DecisionRule decision_rule(Classifier& c, const std::string& probabilities,
                            const RuleMessages& messages) {
   DecisionRule rule;
   rule.flip = flip;
+  // The temperature and the threshold hold for the probabilities they were fitted on.
+  const bool fitted_with_flip =
+      std::any_of(c.members.begin(), c.members.end(),
+                  [](const LoadedModel& m) { return m.calibrated_with_flip; });
+  if (fitted_with_flip && !flip)
+    messages.note(c.source +
+                  ": its temperature and malignant threshold were fitted on image-and-mirror "
+                  "probabilities (train_simple --tta flip); give --tta flip to decide as it was "
+                  "validated");
   if (c.ensemble) {
     std::string line = "ensemble: ";
     line += c.source;

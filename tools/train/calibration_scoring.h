@@ -19,6 +19,8 @@ namespace busi::tools {
 // Checkpoint settings written beside the weights once the run is calibrated (predict reads them).
 inline constexpr const char* kTemperatureKey = "temperature";
 inline constexpr const char* kMalignantThresholdKey = "malignant_threshold";
+// "true" when both were fitted on flip-averaged probabilities (train_simple --tta flip).
+inline constexpr const char* kTestTimeFlipKey = "test_time_flip";
 
 struct CalibratedTest {
   double temperature = 1.0;  // fitted on validation; the probabilities are softmax(z / T)

@@ -61,6 +61,8 @@ LoadedModel load_model(const std::string& path, Device device) {
   BUSI_CHECK(!m.temperature || *m.temperature > 0, "checkpoint '", path,
              "': the temperature must be positive, got ", *m.temperature);
   m.malignant_threshold = optional_number(info, kMalignantThresholdKey, path);
+  const auto flip = info.settings.find(kTestTimeFlipKey);
+  m.calibrated_with_flip = flip != info.settings.end() && flip->second == "true";
   if (m.name == models::SimpleCNN::kModelName) {
     const models::SimpleCNNConfig config = simple_cnn_config(arch, where);
     m.channels = config.in_channels;

@@ -30,6 +30,7 @@ struct LoadedModel {
   // Temperature scaling fitted on the run's validation subset (absent in checkpoints written
   // before calibration existed) and the malignant threshold chosen there for 90 % sensitivity.
   std::optional<double> temperature, malignant_threshold;
+  bool calibrated_with_flip = false;  // both fitted on image-and-mirror probabilities
 };
 
 // Rebuilds the architecture the checkpoint describes and loads its weights onto `device`, in

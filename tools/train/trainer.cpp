@@ -418,6 +418,7 @@ ClassificationMetrics Trainer::evaluate_test(const Forward& forward, BatchSource
     best->info.settings[kTemperatureKey] = Json(calibrated.temperature).dump(0);
     if (calibrated.malignant)
       best->info.settings[kMalignantThresholdKey] = Json(calibrated.malignant->threshold).dump(0);
+    best->info.settings[kTestTimeFlipKey] = mirrored ? "true" : "false";
     rewrite_checkpoint(best_path(), model_, *best);
   }
   write_predictions_csv(options_.run_dir + "/predictions.csv", index, options_.class_names, eval,
