@@ -7,6 +7,8 @@
 //                  column matrix is never written out (conv_im2col_packed.cpp)
 //   winograd       F(2x2, 3x3) for 3x3 stride-1 layers: 2.25x fewer multiplications, rounding
 //                  within a bound proved in conv_winograd.cpp
+//   winograd4x4    F(4x4, 3x3): 4x fewer multiplications, larger transforms and a looser
+//                  rounding bound (conv_winograd_f4x4_transforms.h); FP32 only, as winograd
 // `automatic` picks per layer shape and direction from a fixed table (choose_conv_algorithms in conv.cpp), so a
 // given shape always runs the same algorithm on a machine and training stays deterministic.
 #pragma once
@@ -15,11 +17,11 @@
 
 namespace busi::cpu {
 
-enum class ConvAlgorithm { automatic, im2col, im2col_packed, winograd };
+enum class ConvAlgorithm { automatic, im2col, im2col_packed, winograd, winograd4x4 };
 
 const char* conv_algorithm_name(ConvAlgorithm algorithm);
 
-// Whether `algorithm` can compute shape s (winograd: 3x3 kernels, stride 1, padding <= 2).
+// Whether `algorithm` can compute shape s (either Winograd: 3x3 kernels, stride 1, padding <= 2).
 bool conv_algorithm_applies(ConvAlgorithm algorithm, const Conv2dShape& s);
 
 // What `automatic` runs for s: the forward, the input gradient dx and the weight gradient dw.

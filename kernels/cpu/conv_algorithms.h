@@ -68,11 +68,12 @@ template <typename T>
 void im2col_packed_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, T* dx,
                             T* dw);
 
+// Winograd F(tile x tile, 3x3), tile 2 or 4.
 template <typename T>
-void winograd_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y);
+void winograd_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y, int64_t tile);
 template <typename T>
-void winograd_backward_data(const Conv2dShape& s, const T* w, const T* dy, T* dx);
+void winograd_backward_data(const Conv2dShape& s, const T* w, const T* dy, T* dx, int64_t tile);
 template <typename T>
-void winograd_backward_filter(const Conv2dShape& s, const T* x, const T* dy, T* dw);
+void winograd_backward_filter(const Conv2dShape& s, const T* x, const T* dy, T* dw, int64_t tile);
 
 }  // namespace busi::cpu

@@ -1,8 +1,8 @@
 // bench_conv_layers: the time of every convolution layer of SimpleCNN and VGG16 (batch 32 at
 // 96 px by default, as bench_train_step --device cpu) by algorithm: im2col + GEMM (the
-// reference), im2col with the packing fused, Winograd F(2x2, 3x3); forward, input gradient dx and
-// weight gradient dw each, and what the algorithm table (kernels/cpu/conv.cpp) picks. The
-// measurements behind that table (docs/benchmarks.md). A benchmark, not a test.
+// reference), im2col with the packing fused, Winograd F(2x2, 3x3) and F(4x4, 3x3); forward, input
+// gradient dx and weight gradient dw each, and what the algorithm table (kernels/cpu/conv.cpp)
+// picks. The measurements behind that table (docs/benchmarks.md). A benchmark, not a test.
 //
 //   build/tools/bench_conv_layers [--model simple|vgg16|both] [--batch N] [--img-size PX]
 //                                 [--runs N] [--clock wall|cpu]
@@ -113,7 +113,7 @@ void bench_model(const std::string& model, const Settings& st) {
                               cpu::conv_algorithm_name(pick.backward_data) + " / " +
                               cpu::conv_algorithm_name(pick.backward_filter);
     for (cpu::ConvAlgorithm a : {cpu::ConvAlgorithm::im2col, cpu::ConvAlgorithm::im2col_packed,
-                                 cpu::ConvAlgorithm::winograd}) {
+                                 cpu::ConvAlgorithm::winograd, cpu::ConvAlgorithm::winograd4x4}) {
       const Times t = time_layer(s, l.first, a, st.runs);
       char dx[32] = "-";
       if (t.dx >= 0) std::snprintf(dx, sizeof dx, "%.2f", t.dx);
