@@ -97,20 +97,11 @@ struct F4x4 {
                           count);
   }
 
-  // dg (3, 3) = G^T du G for du[k] (k = 6 i + j, contiguous).
+  // dg (3, 3) = G^T du G for du[k] (k = 6 i + j, contiguous): one tile.
   template <typename T>
   static void filter_gradient_transform(const T* du, T* dg) {
-    T t[6][3];  // t[j] = G^T on column j of du
-    for (int j = 0; j < 6; ++j) {
-      const T column[6] = {du[j], du[6 + j], du[12 + j], du[18 + j], du[24 + j], du[30 + j]};
-      filter_gradient_1d(column, t[j]);
-    }
-    for (int i = 0; i < 3; ++i) {
-      const T row[6] = {t[0][i], t[1][i], t[2][i], t[3][i], t[4][i], t[5][i]};
-      T out[3];
-      filter_gradient_1d(row, out);
-      for (int j = 0; j < 3; ++j) dg[3 * i + j] = out[j];
-    }
+    separable_block<6, 3>([](const T(&x)[6], T(&y)[3]) { filter_gradient_1d(x, y); }, du, 1, dg, 1,
+                          1);
   }
 
   // V = B^T d B: d (36, ld) the 6x6 input patches, v (36, v_ld).
