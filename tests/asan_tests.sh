@@ -7,7 +7,11 @@
 #     there, so a kernel that reads or writes outside a buffer (or outside its shared memory) is
 #     reported, with the kernel's source line;
 #   - the CPU kernels written with AVX-512 intrinsics and pointer-walking packers (the 2x2
-#     max-pool gradient, the bf16 GEMM's pair panels), whose tests take a second or two here.
+#     max-pool gradient, the bf16 GEMM's pair panels), whose tests take a second or two here;
+#   - the convolution algorithms (im2col, fused packing, Winograd F(2x2) and F(4x4)) on the
+#     awkward shapes of test_conv_algorithms (odd sizes, padding 0 and 2, images smaller than a
+#     tile), in double: 3 s here; its float cases on the models' layer shapes take minutes
+#     under the sanitizers and are left to the plain run.
 # Usage: tests/asan_tests.sh [BUILD_DIR]   (default: build-asan, relative to the repo)
 # Exit status: 0 when every test passed with no sanitizer report, 1 otherwise.
 set -euo pipefail
@@ -34,7 +38,7 @@ done
 # device; no -march=native (the build directory may be shared between machines).
 cmake -S "$repo" -B "$build" -DBUSI_SANITIZE=ON -DBUSI_CUDA=EMULATE -DBUSI_NATIVE=OFF \
   -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" >/dev/null
-cmake --build "$build" -j "$(nproc)" --target "${tests[@]}" convert_weights
+cmake --build "$build" -j "$(nproc)" --target "${tests[@]}" test_conv_algorithms convert_weights
 
 # Any sanitizer report must fail the run: ASan aborts by itself; UBSan only prints and goes on
 # unless halt_on_error is set. Our options come last so that they win over any inherited ones.
@@ -57,6 +61,7 @@ runs=("test_cuda_kernels:part1:-tc=$half" "test_cuda_kernels:part2:-tce=$half")
 for t in "${tests[@]}"; do
   [ "$t" = test_cuda_kernels ] || runs+=("$t::")
 done
+runs+=("test_conv_algorithms:awkward:-tc=every conv algorithm*,Winograd gradients*,a forced*")
 run_one() {
   local t=${1%%:*} rest=${1#*:} options=$ASAN_OPTIONS status=0
   local part=${rest%%:*} filter=${rest#*:}
@@ -103,4 +108,4 @@ if [ ${#failed[@]} -gt 0 ]; then
   echo "asan_tests: FAILED: ${failed[*]}"
   exit 1
 fi
-echo "asan_tests: all passed under ASan + UBSan (${tests[*]})"
+echo "asan_tests: all passed under ASan + UBSan (${tests[*]} test_conv_algorithms)"
