@@ -91,26 +91,34 @@ TEST_CASE("fit_temperature recovers the temperature the labels were drawn with")
 }
 
 TEST_CASE("threshold for 90 % sensitivity, and the rates at a decision") {
-  // Ten positives scored 1.0, 0.9, ..., 0.1 and five negatives.
+  // Nineteen positives scored 0.95, 0.90, ..., 0.05 and five negatives. The split-conformal
+  // rank is ceil(0.9 x 20) = 18 (ceil(0.9 x 19) = 18 too would aim at 18/20 = 0.90 here; with
+  // 21 positives the two ranks are 20 and 19: below).
   std::vector<int> positive;
   std::vector<double> scores;
-  for (int i = 0; i < 10; ++i) positive.push_back(1), scores.push_back(1.0 - 0.1 * i);
-  for (double s : {0.95, 0.5, 0.25, 0.15, 0.05}) positive.push_back(0), scores.push_back(s);
+  for (int i = 0; i < 19; ++i) positive.push_back(1), scores.push_back(0.95 - 0.05 * i);
+  for (double s : {0.97, 0.5, 0.22, 0.12, 0.02}) positive.push_back(0), scores.push_back(s);
   const double t = threshold_for_sensitivity(positive, scores, 0.9);
-  CHECK(t == doctest::Approx(0.2));  // the 9th highest positive: 9 of 10 caught
+  CHECK(t == doctest::Approx(0.10));  // the 18th highest positive: 18 of 19 caught
   std::vector<int> flagged;
-  for (double s : scores) flagged.push_back(s >= t);
+  for (double s : scores) flagged.push_back(s >= t - 1e-12);
   const BinaryRates r = binary_rates(positive, flagged, 200, 3);
-  CHECK(r.tp == 9);
+  CHECK(r.tp == 18);
   CHECK(r.fn == 1);
-  CHECK(r.fp == 3);  // 0.95, 0.5 and 0.25: three negatives at 0.2 or more
-  CHECK(r.tn == 2);
-  CHECK(r.sensitivity == doctest::Approx(0.9));
-  CHECK(r.specificity == doctest::Approx(2.0 / 5));
-  CHECK(r.sensitivity_ci.low <= 0.9);
-  CHECK(r.sensitivity_ci.high >= 0.9);
-  // 100 % asks for the lowest positive; no positive at all is an error.
-  CHECK(threshold_for_sensitivity(positive, scores, 1.0) == doctest::Approx(0.1));
+  CHECK(r.fp == 4);  // 0.97, 0.5, 0.22 and 0.12: four negatives at 0.1 or more
+  CHECK(r.tn == 1);
+  CHECK(r.sensitivity == doctest::Approx(18.0 / 19));
+  CHECK(r.specificity == doctest::Approx(1.0 / 5));
+  CHECK(r.sensitivity_ci.low <= 18.0 / 19);
+  CHECK(r.sensitivity_ci.high >= 18.0 / 19);
+  // 21 positives (the folds' validation subsets): rank 20, not ceil(0.9 x 21) = 19, which would
+  // catch a new positive with probability 19/22 = 0.864 only.
+  std::vector<int> p21(21, 1);
+  std::vector<double> s21;
+  for (int i = 0; i < 21; ++i) s21.push_back(1.0 - 0.01 * i);
+  CHECK(threshold_for_sensitivity(p21, s21, 0.9) == doctest::Approx(1.0 - 0.01 * 19));
+  // 100 % asks for the lowest positive (the rank capped at P); no positive at all is an error.
+  CHECK(threshold_for_sensitivity(positive, scores, 1.0) == doctest::Approx(0.05));
   CHECK_THROWS_AS(threshold_for_sensitivity({0, 0}, {0.3, 0.6}, 0.9), Error);
 }
 
@@ -125,7 +133,7 @@ TEST_CASE("operating point: argmax decision and threshold from validation, on te
       {0.2, 0.7, 0.1}, {0.55, 0.35, 0.1}, {0.5, 0.4, 0.1}, {0.1, 0.2, 0.7}};
   const OperatingPoint p =
       operating_point(1, "malignant", val_labels, val_probs, test_labels, test_probs, 0.9, 0);
-  CHECK(p.threshold == doctest::Approx(0.3));  // ceil(0.9 * 3) = 3: the lowest of the three
+  CHECK(p.threshold == doctest::Approx(0.3));  // ceil(0.9 * 4) = 4, capped at 3: the lowest
   CHECK(p.on_validation.sensitivity == 1.0);
   // Test at the argmax: only the first image is flagged.
   CHECK(p.at_decision.tp == 1);

@@ -110,12 +110,17 @@ double threshold_for_sensitivity(const std::vector<int>& positive,
   BUSI_CHECK(!positives.empty(),
              "threshold_for_sensitivity: no positive sample to choose a threshold on");
   // Flagging score >= t catches every positive scored t or more. Sorted from the top, the
-  // positive at rank m = ceil(target * P) is the highest threshold that catches m of P; the
-  // small tolerance keeps 0.9 * 10 from becoming 9.000000000000002 -> 10.
+  // positive at rank m is the highest threshold that catches m of the P validation positives.
+  // For a new positive exchangeable with them, the chance of scoring at least that is
+  // m / (P + 1) (its rank among the P + 1 is uniform), so m = ceil(target (P + 1)) aims the
+  // sensitivity on new images at the target (the split-conformal quantile); m = ceil(target P)
+  // would aim at ceil(target P) / (P + 1), 19/22 = 0.864 for 90 % of 21. When m would pass P
+  // (fewer than target / (1 - target) positives) the lowest positive is taken and the target is
+  // not guaranteed. The small tolerance keeps 0.9 * 10 from becoming 9.000000000000002 -> 10.
   std::sort(positives.begin(), positives.end(), std::greater<>());
-  const auto needed =
-      static_cast<size_t>(std::ceil(target * static_cast<double>(positives.size()) - 1e-9));
-  return positives[std::max<size_t>(needed, 1) - 1];
+  const size_t P = positives.size();
+  const auto wanted = static_cast<size_t>(std::ceil(target * static_cast<double>(P + 1) - 1e-9));
+  return positives[std::clamp<size_t>(wanted, 1, P) - 1];
 }
 
 OperatingPoint operating_point_at(int64_t c, const std::string& class_name, double threshold,
@@ -161,7 +166,8 @@ Json operating_point_to_json(const OperatingPoint& p) {
   j["threshold"] = p.threshold;
   j["threshold_rule"] =
       "flag when the calibrated probability of the class is >= threshold; the threshold is the "
-      "largest one reaching the target sensitivity on the validation subset";
+      "score of the validation positive at rank ceil(target (P + 1)) from the top, P positives "
+      "(the split-conformal quantile: a new positive reaches it with probability >= target)";
   j["validation"] = rates_json(p.on_validation);
   j["at_threshold"] = rates_json(p.at_threshold);
   return j;

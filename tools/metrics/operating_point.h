@@ -30,8 +30,10 @@ struct BinaryRates {
 BinaryRates binary_rates(const std::vector<int>& positive, const std::vector<int>& flagged,
                          int rounds = 1000, uint64_t seed = 0);
 
-// The largest threshold t on scores such that flagging score >= t reaches `target` sensitivity
-// (e.g. 0.9) on these samples: the score of the positive at rank ceil(target * P) from the top.
+// The threshold t on scores such that flagging score >= t reaches `target` sensitivity (e.g.
+// 0.9) on new samples like these: the score of the positive at rank ceil(target (P + 1)) from
+// the top (at most P), the split-conformal quantile; on these samples it catches at least the
+// target.
 // Throws busi::Error when there is no positive sample.
 double threshold_for_sensitivity(const std::vector<int>& positive,
                                  const std::vector<double>& scores, double target);
