@@ -207,11 +207,11 @@ TEST_CASE("compare: both trainers end to end on a tiny setting, then the report"
 namespace {
 
 // The tiny cross-validation both tests below run: 3 folds of 30 images.
-std::string cv_args(const fs::path& out, int simple_epochs) {
+std::string cv_args(const fs::path& out, int simple_epochs, int repeats = 1) {
   return "--data '" + std::string(BUSI_SHARED_DIR) +
          "/busi' --limit-per-class 10 --img-size 32 --epochs-simple " +
-         std::to_string(simple_epochs) +
-         " --epochs-vgg 2 --folds 3 --device cpu --bootstrap-rounds 100 --out '" + out.string() +
+         std::to_string(simple_epochs) + " --epochs-vgg 2 --folds 3 --repeats " +
+         std::to_string(repeats) + " --device cpu --bootstrap-rounds 100 --out '" + out.string() +
          "'";
 }
 
@@ -313,6 +313,7 @@ TEST_CASE("compare: cross-validation, every image tested once, the folds' statis
   const Outcome other = run_compare(cv_args(out, 3));
   CHECK(other.status == 2);
   CHECK(contains(other.output, "holds a comparison with other settings"));
+  CHECK(contains(other.output, "--repeats may grow"));
   // --from OUT rebuilds the same figures.
   const Outcome rebuilt = run_compare("--from '" + out.string() + "' --bootstrap-rounds 100");
   INFO(rebuilt.output);
@@ -361,6 +362,20 @@ TEST_CASE("compare: cross-validation, every image tested once, the folds' statis
   }
   CHECK(fs::exists(out / "external" / "external_hospital" / "predictions_vgg16.csv"));
   CHECK(contains(read_text_file((out / "report.md").string()), "### External test folder"));
+
+  // A larger --repeats extends the finished comparison: repeat 1's runs are kept, repeat 2
+  // trains on other folds (seed + 1), and the metric table averages the two repeats.
+  const Outcome extended = run_compare(cv_args(out, 2, 2));
+  INFO(extended.output);
+  REQUIRE(extended.status == 0);
+  CHECK(contains(extended.output, "extending"));
+  CHECK(contains(extended.output, "holds 6 of 12 finished runs"));
+  CHECK(contains(extended.output, "--seed 43"));
+  CHECK(fs::is_regular_file(out / "repeat2" / "fold3" / "vgg16" / "predictions.csv"));
+  const Json two = read_json_file((out / "results.json").string());
+  CHECK(two.at("comparison").at("metric_table_repeats").as_int() == 2);
+  CHECK(two.at("cross_validation").at("repeats").as_int() == 2);
+  CHECK(contains(read_text_file((out / "report.md").string()), "means over 2 repeats"));
 }
 
 TEST_CASE("compare: a cross-validation killed in fold 2 resumes and ends as an uninterrupted one") {
@@ -425,7 +440,7 @@ TEST_CASE("compare --ablation: a VGG16 from random weights, unaugmented, on the 
   const Outcome run =
       run_compare("--data '" + std::string(BUSI_SHARED_DIR) +
                   "/busi' --limit-per-class 10 --img-size 32 --epochs-simple 1 --epochs-vgg 1 "
-                  "--folds 2 --device cpu --bootstrap-rounds 50 --ablation --out '" +
+                  "--folds 2 --repeats 1 --device cpu --bootstrap-rounds 50 --ablation --out '" +
                   out.string() + "'");
   INFO(run.output);
   REQUIRE(run.status == 0);

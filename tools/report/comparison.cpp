@@ -165,16 +165,69 @@ std::vector<Interval> intervals_over(
   return bootstrap_intervals(rows, options.bootstrap_rounds, options.bootstrap_seed, statistics);
 }
 
+// One model's test predictions in every repeat of a cross-validation (one run otherwise): the
+// runs, and for each run the row that holds each of the first run's images.
+struct RepeatedRows {
+  std::vector<const RunFolder*> runs;
+  std::vector<std::vector<int64_t>> row_of;  // row_of[r][i]: the row of runs[0]'s row i in run r
+
+  RepeatedRows(const RunFolder& first, const std::vector<RunFolder>& later) {
+    runs.push_back(&first);
+    std::vector<int64_t> identity(first.paths.size());
+    for (size_t i = 0; i < identity.size(); ++i) identity[i] = static_cast<int64_t>(i);
+    row_of.push_back(std::move(identity));
+    for (const RunFolder& run : later) {
+      std::map<std::string, int64_t> row_by_path;
+      for (size_t i = 0; i < run.paths.size(); ++i)
+        row_by_path[run.paths[i]] = static_cast<int64_t>(i);
+      BUSI_CHECK(run.paths.size() == first.paths.size(), run.dir, ": a repeat tests ",
+                 run.paths.size(), " images, the first ", first.paths.size());
+      std::vector<int64_t> rows;
+      for (size_t i = 0; i < first.paths.size(); ++i) {
+        const auto it = row_by_path.find(first.paths[i]);
+        BUSI_CHECK(it != row_by_path.end(), run.dir, ": '", first.paths[i],
+                   "' is tested in the first repeat but not in this one");
+        BUSI_CHECK(run.labels[static_cast<size_t>(it->second)] == first.labels[i], run.dir, ": '",
+                   first.paths[i], "' has another label than in the first repeat");
+        rows.push_back(it->second);
+      }
+      runs.push_back(&run);
+      row_of.push_back(std::move(rows));
+    }
+  }
+
+  // The metrics of the first run's rows `idx`, averaged over the repeats: each repeat scored on
+  // the same images (a bootstrap resample draws an image with its predictions in every repeat).
+  std::vector<double> mean_metric_values(const std::vector<int64_t>& idx) const {
+    std::vector<double> mean;
+    for (size_t r = 0; r < runs.size(); ++r) {
+      std::vector<int64_t> rows;
+      rows.reserve(idx.size());
+      for (const int64_t i : idx) rows.push_back(row_of[r][static_cast<size_t>(i)]);
+      const std::vector<double> v = metric_values_of_rows(*runs[r], rows);
+      if (mean.empty()) mean.assign(v.size(), 0.0);
+      for (size_t m = 0; m < v.size(); ++m) mean[m] += v[m] / static_cast<double>(runs.size());
+    }
+    return mean;
+  }
+};
+
 // The side-by-side table: each model's values and intervals over its own test rows; the
 // difference B - A and its interval by a paired bootstrap over the shared images (one resample
 // picks the same images for both models, so the interval accounts for their correlation). Both
-// resample near-duplicate groups whole when split.csv gives them.
+// resample near-duplicate groups whole when split.csv gives them. With repeats (later_a,
+// later_b: repeat 2 on), every value is the mean over the repeats of the metric on the same
+// images, and the bootstrap draws each image with all its repeats' predictions: the models'
+// training noise is averaged, not the images' sampling, which stays what the interval measures.
 std::vector<MetricRow> metric_table(const RunFolder& a, const RunFolder& b, const Pairing& pairing,
-                                    const ReportOptions& options) {
-  const auto intervals_of = [&](const RunFolder& run) {
+                                    const ReportOptions& options,
+                                    const std::vector<RunFolder>& later_a,
+                                    const std::vector<RunFolder>& later_b) {
+  const RepeatedRows repeated_a(a, later_a), repeated_b(b, later_b);
+  const auto intervals_of = [&](const RunFolder& run, const RepeatedRows& repeated) {
     return intervals_over(
         static_cast<int64_t>(run.paths.size()), run.groups, options,
-        [&](const std::vector<int64_t>& idx) { return metric_values_of_rows(run, idx); });
+        [&](const std::vector<int64_t>& idx) { return repeated.mean_metric_values(idx); });
   };
   const auto paired_difference = [&](const std::vector<int64_t>& idx) {
     std::vector<int64_t> sample_a, sample_b;
@@ -182,13 +235,23 @@ std::vector<MetricRow> metric_table(const RunFolder& a, const RunFolder& b, cons
       sample_a.push_back(pairing.rows_a[static_cast<size_t>(i)]);
       sample_b.push_back(pairing.rows_b[static_cast<size_t>(i)]);
     }
-    return difference(metric_values_of_rows(b, sample_b), metric_values_of_rows(a, sample_a));
+    return difference(repeated_b.mean_metric_values(sample_b),
+                      repeated_a.mean_metric_values(sample_a));
   };
 
   std::vector<MetricRow> rows = metric_row_templates(a.class_names);
-  const std::vector<double> values_a = metric_values(a.metrics);
-  const std::vector<double> values_b = metric_values(b.metrics);
-  const std::vector<Interval> cis_a = intervals_of(a), cis_b = intervals_of(b);
+  const auto all_rows = [](const RunFolder& run) {
+    std::vector<int64_t> idx(run.paths.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>(i);
+    return idx;
+  };
+  // One repeat: the pooled metrics as computed when the run was read (the same values).
+  const std::vector<double> values_a =
+      later_a.empty() ? metric_values(a.metrics) : repeated_a.mean_metric_values(all_rows(a));
+  const std::vector<double> values_b =
+      later_b.empty() ? metric_values(b.metrics) : repeated_b.mean_metric_values(all_rows(b));
+  const std::vector<Interval> cis_a = intervals_of(a, repeated_a),
+                              cis_b = intervals_of(b, repeated_b);
   const auto n_paired = static_cast<int64_t>(pairing.rows_a.size());
   std::vector<double> diffs(rows.size(), std::nan(""));
   std::vector<Interval> diff_cis;
@@ -216,7 +279,11 @@ std::vector<MetricRow> metric_table(const RunFolder& a, const RunFolder& b, cons
 
 }  // namespace
 
-Comparison compare_runs(RunFolder a, RunFolder b, const ReportOptions& options) {
+Comparison compare_runs(RunFolder a, RunFolder b, const ReportOptions& options,
+                        const std::vector<RunFolder>& later_a,
+                        const std::vector<RunFolder>& later_b) {
+  BUSI_CHECK(later_a.size() == later_b.size(), a.dir, " and ", b.dir, ": ", later_a.size() + 1,
+             " and ", later_b.size() + 1, " repeats; the table averages the same repeats");
   BUSI_CHECK(a.class_names == b.class_names, a.dir, " and ", b.dir,
              ": predictions.csv files have different class columns; cannot compare");
   if (a.display_name == b.display_name) {  // two runs of one model: tell them apart
@@ -230,7 +297,8 @@ Comparison compare_runs(RunFolder a, RunFolder b, const ReportOptions& options) 
   c.environment = current_environment();
   const Pairing pairing = pair_by_path(a, b);
   c.paired = paired_test(a, b, pairing);
-  c.rows = metric_table(a, b, pairing, options);
+  c.rows = metric_table(a, b, pairing, options, later_a, later_b);
+  c.repeats_in_table = static_cast<int64_t>(later_a.size()) + 1;
   for (const auto* list : {&a.warnings, &b.warnings})
     c.warnings.insert(c.warnings.end(), list->begin(), list->end());
   for (const std::string& w : pairing_warnings(a, b, pairing, c.paired)) c.warnings.push_back(w);
@@ -281,7 +349,8 @@ Comparison build_cv_comparison(const CvPlan& plan, const ReportOptions& options)
   const std::filesystem::path panel = std::filesystem::path(plan.out) / kGradcamPanelFile;
   if (std::filesystem::is_regular_file(panel, ec))
     cv.gradcam_panel = read_json_file(panel.string());
-  Comparison comparison = compare_runs(std::move(a.run), std::move(b.run), options);
+  Comparison comparison =
+      compare_runs(std::move(a.run), std::move(b.run), options, a.later_repeats, b.later_repeats);
   cv.headline = cv_headline(comparison.a.display_name, comparison.b.display_name, cv);
   comparison.cv = std::move(cv);
   return comparison;

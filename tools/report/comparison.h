@@ -43,7 +43,8 @@ struct ReportOptions {
 // Everything the three output files show.
 struct Comparison {
   RunFolder a, b;
-  std::vector<MetricRow> rows;
+  std::vector<MetricRow> rows;  // with repeats: the means over them (compare_runs)
+  int64_t repeats_in_table = 1;
   PairedComparison paired;
   ReportEnvironment environment;
   ReportOptions options;
@@ -56,8 +57,12 @@ struct Comparison {
 // Loads both folders and computes the table and the paired test.
 Comparison build_comparison(const std::string& dir_a, const std::string& dir_b,
                             const ReportOptions& options = {});
-// The same from folders already loaded.
-Comparison compare_runs(RunFolder a, RunFolder b, const ReportOptions& options = {});
+// The same from folders already loaded. later_a and later_b: the other repeats of a
+// cross-validation (repeat 2 on, pooled like a and b); the metric table then averages each metric
+// over the repeats, on the same images. McNemar's test and everything else read a and b.
+Comparison compare_runs(RunFolder a, RunFolder b, const ReportOptions& options = {},
+                        const std::vector<RunFolder>& later_a = {},
+                        const std::vector<RunFolder>& later_b = {});
 
 // The cross-validated comparison of a plan's first two models (A, B) and, with --ablation, of
 // VGG16 from random weights (C): the pooled out-of-fold runs compared as above, and the folds'

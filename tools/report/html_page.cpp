@@ -203,8 +203,10 @@ std::string render_report_html(const Comparison& c) {
 
   h += cv_section_html(c);
 
-  h += std::string("<section><h2>Test metrics") +
-       (c.cv ? " (pooled out-of-fold predictions)" : "") + "</h2>" + metric_table_html(c) +
+  h += std::string("<section><h2>Test metrics") + (c.cv ? " (pooled out-of-fold predictions" : "") +
+       (c.repeats_in_table > 1 ? ", means over " + std::to_string(c.repeats_in_table) + " repeats)"
+                               : (c.cv ? ")" : "")) +
+       "</h2>" + metric_table_html(c) +
        "<p class=\"note\">Brackets: 95 % percentile-bootstrap confidence intervals (" +
        std::to_string(c.options.bootstrap_rounds) + " resamples of the test images" +
        (c.a.groups.empty() ? "" : ", each near-duplicate group drawn whole") + ", seed " +

@@ -52,7 +52,9 @@ std::string render_report_markdown(const Comparison& c) {
   if (!c.cv) m += headline(c) + "\n\n";
   m += cv_section_markdown(c);  // its headline first
 
-  m += std::string(c.cv ? "## Test metrics (pooled out-of-fold predictions)" : "## Test metrics") +
+  m += std::string(c.cv ? "## Test metrics (pooled out-of-fold predictions" : "## Test metrics") +
+       (c.repeats_in_table > 1 ? ", means over " + std::to_string(c.repeats_in_table) + " repeats)"
+                               : (c.cv ? ")" : "")) +
        "\n\n| Metric | " + a + " | " + b + " | " + b + " \u2212 " + a +
        " |\n|---|---:|---:|---:|\n";
   int group = -2;

@@ -62,9 +62,8 @@ double mean_of_finite(const std::vector<double>& values) {
 // The pooled calibration: the raw scores from the pooled logits, the calibrated ones from the
 // probabilities each fold calibrated with its own temperature, and the malignant operating point
 // with each row judged at its own fold's threshold.
-void pool_calibration(PooledRun& p, const std::vector<const RunFolder*>& folds, int rounds,
+void pool_calibration(RunFolder& run, const std::vector<const RunFolder*>& folds, int rounds,
                       uint64_t seed) {
-  RunFolder& run = p.run;
   for (const RunFolder* f : folds)
     if (!f->calibration || f->calibrated_probs.size() != f->paths.size()) {
       run.calibration_missing =
@@ -134,32 +133,13 @@ std::vector<int64_t> groups_of_rows(const RunFolder& run) {
   return groups;
 }
 
-PooledRun load_pooled_run(const std::vector<std::vector<std::string>>& dirs_by_repeat,
-                          int bootstrap_rounds, uint64_t bootstrap_seed) {
-  BUSI_CHECK(!dirs_by_repeat.empty() && !dirs_by_repeat[0].empty(),
-             "load_pooled_run: no fold folders");
-  PooledRun p;
-  std::vector<RunFolder> first;  // repeat 1's folds, kept for pooling
-  for (size_t r = 0; r < dirs_by_repeat.size(); ++r)
-    for (size_t k = 0; k < dirs_by_repeat[r].size(); ++k) {
-      RunFolder run = load_run_folder(dirs_by_repeat[r][k], 0, bootstrap_seed);
-      FoldResult f;
-      f.repeat = static_cast<int64_t>(r + 1);
-      f.fold = static_cast<int64_t>(k + 1);
-      f.dir = run.dir;
-      count_subsets(run, f);
-      f.metrics = run.metrics;
-      f.temperature = number_or_nan(run.summary, {"calibration", "temperature"});
-      f.malignant_threshold = number_or_nan(run.summary, {"malignant", "threshold"});
-      f.training_seconds = number_or_nan(run.summary, {"training_seconds"});
-      p.folds.push_back(f);
-      if (r == 0) first.push_back(std::move(run));
-    }
+namespace {
 
-  // Pool repeat 1: fold 1's folder stands for the facts all folds share.
-  RunFolder& pooled = p.run;
-  pooled = first[0];
-  pooled.dir = first[0].dir;
+// The folds of one repeat as one run: fold 1's folder stands for the facts all folds share;
+// fold_of_row receives each row's fold (from 1).
+RunFolder pool_folds(const std::vector<RunFolder>& folds, int rounds, uint64_t seed,
+                     std::vector<int64_t>& fold_of_row) {
+  RunFolder pooled = folds[0];
   pooled.paths.clear();
   pooled.labels.clear();
   pooled.probs.clear();
@@ -170,8 +150,8 @@ PooledRun load_pooled_run(const std::vector<std::vector<std::string>>& dirs_by_r
   double seconds = 0;
   std::set<std::string> seen;
   std::vector<const RunFolder*> pointers;
-  for (size_t k = 0; k < first.size(); ++k) {
-    const RunFolder& f = first[k];
+  for (size_t k = 0; k < folds.size(); ++k) {
+    const RunFolder& f = folds[k];
     BUSI_CHECK(f.class_names == pooled.class_names, f.dir,
                ": its classes differ from fold 1's; the folds are not of one comparison");
     BUSI_CHECK(f.model == pooled.model, f.dir, ": model '", f.model, "', fold 1 has '",
@@ -187,7 +167,7 @@ PooledRun load_pooled_run(const std::vector<std::vector<std::string>>& dirs_by_r
                                    f.calibrated_probs.end());
     const std::vector<int64_t> groups = groups_of_rows(f);
     pooled.groups.insert(pooled.groups.end(), groups.begin(), groups.end());
-    p.fold_of_row.insert(p.fold_of_row.end(), f.paths.size(), static_cast<int64_t>(k + 1));
+    fold_of_row.insert(fold_of_row.end(), f.paths.size(), static_cast<int64_t>(k + 1));
     for (const std::string& w : f.warnings) pooled.warnings.push_back(w);
     seconds += number_or_nan(f.summary, {"training_seconds"});
     pointers.push_back(&f);
@@ -196,12 +176,42 @@ PooledRun load_pooled_run(const std::vector<std::vector<std::string>>& dirs_by_r
   if (pooled.logits.size() != pooled.paths.size()) pooled.logits.clear();
   if (pooled.calibrated_probs.size() != pooled.paths.size()) pooled.calibrated_probs.clear();
   pooled.preds = argmax_predictions(pooled.probs);
-  pooled.metrics = compute_metrics(pooled.labels, pooled.probs, pooled.class_names,
-                                   bootstrap_rounds, bootstrap_seed);
-  pooled.summary["training_seconds"] = seconds;  // all folds of repeat 1
+  pooled.metrics = compute_metrics(pooled.labels, pooled.probs, pooled.class_names, rounds, seed);
+  pooled.summary["training_seconds"] = seconds;  // all folds of the repeat
   pooled.calibration.reset();
   pooled.calibration_missing.clear();
-  pool_calibration(p, pointers, bootstrap_rounds, bootstrap_seed);
+  pool_calibration(pooled, pointers, rounds, seed);
+  return pooled;
+}
+
+}  // namespace
+
+PooledRun load_pooled_run(const std::vector<std::vector<std::string>>& dirs_by_repeat,
+                          int bootstrap_rounds, uint64_t bootstrap_seed) {
+  BUSI_CHECK(!dirs_by_repeat.empty() && !dirs_by_repeat[0].empty(),
+             "load_pooled_run: no fold folders");
+  PooledRun p;
+  std::vector<std::vector<RunFolder>> repeats(dirs_by_repeat.size());
+  for (size_t r = 0; r < dirs_by_repeat.size(); ++r)
+    for (size_t k = 0; k < dirs_by_repeat[r].size(); ++k) {
+      RunFolder run = load_run_folder(dirs_by_repeat[r][k], 0, bootstrap_seed);
+      FoldResult f;
+      f.repeat = static_cast<int64_t>(r + 1);
+      f.fold = static_cast<int64_t>(k + 1);
+      f.dir = run.dir;
+      count_subsets(run, f);
+      f.metrics = run.metrics;
+      f.temperature = number_or_nan(run.summary, {"calibration", "temperature"});
+      f.malignant_threshold = number_or_nan(run.summary, {"malignant", "threshold"});
+      f.training_seconds = number_or_nan(run.summary, {"training_seconds"});
+      p.folds.push_back(f);
+      repeats[r].push_back(std::move(run));
+    }
+  p.run = pool_folds(repeats[0], bootstrap_rounds, bootstrap_seed, p.fold_of_row);
+  for (size_t r = 1; r < repeats.size(); ++r) {
+    std::vector<int64_t> folds_of_rows;  // not kept: the fold tables read FoldResult
+    p.later_repeats.push_back(pool_folds(repeats[r], 0, bootstrap_seed, folds_of_rows));
+  }
   return p;
 }
 

@@ -29,6 +29,9 @@ struct PooledRun {
   // such), metrics.json's training time the sum over the folds. Calibration pooled from each
   // fold's calibrated probabilities and malignant thresholds.
   RunFolder run;
+  // Repeat 2 on, each repeat's folds pooled the same way (without bootstrap intervals): the
+  // same images as `run`, in their own order. Empty with one repeat.
+  std::vector<RunFolder> later_repeats;
   std::vector<FoldResult> folds;     // every fold of every repeat: repeat 1's first, in fold order
   std::vector<int64_t> fold_of_row;  // the fold (from 1) of each pooled row
 };

@@ -36,10 +36,18 @@ Json results_to_json(const Comparison& c) {
   j["models"] = Json::array();
   j["models"].push_back(run_json(c.a, c.rows, false));
   j["models"].push_back(run_json(c.b, c.rows, true));
+  if (c.repeats_in_table > 1) {
+    // "test" holds the first repeat's pooled metrics; the table's values are the repeats' means.
+    for (const bool is_b : {false, true}) {
+      Json& means = j["models"][is_b ? size_t{1} : size_t{0}]["test_repeat_means"] = Json::object();
+      for (const MetricRow& row : c.rows) means[row.key] = is_b ? row.b : row.a;
+    }
+  }
 
   Json& cmp = j["comparison"] = Json::object();
   cmp["a"] = c.a.display_name;
   cmp["b"] = c.b.display_name;
+  cmp["metric_table_repeats"] = c.repeats_in_table;
   cmp["paired_test_images"] = c.paired.paired;
   cmp["only_in_a"] = c.paired.only_in_a;
   cmp["only_in_b"] = c.paired.only_in_b;
