@@ -240,16 +240,14 @@ std::vector<MetricRow> metric_table(const RunFolder& a, const RunFolder& b, cons
   };
 
   std::vector<MetricRow> rows = metric_row_templates(a.class_names);
-  const auto all_rows = [](const RunFolder& run) {
-    std::vector<int64_t> idx(run.paths.size());
-    for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>(i);
-    return idx;
-  };
   // One repeat: the pooled metrics as computed when the run was read (the same values).
-  const std::vector<double> values_a =
-      later_a.empty() ? metric_values(a.metrics) : repeated_a.mean_metric_values(all_rows(a));
-  const std::vector<double> values_b =
-      later_b.empty() ? metric_values(b.metrics) : repeated_b.mean_metric_values(all_rows(b));
+  // row_of[0] is every row of the first repeat.
+  const std::vector<double> values_a = later_a.empty()
+                                           ? metric_values(a.metrics)
+                                           : repeated_a.mean_metric_values(repeated_a.row_of[0]);
+  const std::vector<double> values_b = later_b.empty()
+                                           ? metric_values(b.metrics)
+                                           : repeated_b.mean_metric_values(repeated_b.row_of[0]);
   const std::vector<Interval> cis_a = intervals_of(a, repeated_a),
                               cis_b = intervals_of(b, repeated_b);
   const auto n_paired = static_cast<int64_t>(pairing.rows_a.size());

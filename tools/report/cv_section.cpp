@@ -160,8 +160,9 @@ std::string protocol_sentence(const Comparison& c) {
          count_of(static_cast<int64_t>(c.a.paths.size()), "image") + ")" +
          (c.repeats_in_table > 1
               ? "; the test metrics are the means over the " + std::to_string(c.repeats_in_table) +
-                    " repeats, each scored on the same images, so the models' training noise "
-                    "averages out of them; McNemar's test, the confusion matrices and the "
+                    " repeats, each scored on the same images, so that part of the models' "
+                    "training "
+                    "noise averages out; McNemar's test, the confusion matrices and the "
                     "calibration are the first repeat's"
               : "") +
          "; their bootstrap resamples the test images' near-duplicate groups" +

@@ -212,6 +212,10 @@ PooledRun load_pooled_run(const std::vector<std::vector<std::string>>& dirs_by_r
     std::vector<int64_t> folds_of_rows;  // not kept: the fold tables read FoldResult
     p.later_repeats.push_back(pool_folds(repeats[r], 0, bootstrap_seed, folds_of_rows));
   }
+  // The cost of the model: every fold of every repeat.
+  double seconds = 0;
+  for (const FoldResult& f : p.folds) seconds += f.training_seconds;
+  p.run.summary["training_seconds"] = seconds;
   return p;
 }
 

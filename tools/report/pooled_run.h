@@ -26,7 +26,7 @@ struct PooledRun {
   // The first repeat's folds pooled: paths, labels, probabilities, logits and calibrated
   // probabilities of every fold's test rows in fold order, `groups` from the split.csv group
   // columns, the metrics of the pooled rows; config, history and split.csv are fold 1's (shown as
-  // such), metrics.json's training time the sum over the folds. Calibration pooled from each
+  // such), metrics.json's training time the sum over every fold of every repeat. Calibration pooled from each
   // fold's calibrated probabilities and malignant thresholds.
   RunFolder run;
   // Repeat 2 on, each repeat's folds pooled the same way (without bootstrap intervals): the
