@@ -161,15 +161,14 @@ std::string protocol_sentence(const Comparison& c) {
          (c.repeats_in_table > 1
               ? "; the test metrics are the means over the " + std::to_string(c.repeats_in_table) +
                     " repeats, each scored on the same images, so that part of the models' "
-                    "training "
-                    "noise averages out; McNemar's test, the confusion matrices and the "
-                    "calibration are the first repeat's"
+                    "training noise averages out; McNemar's test, the confusion matrices and "
+                    "the calibration are the first repeat's"
               : "") +
          "; their bootstrap resamples the test images' near-duplicate groups" +
          (c.repeats_in_table > 1 ? " (an image drawn with its predictions in every repeat)" : "") +
-         " and treats the trained models as fixed. The corrected resampled t-test (Nadeau & Bengio "
-         "2003) "
-         "compares the folds' scores, so it also counts how the models vary with their training "
+         " and treats the trained models as fixed. The corrected resampled t-test (Nadeau & "
+         "Bengio 2003) compares the folds' scores, so it also counts how the models vary with "
+         "their training "
          "images; it widens the plain paired t-test's standard error by the folds' overlap in "
          "training images (1/J + n_test/n_train, here n_test/n_train = " +
          printf_string("%.3f", cv.test_train_ratio) + "). The verdict is the t-test's.";
