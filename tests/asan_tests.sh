@@ -7,7 +7,8 @@
 #     there, so a kernel that reads or writes outside a buffer (or outside its shared memory) is
 #     reported, with the kernel's source line;
 #   - the CPU kernels written with AVX-512 intrinsics and pointer-walking packers (the 2x2
-#     max-pool gradient, the bf16 GEMM's pair panels), whose tests take a second or two here;
+#     max-pool gradient, the bf16 GEMM's pair panels, Winograd F(2x2)'s bf16 pair panels), whose
+#     tests take seconds here;
 #   - the convolution algorithms (im2col, fused packing, Winograd F(2x2) and F(4x4)) on the
 #     awkward shapes of test_conv_algorithms (odd sizes, padding 0 and 2, images smaller than a
 #     tile), in double: 3 s here; its float cases on the models' layer shapes take minutes
@@ -29,7 +30,7 @@ for src in "$repo"/tests/test_safetensors*.cpp "$repo"/tests/test_checkpoint*.cp
            "$repo"/tests/test_convert*.cpp "$repo"/tests/test_cuda_*.cpp \
            "$repo"/tests/test_gpu_self_check.cpp "$repo"/tests/test_fuzz_regressions.cpp \
            "$repo"/tests/test_pool_2x2.cpp "$repo"/tests/test_gemm_bf16.cpp \
-           "$repo"/tests/test_ops_bf16.cpp; do
+           "$repo"/tests/test_ops_bf16.cpp "$repo"/tests/test_conv_winograd_bf16.cpp; do
   [ -e "$src" ] && tests+=("$(basename "$src" .cpp)")
 done
 

@@ -13,6 +13,7 @@
 #include "tests/conv_reference.h"
 #include "tests/cpu_variants.h"
 #include "tests/gradcheck.h"
+#include "tests/winograd_bounds.h"
 
 using namespace busi;
 using test::max_abs_difference;
@@ -177,120 +178,23 @@ std::vector<double> winograd_filter_bound(const Conv2dShape& s, const std::vecto
   return bound;
 }
 
-// F(4x4, 3x3)'s bounds, element by element from the absolute values of its matrices (written
-// here from Lavin and Gray's paper, independently of the kernel's hand-written transforms):
-// first-order rounding analysis gives
-//   forward  |y - y~| <= (C + 32) u  |A^T| ( sum_c (|G| |g_c| |G^T|) (.) (|B^T| |d_c| |B|) ) |A|
-//   dw       |dg - dg~| <= (T + 40) u  |G^T| ( sum_t (|A| |dY_t| |A^T|) (.) (|B^T| |d_t| |B|) ) |G|
-// with 32 and 40 covering the transforms' roundings (8 to 12 each: two passes of sums of up to 5
-// terms, the constants 1/6, 1/12 and 1/24 inexact) and the bias or the threads' partial sums.
-constexpr double kAbsBT[6][6] = {{4, 0, 5, 0, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 4, 4, 1, 1, 0},
-                                 {0, 2, 1, 2, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 4, 0, 5, 0, 1}};
-constexpr double kAbsG[6][3] = {{1.0 / 4, 0, 0},
-                                {1.0 / 6, 1.0 / 6, 1.0 / 6},
-                                {1.0 / 6, 1.0 / 6, 1.0 / 6},
-                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                {0, 0, 1}};
-constexpr double kAbsAT[4][6] = {
-    {1, 1, 1, 1, 1, 0}, {0, 1, 1, 2, 2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, 1, 8, 8, 1}};
-
-// out (a, c) = L (a, b) X (b, b) R^T with R (c, b): all row-major.
-std::vector<double> sandwich(const double* L, int a, int b, const std::vector<double>& X,
-                             const double* R, int c) {
-  std::vector<double> out(a * c, 0.0);
-  for (int i = 0; i < a; ++i)
-    for (int j = 0; j < c; ++j)
-      for (int k = 0; k < b; ++k)
-        for (int l = 0; l < b; ++l) out[i * c + j] += L[i * b + k] * X[k * b + l] * R[j * b + l];
-  return out;
-}
-std::vector<double> transposed(const double* m, int rows, int cols) {
-  std::vector<double> t(rows * cols);
-  for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j) t[j * rows + i] = m[i * cols + j];
-  return t;
-}
-
-// |v|'s size x size window of plane (n, c) at rows r0 + [0, size), columns c0 + [0, size).
-std::vector<double> abs_window(const std::vector<double>& v, int64_t H, int64_t W, int64_t plane,
-                               int64_t r0, int64_t c0, int size) {
-  std::vector<double> out(size * size, 0.0);
-  for (int i = 0; i < size; ++i)
-    for (int j = 0; j < size; ++j)
-      if (r0 + i >= 0 && r0 + i < H && c0 + j >= 0 && c0 + j < W)
-        out[i * size + j] = std::abs(v[(plane * H + r0 + i) * W + c0 + j]);
-  return out;
-}
-
-// |B^T| |d| |B| of every (n, c, tile): (N, C, tiles, 36).
-std::vector<double> abs_input_transforms(const Conv2dShape& s, const std::vector<double>& x,
-                                         int64_t tH, int64_t tW) {
-  std::vector<double> out;
-  out.reserve(s.N * s.C * tH * tW * 36);
-  for (int64_t nc = 0; nc < s.N * s.C; ++nc)
-    for (int64_t t = 0; t < tH * tW; ++t) {
-      const auto d = abs_window(x, s.H, s.W, nc, 4 * (t / tW) - s.pad, 4 * (t % tW) - s.pad, 6);
-      const auto v = sandwich(&kAbsBT[0][0], 6, 6, d, &kAbsBT[0][0], 6);
-      out.insert(out.end(), v.begin(), v.end());
-    }
-  return out;
-}
-
+// F(4x4, 3x3)'s bounds (tests/winograd_bounds.h): (C + 32) u times the forward's sum of absolute
+// values, (T + 40) u times the weight gradient's, 32 and 40 covering the transforms' roundings (8
+// to 12 each: two passes of sums of up to 5 terms, the constants 1/6, 1/12 and 1/24 inexact) and
+// the bias or the threads' partial sums.
 std::vector<double> winograd4x4_forward_bound(const Conv2dShape& s, const std::vector<double>& x,
                                               const std::vector<double>& w) {
-  const int64_t tH = (s.Ho + 3) / 4, tW = (s.Wo + 3) / 4;
-  const auto V = abs_input_transforms(s, x, tH, tW);
-  std::vector<double> U;  // (O, C, 36)
-  for (int64_t oc = 0; oc < s.O * s.C; ++oc) {
-    const std::vector<double> g(absolute({w.begin() + oc * 9, w.begin() + oc * 9 + 9}));
-    const auto u = sandwich(&kAbsG[0][0], 6, 3, g, &kAbsG[0][0], 6);
-    U.insert(U.end(), u.begin(), u.end());
-  }
-  const double u = std::ldexp(1.0, -24), factor = static_cast<double>(s.C + 32) * u;
-  std::vector<double> bound(s.N * s.O * s.Ho * s.Wo);
-  for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t o = 0; o < s.O; ++o)
-      for (int64_t t = 0; t < tH * tW; ++t) {
-        std::vector<double> X(36, 0.0);
-        for (int64_t c = 0; c < s.C; ++c)
-          for (int k = 0; k < 36; ++k)
-            X[k] += U[(o * s.C + c) * 36 + k] * V[((n * s.C + c) * tH * tW + t) * 36 + k];
-        const auto Y = sandwich(&kAbsAT[0][0], 4, 6, X, &kAbsAT[0][0], 4);
-        for (int64_t i = 0; i < 4 && 4 * (t / tW) + i < s.Ho; ++i)
-          for (int64_t j = 0; j < 4 && 4 * (t % tW) + j < s.Wo; ++j)
-            bound[((n * s.O + o) * s.Ho + 4 * (t / tW) + i) * s.Wo + 4 * (t % tW) + j] =
-                factor * Y[i * 4 + j];
-      }
-  return bound;
+  const double u = std::ldexp(1.0, -24);
+  return test::scaled(test::winograd_forward_abs_sum(s, x, w, test::winograd4x4_abs()),
+                      static_cast<double>(s.C + 32) * u);
 }
 
 std::vector<double> winograd4x4_filter_bound(const Conv2dShape& s, const std::vector<double>& x,
                                              const std::vector<double>& dy) {
-  const int64_t tH = (s.Ho + 3) / 4, tW = (s.Wo + 3) / 4, T = s.N * tH * tW;
-  const auto V = abs_input_transforms(s, x, tH, tW);
-  const auto A = transposed(&kAbsAT[0][0], 4, 6), GT = transposed(&kAbsG[0][0], 6, 3);
-  std::vector<double> E;  // (N, O, tiles, 36)
-  for (int64_t no = 0; no < s.N * s.O; ++no)
-    for (int64_t t = 0; t < tH * tW; ++t) {
-      const auto g = abs_window(dy, s.Ho, s.Wo, no, 4 * (t / tW), 4 * (t % tW), 4);
-      const auto e = sandwich(A.data(), 6, 4, g, A.data(), 6);
-      E.insert(E.end(), e.begin(), e.end());
-    }
-  const double u = std::ldexp(1.0, -24), factor = static_cast<double>(T + 40) * u;
-  std::vector<double> bound(s.O * s.C * 9);
-  for (int64_t o = 0; o < s.O; ++o)
-    for (int64_t c = 0; c < s.C; ++c) {
-      std::vector<double> X(36, 0.0);
-      for (int64_t n = 0; n < s.N; ++n)
-        for (int64_t t = 0; t < tH * tW; ++t)
-          for (int k = 0; k < 36; ++k)
-            X[k] += E[((n * s.O + o) * tH * tW + t) * 36 + k] *
-                    V[((n * s.C + c) * tH * tW + t) * 36 + k];
-      const auto dg = sandwich(GT.data(), 3, 6, X, GT.data(), 3);
-      for (int k = 0; k < 9; ++k) bound[(o * s.C + c) * 9 + k] = factor * dg[k];
-    }
-  return bound;
+  const int64_t T = s.N * ((s.Ho + 3) / 4) * ((s.Wo + 3) / 4);
+  const double u = std::ldexp(1.0, -24);
+  return test::scaled(test::winograd_filter_abs_sum(s, x, dy, test::winograd4x4_abs()),
+                      static_cast<double>(T + 40) * u);
 }
 
 // Whether every |got - want| is within its bound; reports the worst ratio.
@@ -334,20 +238,13 @@ TEST_CASE("float conv paths on the models' layer shapes stay within their roundi
     cpu::conv2d_forward<double>(s, ax.data(), aw.data(), nullptr, y_abs.data(), ref);
     cpu::conv2d_backward<double>(s, ax.data(), aw.data(), ady.data(), dx_abs.data(), dw_abs.data(),
                                  nullptr, ref);
-    auto scaled = [](std::vector<double> v, double f) {
-      for (double& e : v) e *= f;
-      return v;
-    };
+    using test::scaled;
     const auto y_direct = scaled(y_abs, (9.0 * s.C + 2) * u);
     const auto dx_direct = scaled(dx_abs, (9.0 * s.O + 2) * u);
     const auto dw_direct = scaled(dw_abs, (static_cast<double>(s.N * s.Ho * s.Wo) + 2) * u);
     // Winograd's: the forward's; dx is that forward on dy with the flipped filters; dw its own.
-    const Conv2dShape flipped{s.N, s.O, s.Ho, s.Wo, s.C, 3, 3, 1, 2 - s.pad, s.H, s.W};
-    std::vector<double> w_flipped(w.size());
-    for (int64_t o = 0; o < s.O; ++o)
-      for (int64_t c = 0; c < s.C; ++c)
-        for (int64_t k = 0; k < 9; ++k)
-          w_flipped[(c * s.O + o) * 9 + 8 - k] = w[(o * s.C + c) * 9 + k];
+    const Conv2dShape flipped = test::flipped_for_dx(s);
+    const std::vector<double> w_flipped = test::flipped_filters(s, w);
     const auto y_wino = winograd_forward_bound(s, x, w);
     const auto dx_wino = winograd_forward_bound(flipped, dy, w_flipped);
     const auto dw_wino = winograd_filter_bound(s, x, dy);

@@ -1,8 +1,9 @@
 // The ops that change in BF16 mode, each against its FP32 result within the per-element bound of
 // tests/bf16_bound.h: matmul and linear (forward, dA/dx and dB/dW), convolution forward, dx and dw
-// on every CPU path (im2col, the fused packing, and `automatic`, which in BF16 mode replaces
-// Winograd by the packing). The backward products are checked the same way, not by gradient
-// checks: finite differences mean nothing at bf16's 8 bits.
+// on the im2col paths (im2col, the fused packing), which round x, w and dy themselves. Winograd
+// F(2x2) in BF16 mode rounds its transformed tiles instead and has its own bound
+// (tests/test_conv_winograd_bf16.cpp). The backward products are checked the same way, not by
+// gradient checks: finite differences mean nothing at bf16's 8 bits.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -82,7 +83,7 @@ TEST_CASE("linear forward and backward in BF16 mode, against FP32") {
   CHECK(db[1] == db[0]);  // a reduction: FP32 in both modes, same order
 }
 
-TEST_CASE("conv2d forward, dx and dw in BF16 mode on every CPU path, against FP32 im2col") {
+TEST_CASE("conv2d forward, dx and dw in BF16 mode on the im2col paths, against FP32 im2col") {
   struct ConvCase {
     Conv2dShape s;
     const char* note;
@@ -94,7 +95,7 @@ TEST_CASE("conv2d forward, dx and dw in BF16 mode on every CPU path, against FP3
   };
   const ConvCase cases[] = {
       {shape(2, 3, 12, 8, 3, 1, 1), "RGB first layer (im2col in FP32)"},
-      {shape(2, 16, 10, 24, 3, 1, 1), "3x3 C,O >= 16 (Winograd in FP32)"},
+      {shape(2, 16, 10, 24, 3, 1, 1), "3x3 C,O >= 16 (Winograd where automatic)"},
       {shape(3, 20, 9, 16, 3, 2, 1), "3x3 stride 2"},
       {shape(2, 24, 6, 32, 1, 1, 0), "1x1 pointwise"},
   };
@@ -120,8 +121,8 @@ TEST_CASE("conv2d forward, dx and dw in BF16 mode on every CPU path, against FP3
     const double n_y = s.C * s.kH * s.kW + 1, n_dx = s.O * s.kH * s.kW + s.kH * s.kW;
     const double n_dw = s.N * s.Ho * s.Wo + s.N;
     std::vector<float> y_im2col, dx_im2col, dw_im2col;  // BF16 im2col, for the packed path
-    for (cpu::ConvAlgorithm algorithm : {cpu::ConvAlgorithm::automatic, cpu::ConvAlgorithm::im2col,
-                                         cpu::ConvAlgorithm::im2col_packed}) {
+    for (cpu::ConvAlgorithm algorithm :
+         {cpu::ConvAlgorithm::im2col, cpu::ConvAlgorithm::im2col_packed}) {
       std::vector<float> y16(ny), dx16(nx), dw16(nw);
       {
         ScopedPrecision p(Precision::BF16);

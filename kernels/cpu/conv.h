@@ -6,11 +6,14 @@
 //   im2col_packed  the same products with the unrolling fused into the GEMM's packing: the
 //                  column matrix is never written out (conv_im2col_packed.cpp)
 //   winograd       F(2x2, 3x3) for 3x3 stride-1 layers: 2.25x fewer multiplications, rounding
-//                  within a bound proved in conv_winograd.cpp
+//                  within a bound proved in conv_winograd.cpp; in BF16 mode its products
+//                  round the transformed tiles to bf16 (docs/bf16.md)
 //   winograd4x4    F(4x4, 3x3): 4x fewer multiplications, larger transforms and a looser
-//                  rounding bound (conv_winograd_f4x4_transforms.h); FP32 only, as winograd
-// `automatic` picks per layer shape and direction from a fixed table (choose_conv_algorithms in conv.cpp), so a
-// given shape always runs the same algorithm on a machine and training stays deterministic.
+//                  rounding bound (conv_winograd_f4x4_transforms.h); FP32 in every mode
+// In BF16 mode the im2col paths round their GEMM operands to bf16 (products and sums FP32).
+// `automatic` picks per layer shape and direction from a fixed table for each precision mode
+// (choose_conv_algorithms in conv.cpp), so a given shape always runs the same algorithm on a
+// machine and training stays deterministic.
 #pragma once
 
 #include "kernels/common/shapes.h"
@@ -24,7 +27,8 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm);
 // Whether `algorithm` can compute shape s (either Winograd: 3x3 kernels, stride 1, padding <= 2).
 bool conv_algorithm_applies(ConvAlgorithm algorithm, const Conv2dShape& s);
 
-// What `automatic` runs for s: the forward, the input gradient dx and the weight gradient dw.
+// What `automatic` runs for s in the precision mode now (kernels/common/precision.h): the
+// forward, the input gradient dx and the weight gradient dw.
 struct ConvChoice {
   ConvAlgorithm forward, backward_data, backward_filter;
 };

@@ -10,6 +10,8 @@
 // The transforms write straight into the GEMM's packed panels (gemm_microkernel.h), so the
 // products read them as they are. Threads take blocks of tiles (of all images together), so a
 // single large image parallelises as well as a batch; each block's a^2 products run on its thread.
+// In BF16 mode F(2x2, 3x3)'s products round U and V (and E) to bf16 pairs, FP32 sums (docs/bf16.md
+// gives the bound); F(4x4, 3x3) stays FP32 in every mode.
 //
 // Rounding of F(2x2, 3x3) (F(4x4, 3x3)'s: conv_winograd_f4x4_transforms.h). In exact arithmetic
 // the result is the direct sum. In floating point (unit roundoff u, 2^-24 for float), each step adds relative errors of a few u to quantities whose sizes are
@@ -31,7 +33,7 @@
 #include "kernels/cpu/conv_algorithms.h"
 #include "kernels/cpu/conv_winograd_f4x4_transforms.h"
 #include "kernels/cpu/conv_winograd_transforms.h"
-#include "kernels/cpu/gemm_blocked.h"
+#include "kernels/cpu/gemm_bf16_blocked.h"
 
 namespace busi::cpu {
 
@@ -150,11 +152,20 @@ int64_t tiles_per_block(const Conv2dShape& s, int64_t total_tiles, int64_t unit)
 template <typename T>
 struct Buffers {
   Scratch<T> U, V, M, E, patches, transformed, scratch, du, taps;
+  Scratch<uint32_t> U_pairs;  // BF16 mode: U's panels as bf16 pairs
 };
 template <typename T>
 Buffers<T>& thread_buffers() {
   thread_local Buffers<T> buffers;
   return buffers;
+}
+
+// Whether this tile's products round their operands to bf16: in BF16 mode, F(2x2, 3x3) only.
+// F(4x4, 3x3)'s transforms (coefficients 5, 8, 1/24) would amplify bf16's rounding 3 to 12x
+// (conv.cpp), so it stays FP32 in every mode.
+template <typename F>
+bool rounds_to_bf16() {
+  return F::m == 2 && bf16_gemms();
 }
 
 // Whether the tiles are worth threads (a small layer runs on the calling thread).
@@ -185,6 +196,22 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
     }
     F::filter_transform_block(taps, lanes, U + panel * lanes, u_size, lanes);
   }
+  // BF16 mode: the transformed filters rounded to bf16 pairs once here, not once per block of
+  // tiles; the blocks' V panels are converted as the products pack them (gemm_bf16_blocked.h).
+  // Products of bf16 pairs, FP32 sums.
+  const uint32_t* U_pairs = nullptr;  // (a^2, o_panels, ceil(C / 2), MR)
+  const int64_t pairs_size = (s.O + MR - 1) / MR * ((s.C + 1) / 2) * MR;
+  if constexpr (std::is_same_v<T, float>) {
+    if (rounds_to_bf16<F>()) {
+      BUSI_CHECK(mk.kc % 2 == 0, "winograd: the pair slices need an even kc, not ", mk.kc);
+      uint32_t* pairs = thread_buffers<T>().U_pairs.get(F::positions * pairs_size);
+      const int64_t panels = F::positions * ((s.O + MR - 1) / MR);
+#pragma omp parallel for schedule(static) if (parallel_tiles(s))
+      for (int64_t p = 0; p < panels; ++p)
+        write_pair_panel(U + p * lanes, s.C, MR, pairs + p * ((s.C + 1) / 2) * MR);
+      U_pairs = pairs;
+    }
+  }
   const int64_t Tb = tiles_per_block<F>(s, g.total, NR);
   const int64_t blocks = (g.total + Tb - 1) / Tb;
   const int64_t v_size = Tb * s.C;  // per k: (Tb / NR, C, NR), B panels over the full depth C
@@ -211,9 +238,19 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
             std::fill(dst + k * v_size + piece, dst + k * v_size + NR, T(0));
         }
       }
-      for (int64_t k = 0; k < F::positions; ++k)
-        gemm_blocked(mk, s.O, tb, s.C, T(1), Prepacked<T>{U + k * u_size, s.C, MR},
-                     Prepacked<T>{V + k * v_size, s.C, NR}, T(0), M + k * s.O * Tb, Tb);
+      for (int64_t k = 0; k < F::positions; ++k) {
+        const Prepacked<T> v_k{V + k * v_size, s.C, NR};
+        if constexpr (std::is_same_v<T, float>) {
+          if (U_pairs) {
+            gemm_blocked_bf16(mk, s.O, tb, s.C, 1.0f,
+                              PrepackedPairs{U_pairs + k * pairs_size, s.C, MR}, v_k, 0.0f,
+                              M + k * s.O * Tb, Tb);
+            continue;
+          }
+        }
+        gemm_blocked(mk, s.O, tb, s.C, T(1), Prepacked<T>{U + k * u_size, s.C, MR}, v_k, T(0),
+                     M + k * s.O * Tb, Tb);
+      }
       for (int64_t o = 0; o < s.O; ++o) {
         F::output_transform_block(M + o * Tb, s.O * Tb, d, Tb, tb, b ? b[o] : T(0));
         scatter_output_tiles<F>(s, g, d, Tb, o, t0, tb, y);
@@ -271,9 +308,17 @@ void backward_filter(const Conv2dShape& s, const T* x, const T* dy, T* dw) {
         for (int64_t k = 0; k < F::positions; ++k)
           for (int64_t t = 0; t < tb; ++t) dst[k * e_size + t * MR] = v[k * Tb + t];
       }
-      for (int64_t k = 0; k < F::positions; ++k)
-        gemm_blocked(mk, s.O, s.C, tb, T(1), Prepacked<T>{E + k * e_size, Tb, MR},
-                     Prepacked<T>{V + k * v_size, Tb, NR}, T(1), du + k * s.O * s.C, s.C);
+      // In BF16 mode (F(2x2)) both panels are rounded to bf16 pairs as the product packs them.
+      for (int64_t k = 0; k < F::positions; ++k) {
+        const Prepacked<T> e_k{E + k * e_size, Tb, MR}, v_k{V + k * v_size, Tb, NR};
+        if constexpr (std::is_same_v<T, float>) {
+          if (rounds_to_bf16<F>()) {
+            gemm_blocked_bf16(mk, s.O, s.C, tb, 1.0f, e_k, v_k, 1.0f, du + k * s.O * s.C, s.C);
+            continue;
+          }
+        }
+        gemm_blocked(mk, s.O, s.C, tb, T(1), e_k, v_k, T(1), du + k * s.O * s.C, s.C);
+      }
     }
   }
   // dw = G^T dU G, with dU (a^2, O, C) the threads' sums added in thread order.

@@ -3,9 +3,10 @@
 // reference), im2col with the packing fused, Winograd F(2x2, 3x3) and F(4x4, 3x3); forward, input
 // gradient dx and weight gradient dw each, and what the algorithm table (kernels/cpu/conv.cpp)
 // picks. The measurements behind that table (docs/benchmarks.md). A benchmark, not a test.
+// --precision bf16 times the BF16-mode products (docs/bf16.md), where F(4x4) gives way to F(2x2).
 //
 //   build/tools/bench_conv_layers [--model simple|vgg16|both] [--batch N] [--img-size PX]
-//                                 [--runs N] [--clock wall|cpu]
+//                                 [--runs N] [--clock wall|cpu] [--precision fp32|bf16]
 // --clock cpu times the process's CPU seconds instead of wall seconds: on a machine shared with
 // other work the steadier figure for comparing algorithms (with OMP_WAIT_POLICY=passive, so that
 // waiting threads do not spin), though not the speed a user sees.
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/precision.h"
 #include "kernels/common/shapes.h"
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -32,6 +34,7 @@ struct Settings {
   std::string model = "both";
   int64_t batch = 32, img_size = 96, runs = 3;
   std::string clock = "wall";
+  std::string precision = "fp32";
 };
 
 tools::BenchClock g_clock = tools::BenchClock::wall;  // --clock
@@ -114,6 +117,7 @@ void bench_model(const std::string& model, const Settings& st) {
                               cpu::conv_algorithm_name(pick.backward_filter);
     for (cpu::ConvAlgorithm a : {cpu::ConvAlgorithm::im2col, cpu::ConvAlgorithm::im2col_packed,
                                  cpu::ConvAlgorithm::winograd, cpu::ConvAlgorithm::winograd4x4}) {
+      if (a == cpu::ConvAlgorithm::winograd4x4 && bf16_gemms()) continue;  // runs as F(2x2)
       const Times t = time_layer(s, l.first, a, st.runs);
       char dx[32] = "-";
       if (t.dx >= 0) std::snprintf(dx, sizeof dx, "%.2f", t.dx);
@@ -136,15 +140,20 @@ int run(int argc, char** argv) {
   cli.add("--runs", &st.runs, "N", "timed calls per figure (after one warm-up)");
   cli.add_choice("--clock", &st.clock, {"wall", "cpu"},
                  "wall seconds, or the process's CPU seconds");
+  cli.add_choice("--precision", &st.precision, {"fp32", "bf16"},
+                 "the products' precision (bf16: operands rounded, FP32 sums)");
   if (!cli.parse(argc, argv)) return 0;  // --help
   if (st.batch < 1 || st.runs < 1 || st.img_size < 32)
     throw tools::UsageError("--batch and --runs must be >= 1, --img-size >= 32");
   g_clock = st.clock == "cpu" ? tools::BenchClock::process_cpu : tools::BenchClock::wall;
+  set_precision(st.precision == "bf16" ? Precision::BF16 : Precision::FP32);
   double load = 0.0;
   getloadavg(&load, 1);
-  std::printf("bench_conv_layers: %d OpenMP threads, kernels %s, load average %.2f, %s clock\n",
-              omp_get_max_threads(), cpu::cpu_kernels_description().c_str(), load,
-              st.clock.c_str());
+  std::printf(
+      "bench_conv_layers: %d OpenMP threads, kernels %s, precision %s, load average %.2f, %s "
+      "clock\n",
+      omp_get_max_threads(), cpu::cpu_kernels_description().c_str(), precision_name(precision()),
+      load, st.clock.c_str());
   if (st.model != "vgg16") bench_model("simple", st);
   if (st.model != "simple") bench_model("vgg16", st);
   return 0;
