@@ -58,7 +58,7 @@ Bf16Speed cpu_bf16_speed() {
     const double fp32 = cpu::measure_peak_fma(cpu::FmaWidth::bits512, 1, 0.02);
     const double bf16 = cpu::measure_peak_dpbf16(1, 0.02);
     s.ratio = fp32 > 0 ? bf16 / fp32 : 0.0;
-    s.faster = s.ratio > kBf16RatioToBeatWinograd;
+    s.faster = s.ratio > kBf16RatioToPay;
     return s;
   }();
   return speed;
@@ -94,7 +94,7 @@ PrecisionChoice resolve_precision(const std::string& flag, const Device& device)
     choice.reason += ratio;
     if (!speed.faster) {
       choice.precision = Precision::FP32;
-      choice.reason += ", not enough to outrun FP32's Winograd F(4x4, 3x3): fp32";
+      choice.reason += ", not enough for bf16 products to outrun the FP32 step: fp32";
     }
   }
   return choice;
