@@ -20,9 +20,7 @@ using test::max_abs_difference;
 
 namespace {
 
-Conv2dShape conv3x3(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t pad = 1) {
-  return Conv2dShape{N, C, H, W, O, 3, 3, 1, pad, H + 2 * pad - 2, W + 2 * pad - 2};
-}
+using test::conv3x3;
 
 std::string describe(const Conv2dShape& s) {
   return "x (" + std::to_string(s.N) + ", " + std::to_string(s.C) + ", " + std::to_string(s.H) +

@@ -20,6 +20,7 @@
 #include "engine/precision.h"
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/gemm_bf16.h"
+#include "tests/bf16_bound.h"
 #include "tests/gradcheck.h"
 #include "tests/winograd_bounds.h"
 
@@ -27,11 +28,7 @@ using namespace busi;
 
 namespace {
 
-Conv2dShape conv3x3(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t pad = 1) {
-  return Conv2dShape{N, C, H, W, O, 3, 3, 1, pad, H + 2 * pad - 2, W + 2 * pad - 2};
-}
-
-constexpr double kBf16U = 1.0 / 256.0;
+using test::conv3x3;
 
 struct Errors {
   double worst_ratio = 0.0;  // max |got - want| / bound
@@ -49,7 +46,7 @@ Errors measure(const std::vector<float>& got, const std::vector<double>& want,
                const std::vector<double>& S, double fp32_factor) {
   REQUIRE(got.size() == want.size());
   Errors e;
-  const double factor = 2 * kBf16U + kBf16U * kBf16U + fp32_factor;
+  const double factor = 2 * test::kBf16U + test::kBf16U * test::kBf16U + fp32_factor;
   for (size_t i = 0; i < got.size(); ++i) {
     const double err = std::abs(double(got[i]) - want[i]);
     if (S[i] > 0) e.worst_ratio = std::max(e.worst_ratio, err / (factor * S[i]));
@@ -94,7 +91,7 @@ TEST_CASE("BF16-mode Winograd F(2x2) stays within its bound, with both bf16 kern
   const Conv2dShape shapes[] = {conv3x3(2, 32, 24, 24, 64), conv3x3(2, 128, 6, 6, 256),
                                 conv3x3(2, 512, 3, 3, 512), conv3x3(2, 17, 11, 13, 19),
                                 conv3x3(1, 20, 8, 9, 9, 0), conv3x3(2, 4, 5, 6, 3, 2)};
-  const double u = std::ldexp(1.0, -24);
+  const double u = test::kFp32U;
   const cpu::Bf16Kernel original = cpu::active_bf16_kernel();
   for (const Conv2dShape& s : shapes) {
     // ReLU-like inputs (as the models' activations), signed filters and gradients.

@@ -18,6 +18,11 @@
 
 namespace busi::test {
 
+// A 3x3 stride-1 layer with padding `pad` (the shapes Winograd computes).
+inline Conv2dShape conv3x3(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t pad = 1) {
+  return Conv2dShape{N, C, H, W, O, 3, 3, 1, pad, H + 2 * pad - 2, W + 2 * pad - 2};
+}
+
 // |B^T| (alpha, alpha), |G| (alpha, 3), |A^T| (m, alpha), row-major.
 struct WinogradAbs {
   int m, alpha;

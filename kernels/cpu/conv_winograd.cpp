@@ -203,12 +203,8 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
   const int64_t pairs_size = (s.O + MR - 1) / MR * ((s.C + 1) / 2) * MR;
   if constexpr (std::is_same_v<T, float>) {
     if (rounds_to_bf16<F>()) {
-      BUSI_CHECK(mk.kc % 2 == 0, "winograd: the pair slices need an even kc, not ", mk.kc);
       uint32_t* pairs = thread_buffers<T>().U_pairs.get(F::positions * pairs_size);
-      const int64_t panels = F::positions * ((s.O + MR - 1) / MR);
-#pragma omp parallel for schedule(static) if (parallel_tiles(s))
-      for (int64_t p = 0; p < panels; ++p)
-        write_pair_panel(U + p * lanes, s.C, MR, pairs + p * ((s.C + 1) / 2) * MR);
+      convert_panels_to_pairs(mk, U, F::positions * ((s.O + MR - 1) / MR), s.C, pairs);
       U_pairs = pairs;
     }
   }

@@ -71,6 +71,18 @@ struct PrepackedPairs {
   }
 };
 
+// `count` float panels (count, depth, mr), each of mr rows over the full depth, converted once to
+// pair panels (count, ceil(depth / 2), mr) for PrepackedPairs (whose slices need an even kc).
+inline void convert_panels_to_pairs(const MicroKernel<float>& mk, const float* panels,
+                                    int64_t count, int64_t depth, uint32_t* pairs) {
+  BUSI_CHECK(mk.kc % 2 == 0, "bf16 pair panels: the slices need an even kc, not ", mk.kc);
+  const int64_t words = (depth + 1) / 2 * mk.mr;  // one panel's pairs
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && \
+                                              count * depth * mk.mr > (int64_t{1} << 16))
+  for (int64_t p = 0; p < count; ++p)
+    write_pair_panel(panels + p * depth * mk.mr, depth, mk.mr, pairs + p * words);
+}
+
 // Column r of a pair panel (ceil(kc / 2), width) from kc values v that run along the depth:
 // word (t, r) = bf16(v[2t]) | bf16(v[2t+1]) << 16, the high half 0 past an odd kc. Where an
 // operand's depth runs along memory, its two values of a pair sit side by side, and the panel is
@@ -171,12 +183,8 @@ class PackedOperandA {
     pack_a_whole(A, lda, trans, M, K, mk.mr, floats_.data());
     if constexpr (std::is_same_v<T, float>) {
       if (!bf16_gemms()) return;
-      BUSI_CHECK(mk.kc % 2 == 0, "PackedOperandA: the pair slices need an even kc, not ", mk.kc);
-      const int64_t words = (K + 1) / 2 * mk.mr;  // one panel's pairs: (ceil(K / 2), mr)
-      pairs_.resize(panels * words);
-#pragma omp parallel for schedule(static) if (!omp_in_parallel() && M * K > (int64_t{1} << 16))
-      for (int64_t p = 0; p < panels; ++p)
-        write_pair_panel(floats_.data() + p * K * mk.mr, K, mk.mr, pairs_.data() + p * words);
+      pairs_.resize(panels * ((K + 1) / 2) * mk.mr);  // (panels, ceil(K / 2), mr)
+      convert_panels_to_pairs(mk, floats_.data(), panels, K, pairs_.data());
       floats_.resize(0);  // only the pairs are read from now on
     }
   }
